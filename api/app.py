@@ -1,0 +1,197 @@
+"""The composition root: the one module that wires infrastructure into the API and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+from strawberry.printer import print_schema
+
+from api import logging as hearth_logging
+from api.http import GraphQLEndpoint, GraphQLView, healthz, readyz, schema_sdl
+from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.schema import build_schema
+from api.services import Services
+from api.settings import Settings
+from domain.clock import Clock, SystemClock
+from infra.auth.passwords import Argon2Passwords
+from infra.auth.tokens import JwtTokens
+from infra.crypto import signing
+from infra.crypto.keys import KeyFileProvider, KeyProvider, Purpose
+from infra.db import migrations, provision
+from infra.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from infra.db.engine import app_url, create_engine, session_factory
+from infra.db.uow import SqlUnitOfWorkFactory, Storage
+from infra.eventlog.writer import EventLogWriter
+
+EMBEDDED_DATABASE = "hearth"
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+@dataclass
+class Runtime:
+    """Everything built from the settings: engine, keys, services. Close it when done."""
+
+    settings: Settings
+    engine: AsyncEngine
+    keys: KeyProvider
+    services: Services
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _server_url(settings: Settings) -> str:
+    if settings.app_database_url is not None:
+        return settings.app_database_url.get_secret_value()
+    if settings.database_url is None:
+        raise ConfigurationError(
+            "No database configured: set DATABASE_URL, or use 'hearth serve', which starts "
+            "the embedded PostgreSQL."
+        )
+    password = settings.app_database_password
+    url = app_url(
+        settings.database_url.get_secret_value(), password.get_secret_value() if password else None
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def build_runtime(
+    settings: Settings, *, clock: Clock | None = None, owner: bool = False
+) -> Runtime:
+    """Services on the app role's connection (or, for operator commands, the owner's)."""
+    clock = clock or SystemClock()
+    url = _owner_url(settings) if owner else _server_url(settings)
+    engine = create_engine(url, pool_size=settings.db_pool_size)
+    keys = KeyFileProvider.open_or_create(settings.key_path)
+    storage = Storage(
+        sessions=session_factory(engine), clock=clock, keys=keys, log=EventLogWriter()
+    )
+    tokens = JwtTokens(
+        signing.signing_key(keys.purpose_key(Purpose.TOKEN_SIGNING)),
+        clock,
+        timedelta(minutes=settings.access_token_minutes),
+    )
+    services = Services(
+        settings=settings,
+        clock=clock,
+        uow=SqlUnitOfWorkFactory(storage),
+        passwords=Argon2Passwords(),
+        tokens=tokens,
+    )
+    return Runtime(settings=settings, engine=engine, keys=keys, services=services)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+    runtime = build_runtime(settings, clock=clock)
+    schema = build_schema(
+        production=settings.is_production,
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        max_batch_operations=settings.max_batch_operations,
+    )
+    view = GraphQLView(schema, runtime.services)
+    endpoint = GraphQLEndpoint(view, runtime.services, console=not settings.is_production)
+    routes = [
+        Route("/graphql", endpoint, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz(lambda: _readiness(runtime.engine)), methods=["GET"]),
+    ]
+    if not settings.is_production:
+        routes.append(Route("/graphql/schema.graphql", schema_sdl(endpoint.sdl), methods=["GET"]))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await runtime.close()
+
+    return Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def app_from_environment() -> Starlette:
+    """The ASGI factory uvicorn workers call: settings from the environment, logs as JSON."""
+    settings = Settings()
+    hearth_logging.configure(settings.log_level)
+    return create_app(settings)
+
+
+async def _readiness(engine: AsyncEngine) -> dict[str, bool]:
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:
+        return {"database": False, "migrations": False}
+    return {"database": True, "migrations": await migrations.at_head(engine)}
+
+
+# Operator tasks for the CLI -------------------------------------------------------------
+
+
+def embedded_server(settings: Settings) -> EmbeddedPostgres:
+    return EmbeddedPostgres(settings.data_dir / "postgres")
+
+
+@contextlib.contextmanager
+def database(settings: Settings, *, migrate: bool = True) -> Iterator[Settings]:
+    """Settings pointing at a ready database: DATABASE_URL's, or the embedded one.
+
+    An embedded server started here is stopped on exit; one that was already running
+    (say, under `hearth serve` in another terminal) is left alone.
+    """
+    server = embedded_server(settings) if settings.embedded else None
+    try:
+        started = server.start() if server else False
+    except EmbeddedPostgresError as error:
+        raise ConfigurationError(str(error)) from error
+    try:
+        yield asyncio.run(_prepare(settings, server, migrate))
+    finally:
+        if server is not None and started:
+            server.stop()
+
+
+async def _prepare(settings: Settings, server: EmbeddedPostgres | None, migrate: bool) -> Settings:
+    if server is not None:
+        await provision.ensure_database(server.url(), EMBEDDED_DATABASE)
+        url = provision.with_database(server.url(), EMBEDDED_DATABASE)
+        os.environ["DATABASE_URL"] = url  # server workers and child commands inherit it
+        settings = settings.model_copy(update={"database_url": SecretStr(url)})
+    if migrate:
+        engine = create_engine(_owner_url(settings), pool_size=1)
+        try:
+            await migrations.upgrade(engine)
+        finally:
+            await engine.dispose()
+    return settings
+
+
+def _owner_url(settings: Settings) -> str:
+    if settings.database_url is None:
+        raise ConfigurationError("Set DATABASE_URL to the schema owner's connection.")
+    return settings.database_url.get_secret_value()
+
+
+def schema_sdl_text() -> str:
+    """The SDL the code exports; `schema.graphql` must equal it."""
+    return print_schema(build_schema(production=False))

@@ -1,0 +1,138 @@
+"""HTTP endpoints: GraphQL (with authentication in front), health, readiness, the console."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+import strawberry
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.printer import print_schema
+from strawberry.schema.exceptions import InvalidOperationTypeError
+
+from api.context import Context
+from api.logging import request_id_var
+from api.services import Services
+from domain.actors import ANONYMOUS, Origin, RequestContext
+from domain.errors import DomainError, Unauthenticated
+from domain.services import auth as auth_cases
+
+_MAX_HEADER = 64
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, schema: strawberry.Schema, services: Services) -> None:
+        super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
+        self.services = services
+
+    async def execute_single(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        """GraphQL over HTTP: a mutation sent with GET is 405 Method Not Allowed."""
+        try:
+            return await super().execute_single(**kwargs)
+        except HTTPException as error:
+            if isinstance(error.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, error.reason) from error
+            raise
+
+    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+        caller: RequestContext = request.scope["state"]["caller"]
+        return Context(request=request, services=self.services, caller=caller)
+
+
+class GraphQLEndpoint:
+    """Authenticates the caller, then hands over to GraphQL; bad tokens get a 401 here."""
+
+    def __init__(self, view: GraphQLView, services: Services, console: bool) -> None:
+        self.view = view
+        self.services = services
+        self.console = console
+        self.sdl = print_schema(view.schema)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if scope["type"] == "http" and request.method == "GET" and self._wants_console(request):
+            await HTMLResponse(_console_page())(scope, receive, send)
+            return
+        try:
+            caller = await self._caller(request)
+        except DomainError as error:
+            await _unauthorized(error)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        await self.view(scope, receive, send)
+
+    def _wants_console(self, request: Request) -> bool:
+        accept = request.headers.get("accept", "")
+        return self.console and "text/html" in accept and "query" not in request.query_params
+
+    async def _caller(self, request: Request) -> RequestContext:
+        origin = Origin(
+            request_id=request_id_var.get(),
+            app_version=_header(request, "x-app-version"),
+            device_id=_header(request, "x-device-id"),
+        )
+        header = request.headers.get("authorization")
+        if header is None:
+            return RequestContext(actor=ANONYMOUS, origin=origin)
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated
+        claims = self.services.tokens.verify_access(token.strip())
+        actor = await auth_cases.resolve_actor(uow=self.services.uow(), claims=claims)
+        return RequestContext(actor=actor, origin=origin)
+
+
+def _header(request: Request, name: str) -> str | None:
+    value = request.headers.get(name)
+    return value[:_MAX_HEADER] if value else None
+
+
+def _unauthorized(error: DomainError) -> Response:
+    body = {
+        "errors": [
+            {
+                "message": "Invalid or expired access token.",
+                "extensions": {"code": error.code.value},
+            }
+        ]
+    }
+    return JSONResponse(
+        body, status_code=401, headers={"www-authenticate": 'Bearer error="invalid_token"'}
+    )
+
+
+def _console_page() -> str:
+    return resources.files("api").joinpath("console.html").read_text(encoding="utf-8")
+
+
+def schema_sdl(sdl: str) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return PlainTextResponse(sdl, media_type="application/graphql")
+
+    return endpoint
+
+
+async def healthz(request: Request) -> Response:
+    """Alive: the process answers. Says nothing about the database on purpose."""
+    return JSONResponse({"status": "ok"})
+
+
+def readyz(
+    check: Callable[[], Awaitable[dict[str, bool]]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """Ready: the database answers and its schema is at the migrations' head."""
+
+    async def endpoint(request: Request) -> Response:
+        checks = await check()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    return endpoint

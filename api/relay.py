@@ -1,0 +1,104 @@
+"""Relay conventions: opaque global ids, the Node interface, cursor connections."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+import strawberry
+
+from domain.errors import DomainError, ErrorCode
+from domain.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
+
+T = TypeVar("T")
+E = TypeVar("E")
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _unb64(text: str) -> str:
+    padded = text + "=" * (-len(text) % 4)
+    return base64.urlsafe_b64decode(padded.encode()).decode()
+
+
+def to_global_id(type_name: str, value: uuid.UUID) -> strawberry.ID:
+    return strawberry.ID(_b64(f"{type_name}:{value}"))
+
+
+def from_global_id(global_id: str, expected: str | None = None) -> tuple[str, uuid.UUID]:
+    """(type name, uuid) of a global id; INVALID_ID for anything malformed or of another type."""
+    try:
+        type_name, _, raw = _unb64(global_id).partition(":")
+        value = uuid.UUID(raw)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as error:
+        raise DomainError(ErrorCode.INVALID_ID, "Malformed id.", field="id") from error
+    if expected is not None and type_name != expected:
+        raise DomainError(ErrorCode.INVALID_ID, f"Expected a {expected} id.", field="id")
+    return type_name, value
+
+
+def page_request(first: int | None, after: str | None) -> PageRequest:
+    return PageRequest(
+        first=DEFAULT_PAGE_SIZE if first is None else first,
+        after=_decode_cursor(after) if after else None,
+    )
+
+
+def _decode_cursor(cursor: str) -> tuple[str, ...]:
+    try:
+        parts = tuple(_unb64(cursor).split("\x1f"))
+    except (ValueError, UnicodeDecodeError, binascii.Error) as error:
+        raise DomainError(ErrorCode.INVALID_CURSOR, "Malformed cursor.", field="after") from error
+    if parts[0] != "c1":
+        raise DomainError(ErrorCode.INVALID_CURSOR, "Malformed cursor.", field="after")
+    return parts[1:]
+
+
+def encode_cursor(*position: str) -> str:
+    return _b64("\x1f".join(("c1", *position)))
+
+
+@strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type(description="Where a page ends, Relay style.")
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+    @classmethod
+    def of(
+        cls,
+        page: Page[E],
+        expose: Callable[[E], T],
+        position: Callable[[E], Sequence[str]],
+    ) -> Connection[T]:
+        edges = [
+            Edge(cursor=encode_cursor(*position(item)), node=expose(item)) for item in page.items
+        ]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )

@@ -1,0 +1,93 @@
+"""The GraphQL schema: the root types, the limits and the error contract."""
+
+from __future__ import annotations
+
+import functools
+
+import strawberry
+from graphql import ASTValidationRule, GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types.execution import ExecutionContext
+
+from api.context import Info
+from api.errors import apply_contract
+from api.relay import Node, from_global_id
+from api.types.auth import AuthMutations, AuthQueries
+from api.types.participants import ParticipantMutations, participant_by_id
+from api.types.studies import StudyMutations, StudyQueries, site_by_id, study_by_id
+from domain.ids import ParticipantId, SiteId, StudyId
+from domain.pagination import MAX_PAGE_SIZE
+
+
+@strawberry.type
+class Query(StudyQueries, AuthQueries):
+    @strawberry.field(description="Any object by its global id; null if missing or not yours.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        type_name, raw = from_global_id(id)
+        if type_name == "Study":
+            return await study_by_id(info, StudyId(raw))
+        if type_name == "Site":
+            return await site_by_id(info, SiteId(raw))
+        if type_name == "Participant":
+            return await participant_by_id(info, ParticipantId(raw))
+        return None
+
+
+@strawberry.type
+class Mutation(StudyMutations, ParticipantMutations, AuthMutations):
+    pass
+
+
+class HearthSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """The error contract (codes, masking, safe logging) instead of strawberry's logging."""
+        for error in errors:
+            apply_contract(error)
+
+
+def build_schema(
+    *,
+    production: bool,
+    max_depth: int = 12,
+    max_aliases: int = 20,
+    max_tokens: int = 3000,
+    max_batch_operations: int = 10,
+) -> strawberry.Schema:
+    return HearthSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            functools.partial(MaxTokensLimiter, max_token_count=max_tokens),
+            functools.partial(ParserCache, maxsize=512),
+            functools.partial(AddValidationRules, _rules(production, max_depth, max_aliases)),
+            functools.partial(ValidationCache, maxsize=512),
+        ],
+        config=StrawberryConfig(
+            disable_field_suggestions=production,
+            relay_max_results=MAX_PAGE_SIZE,
+            batching_config={"max_operations": max_batch_operations},
+        ),
+    )
+
+
+def _rules(production: bool, max_depth: int, max_aliases: int) -> list[type[ASTValidationRule]]:
+    # The limiters build a new rule class per instance; built per request, every request
+    # would miss the validation cache (keyed by the rule classes). Build them once here.
+    rules = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
+    if production:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return rules

@@ -1,0 +1,19 @@
+"""The ports the API layer is given by the composition root, typed by domain Protocols."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.settings import Settings
+from domain.auth import PasswordHasher, TokenService
+from domain.clock import Clock
+from domain.ports import UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    uow: UnitOfWorkFactory
+    passwords: PasswordHasher
+    tokens: TokenService

@@ -1,0 +1,1 @@
+"""GraphQL types, one module per concept; each declares exactly the fields it exposes."""

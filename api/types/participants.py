@@ -1,0 +1,131 @@
+"""GraphQL types, queries and mutations for participants."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from api.context import Info
+from api.errors import MutationError, attempt
+from api.exposure import expose
+from api.relay import Connection, Node, from_global_id
+from domain.ids import ParticipantId, SiteId
+from domain.pagination import Page
+from domain.participants import Participant, ParticipantStatus
+from domain.services import participants as cases
+from domain.services import studies as study_cases
+
+if TYPE_CHECKING:
+    from api.types.studies import SiteType
+
+ParticipantStatusType = strawberry.enum(ParticipantStatus, name="ParticipantStatus")
+
+
+@strawberry.type(name="Participant", description="A pseudonymous study participant.")
+class ParticipantType(Node):
+    subject_id: str = strawberry.field(description="Random study subject id, e.g. 'K7Q2-9XHD'.")
+    screening_number: str
+    status: ParticipantStatusType  # type: ignore[valid-type]
+    timezone: str = strawberry.field(description="Current IANA time zone of the participant.")
+    registered_at: datetime
+    status_changed_at: datetime
+    version: int = strawberry.field(description="Increases with every change; for concurrency.")
+    entity: strawberry.Private[Participant]
+
+    @strawberry.field
+    async def site(self, info: Info) -> Annotated[SiteType, strawberry.lazy("api.types.studies")]:
+        from api.types.studies import SiteType
+
+        site = await study_cases.get_site(
+            uow=info.context.services.uow(), ctx=info.context.caller, site_id=self.entity.site_id
+        )
+        return expose(SiteType, site)
+
+
+def participant_connection(page: Page[Participant]) -> Connection[ParticipantType]:
+    return Connection[ParticipantType].of(
+        page, lambda p: expose(ParticipantType, p), lambda p: (str(p.id),)
+    )
+
+
+async def participant_by_id(info: Info, raw: ParticipantId) -> ParticipantType | None:
+    found = await info.context.loaders.participants.load(raw)
+    return expose(ParticipantType, found) if found else None
+
+
+@strawberry.input
+class RegisterParticipantInput:
+    site_id: strawberry.ID
+    screening_number: str
+    timezone: str | None = strawberry.field(
+        default=None, description="IANA time zone; the site's if omitted."
+    )
+
+
+@strawberry.type
+class RegisterParticipantSuccess:
+    participant: ParticipantType
+
+
+@strawberry.input
+class ChangeParticipantStatusInput:
+    participant_id: strawberry.ID
+    status: ParticipantStatusType  # type: ignore[valid-type]
+    reason: str = strawberry.field(description="Why; required, it goes into the audit trail.")
+    expected_version: int | None = strawberry.field(
+        default=None, description="Fail with STALE_VERSION if the participant changed since."
+    )
+
+
+@strawberry.type
+class ChangeParticipantStatusSuccess:
+    participant: ParticipantType
+
+
+RegisterParticipantResult = Annotated[
+    RegisterParticipantSuccess | MutationError, strawberry.union("RegisterParticipantResult")
+]
+ChangeParticipantStatusResult = Annotated[
+    ChangeParticipantStatusSuccess | MutationError,
+    strawberry.union("ChangeParticipantStatusResult"),
+]
+
+
+@strawberry.type
+class ParticipantMutations:
+    @strawberry.mutation(description="Register a screened participant at a site (site staff).")
+    async def register_participant(
+        self, info: Info, input: RegisterParticipantInput
+    ) -> RegisterParticipantResult:
+        async def run() -> RegisterParticipantSuccess:
+            participant = await cases.register_participant(
+                uow=info.context.services.uow(),
+                ctx=info.context.caller,
+                site_id=SiteId(from_global_id(input.site_id, "Site")[1]),
+                screening_number=input.screening_number,
+                timezone=input.timezone,
+            )
+            return RegisterParticipantSuccess(participant=expose(ParticipantType, participant))
+
+        return await attempt(run)
+
+    @strawberry.mutation(description="Move a participant through the lifecycle, with a reason.")
+    async def change_participant_status(
+        self, info: Info, input: ChangeParticipantStatusInput
+    ) -> ChangeParticipantStatusResult:
+        async def run() -> ChangeParticipantStatusSuccess:
+            participant = await cases.change_status(
+                uow=info.context.services.uow(),
+                ctx=info.context.caller,
+                participant_id=ParticipantId(
+                    from_global_id(input.participant_id, "Participant")[1]
+                ),
+                status=ParticipantStatus(input.status),
+                reason=input.reason,
+                expected_version=input.expected_version,
+            )
+            return ChangeParticipantStatusSuccess(participant=expose(ParticipantType, participant))
+
+        return await attempt(run)

@@ -1,0 +1,164 @@
+"""GraphQL types, queries and mutations for studies and sites."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from api.context import Info
+from api.errors import MutationError, attempt
+from api.exposure import expose
+from api.relay import Connection, Node, from_global_id, page_request
+from api.types.participants import ParticipantStatusType, ParticipantType, participant_connection
+from domain.errors import NotFound
+from domain.ids import SiteId, StudyId
+from domain.participants import ParticipantStatus
+from domain.services import participants as participant_cases
+from domain.services import studies as cases
+from domain.studies import Site, Study
+
+
+@strawberry.type(name="Study", description="A clinical study: the container of sites.")
+class StudyType(Node):
+    code: str
+    title: str
+    created_at: datetime
+    entity: strawberry.Private[Study]
+
+    @strawberry.field(description="The study's sites that you may see.")
+    async def sites(self, info: Info) -> list[SiteType]:
+        found = await info.context.loaders.sites_by_study.load(self.entity.id)
+        return [expose(SiteType, s) for s in found]
+
+
+@strawberry.type(name="Site", description="A trial site: where participants are looked after.")
+class SiteType(Node):
+    code: str
+    name: str
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 code.")
+    timezone: str = strawberry.field(description="IANA time zone of the site.")
+    created_at: datetime
+    entity: strawberry.Private[Site]
+
+    @strawberry.field
+    async def study(self, info: Info) -> StudyType:
+        study = await cases.get_study(
+            uow=info.context.services.uow(), ctx=info.context.caller, study_id=self.entity.study_id
+        )
+        return expose(StudyType, study)
+
+    @strawberry.field(description="Participants of this site, newest last, 100 at most a page.")
+    async def participants(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: ParticipantStatusType | None = None,  # type: ignore[valid-type]
+    ) -> Connection[ParticipantType]:
+        page = await participant_cases.page_participants(
+            uow=info.context.services.uow(),
+            ctx=info.context.caller,
+            site_ids=[self.entity.id],
+            status=ParticipantStatus(status) if status else None,
+            request=page_request(first, after),
+        )
+        return participant_connection(page)
+
+
+async def study_by_id(info: Info, raw: StudyId) -> StudyType | None:
+    try:
+        study = await cases.get_study(
+            uow=info.context.services.uow(), ctx=info.context.caller, study_id=raw
+        )
+    except NotFound:
+        return None
+    return expose(StudyType, study)
+
+
+async def site_by_id(info: Info, raw: SiteId) -> SiteType | None:
+    try:
+        site = await cases.get_site(
+            uow=info.context.services.uow(), ctx=info.context.caller, site_id=raw
+        )
+    except NotFound:
+        return None
+    return expose(SiteType, site)
+
+
+@strawberry.type
+class StudyQueries:
+    @strawberry.field(description="The studies you may see (none without signing in).")
+    async def studies(self, info: Info) -> list[StudyType]:
+        found = await cases.list_studies(uow=info.context.services.uow(), ctx=info.context.caller)
+        return [expose(StudyType, s) for s in found]
+
+    @strawberry.field(description="One study by id; null if it does not exist or is not yours.")
+    async def study(self, info: Info, id: strawberry.ID) -> StudyType | None:
+        return await study_by_id(info, StudyId(from_global_id(id, "Study")[1]))
+
+
+@strawberry.input
+class CreateStudyInput:
+    code: str = strawberry.field(description="Short unique code, e.g. 'HEARTH-001'.")
+    title: str
+
+
+@strawberry.type
+class CreateStudySuccess:
+    study: StudyType
+
+
+@strawberry.input
+class CreateSiteInput:
+    study_id: strawberry.ID
+    code: str
+    name: str
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 code, e.g. 'DE'.")
+    timezone: str = strawberry.field(description="IANA time zone, e.g. 'Europe/Berlin'.")
+
+
+@strawberry.type
+class CreateSiteSuccess:
+    site: SiteType
+
+
+CreateStudyResult = Annotated[
+    CreateStudySuccess | MutationError, strawberry.union("CreateStudyResult")
+]
+CreateSiteResult = Annotated[
+    CreateSiteSuccess | MutationError, strawberry.union("CreateSiteResult")
+]
+
+
+@strawberry.type
+class StudyMutations:
+    @strawberry.mutation(description="Create a study (administrators).")
+    async def create_study(self, info: Info, input: CreateStudyInput) -> CreateStudyResult:
+        async def run() -> CreateStudySuccess:
+            study = await cases.create_study(
+                uow=info.context.services.uow(),
+                ctx=info.context.caller,
+                code=input.code,
+                title=input.title,
+            )
+            return CreateStudySuccess(study=expose(StudyType, study))
+
+        return await attempt(run)
+
+    @strawberry.mutation(description="Add a site to a study (administrators).")
+    async def create_site(self, info: Info, input: CreateSiteInput) -> CreateSiteResult:
+        async def run() -> CreateSiteSuccess:
+            site = await cases.create_site(
+                uow=info.context.services.uow(),
+                ctx=info.context.caller,
+                study_id=StudyId(from_global_id(input.study_id, "Study")[1]),
+                code=input.code,
+                name=input.name,
+                country=input.country,
+                timezone=input.timezone,
+            )
+            return CreateSiteSuccess(site=expose(SiteType, site))
+
+        return await attempt(run)

@@ -1,0 +1,1 @@
+"""Hearth's business model and rules: pure Python, standard library only."""

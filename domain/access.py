@@ -1,0 +1,130 @@
+"""The one authorization policy: which role may do what, on which study, site or participant."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
+
+from domain.actors import Actor, ActorKind, Grant, Role
+from domain.errors import Forbidden, NotFound, Unauthenticated
+from domain.ids import ParticipantId, SiteId, StudyId
+
+T = TypeVar("T")
+
+
+class Permission(StrEnum):
+    STUDY_CREATE = "STUDY_CREATE"
+    STUDY_READ = "STUDY_READ"
+    SITE_CREATE = "SITE_CREATE"
+    SITE_READ = "SITE_READ"
+    PARTICIPANT_REGISTER = "PARTICIPANT_REGISTER"
+    PARTICIPANT_READ = "PARTICIPANT_READ"
+    PARTICIPANT_UPDATE = "PARTICIPANT_UPDATE"
+    USER_MANAGE = "USER_MANAGE"
+
+
+_STAFF_READ = frozenset({Permission.STUDY_READ, Permission.SITE_READ, Permission.PARTICIPANT_READ})
+_SITE_STAFF = _STAFF_READ | {Permission.PARTICIPANT_REGISTER, Permission.PARTICIPANT_UPDATE}
+
+ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.COORDINATOR: _SITE_STAFF,
+    Role.INVESTIGATOR: _SITE_STAFF,
+    Role.MONITOR: _STAFF_READ,
+    Role.DATA_MANAGER: _STAFF_READ,
+    Role.PARTICIPANT: frozenset({Permission.PARTICIPANT_READ}),
+    Role.SYSTEM: frozenset(Permission),
+}
+
+# A grant on one site still lets its holder see the study that site belongs to.
+_STUDY_WIDE_FOR_SITE_GRANTS = frozenset({Permission.STUDY_READ})
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an action touches. Empty means the whole installation."""
+
+    study_id: StudyId | None = None
+    site_id: SiteId | None = None
+    participant_id: ParticipantId | None = None
+
+
+GLOBAL = Scope()
+
+
+def _covers(grant: Grant, actor: Actor, permission: Permission, scope: Scope) -> bool:
+    if permission not in ROLE_PERMISSIONS[grant.role]:
+        return False
+    if grant.role is Role.PARTICIPANT:
+        return scope.participant_id is not None and scope.participant_id == actor.id
+    if grant.study_id is None:
+        return True
+    if grant.study_id != scope.study_id:
+        return False
+    if grant.site_id is None or grant.site_id == scope.site_id:
+        return True
+    return scope.site_id is None and permission in _STUDY_WIDE_FOR_SITE_GRANTS
+
+
+def granting(actor: Actor, permission: Permission, scope: Scope) -> Grant | None:
+    """The first grant that allows the action, or None."""
+    return next((g for g in actor.grants if _covers(g, actor, permission, scope)), None)
+
+
+def require(actor: Actor, permission: Permission, scope: Scope = GLOBAL) -> Grant:
+    """The grant that allows the action; raises when none does. Its role goes into the audit."""
+    if actor.kind is ActorKind.ANONYMOUS:
+        raise Unauthenticated
+    grant = granting(actor, permission, scope)
+    if grant is None:
+        raise Forbidden
+    return grant
+
+
+def allows(actor: Actor, permission: Permission, scope: Scope = GLOBAL) -> bool:
+    return granting(actor, permission, scope) is not None
+
+
+@dataclass(frozen=True)
+class ReadFilter:
+    """Which rows a list may return: everything, or those in these studies, sites or subjects."""
+
+    everything: bool = False
+    study_ids: frozenset[StudyId] = frozenset()
+    site_ids: frozenset[SiteId] = frozenset()
+    participant_ids: frozenset[uuid.UUID] = frozenset()
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.everything or self.study_ids or self.site_ids or self.participant_ids)
+
+
+def read_filter(actor: Actor, permission: Permission) -> ReadFilter:
+    """Turn the actor's grants into a row filter that repositories apply in SQL."""
+    grants = [g for g in actor.grants if permission in ROLE_PERMISSIONS[g.role]]
+    if any(g.study_id is None and g.role is not Role.PARTICIPANT for g in grants):
+        return ReadFilter(everything=True)
+    studies = {g.study_id for g in grants if g.study_id and g.site_id is None}
+    sites = {g.site_id for g in grants if g.site_id and g.role is not Role.PARTICIPANT}
+    if permission in _STUDY_WIDE_FOR_SITE_GRANTS:
+        studies |= {g.study_id for g in grants if g.study_id}
+    participants = {actor.id for g in grants if g.role is Role.PARTICIPANT and actor.id}
+    return ReadFilter(
+        study_ids=frozenset(s for s in studies if s is not None),
+        site_ids=frozenset(s for s in sites if s is not None),
+        participant_ids=frozenset(participants),
+    )
+
+
+def visible(
+    actor: Actor, permission: Permission, entity: T | None, scope: Callable[[T], Scope], what: str
+) -> T:
+    """For lookups by id: "missing" and "not yours" answer alike, so ids cannot be probed."""
+    if actor.kind is ActorKind.ANONYMOUS:
+        raise Unauthenticated
+    if entity is None or not allows(actor, permission, scope(entity)):
+        raise NotFound(what)
+    return entity

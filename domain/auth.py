@@ -1,0 +1,40 @@
+"""Authentication ports: password hashing and signed access tokens."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from domain.actors import ActorKind
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subject: uuid.UUID
+    kind: ActorKind
+
+
+class TokenService(Protocol):
+    def issue_access(self, *, subject: uuid.UUID, kind: ActorKind) -> IssuedToken: ...
+
+    def verify_access(self, token: str) -> TokenClaims:
+        """The claims of a valid, unexpired token; raises Unauthenticated otherwise."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+    def verify(self, hashed: str, password: str) -> bool: ...
+    def needs_rehash(self, hashed: str) -> bool: ...
+
+    def burn(self, password: str) -> None:
+        """Spend the time of one verification, so unknown accounts answer as slowly as known."""
+        ...

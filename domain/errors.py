@@ -1,0 +1,57 @@
+"""Stable error codes and the one exception type that carries them out of the domain."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Codes clients may rely on; never rename one, only add."""
+
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    REASON_REQUIRED = "REASON_REQUIRED"
+    STALE_VERSION = "STALE_VERSION"
+    PAGE_SIZE_EXCEEDED = "PAGE_SIZE_EXCEEDED"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    INVALID_ID = "INVALID_ID"
+
+
+class DomainError(Exception):
+    """A rule said no. The message is safe to show; it never contains personal data."""
+
+    def __init__(self, code: ErrorCode, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    def __init__(self, what: str) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, f"{what} not found.")
+
+
+class Forbidden(DomainError):
+    def __init__(self, message: str = "You are not allowed to do this.") -> None:
+        super().__init__(ErrorCode.FORBIDDEN, message)
+
+
+class Unauthenticated(DomainError):
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.UNAUTHENTICATED, "Authentication required.")
+
+
+class Invalid(DomainError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(ErrorCode.VALIDATION_FAILED, message, field=field)
+
+
+class AlreadyExists(DomainError):
+    def __init__(self, what: str, field: str | None = None) -> None:
+        super().__init__(ErrorCode.ALREADY_EXISTS, f"{what} already exists.", field=field)

@@ -1,0 +1,104 @@
+"""The ports the domain needs from the outside world, as Protocols that infra implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.access import ReadFilter
+from domain.actors import Grant, Role
+from domain.audit import Change
+from domain.clock import Clock
+from domain.ids import ParticipantId, SiteId, StudyId, UserId
+from domain.pagination import Page, PageRequest
+from domain.participants import Participant, ParticipantStatus
+from domain.studies import Site, Study
+from domain.users import StaffUser
+
+
+class StudyRepository(Protocol):
+    async def add(self, study: Study) -> None: ...
+    async def get(self, study_id: StudyId) -> Study | None: ...
+    async def get_many(self, ids: Sequence[StudyId]) -> Sequence[Study]: ...
+    async def list(self, visible: ReadFilter) -> Sequence[Study]: ...
+
+
+class SiteRepository(Protocol):
+    async def add(self, site: Site) -> None: ...
+    async def get(self, site_id: SiteId) -> Site | None: ...
+    async def get_many(self, ids: Sequence[SiteId]) -> Sequence[Site]: ...
+    async def list_for_studies(
+        self, study_ids: Sequence[StudyId], visible: ReadFilter
+    ) -> Sequence[Site]: ...
+
+
+class ParticipantRepository(Protocol):
+    async def try_add(self, participant: Participant) -> bool:
+        """Insert; False when the random subject id is already taken in the study."""
+        ...
+
+    async def get(self, participant_id: ParticipantId) -> Participant | None: ...
+    async def get_many(self, ids: Sequence[ParticipantId]) -> Sequence[Participant]: ...
+    async def update(self, participant: Participant) -> None:
+        """Store a new version; raises STALE_VERSION if someone else changed it first."""
+        ...
+
+    async def page(
+        self,
+        *,
+        site_ids: Sequence[SiteId],
+        visible: ReadFilter,
+        status: ParticipantStatus | None,
+        request: PageRequest,
+    ) -> Page[Participant]: ...
+
+
+class UserRepository(Protocol):
+    async def add(self, user: StaffUser, password_hash: str) -> None: ...
+    async def get(self, user_id: UserId) -> StaffUser | None: ...
+
+    async def find_credentials(self, email: str) -> tuple[StaffUser, str] | None:
+        """The user with this (normalised) e-mail and their password hash."""
+        ...
+
+    async def set_password_hash(self, user_id: UserId, password_hash: str) -> None: ...
+
+    async def any_with_role(self, role: Role) -> bool: ...
+
+    async def active_grants(self, user_id: UserId) -> tuple[Grant, ...] | None:
+        """Grants of an active user, or None if the user is missing or disabled."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction; the only way use cases reach storage."""
+
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def studies(self) -> StudyRepository: ...
+    @property
+    def sites(self) -> SiteRepository: ...
+    @property
+    def participants(self) -> ParticipantRepository: ...
+    @property
+    def users(self) -> UserRepository: ...
+
+    def record(self, change: Change) -> None:
+        """Queue an audit event; it is appended to the log in the same transaction at commit."""
+        ...
+
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

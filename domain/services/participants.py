@@ -1,0 +1,139 @@
+"""Use cases for participants: registration, lifecycle, and reads scoped to the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain import access, audit
+from domain.access import Permission, Scope
+from domain.actors import RequestContext
+from domain.errors import DomainError, ErrorCode, NotFound
+from domain.ids import ParticipantId, SiteId
+from domain.pagination import Page, PageRequest
+from domain.participants import Participant, ParticipantStatus
+from domain.ports import UnitOfWork
+from domain.services.studies import site_scope
+
+_SUBJECT_ID_ATTEMPTS = 5
+
+
+def participant_scope(p: Participant) -> Scope:
+    return Scope(study_id=p.study_id, site_id=p.site_id, participant_id=p.id)
+
+
+def _subject(p: Participant) -> audit.Subject:
+    return audit.Subject(study_id=p.study_id, site_id=p.site_id, participant_id=p.id)
+
+
+async def register_participant(
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    site_id: SiteId,
+    screening_number: str,
+    timezone: str | None = None,
+) -> Participant:
+    async with uow:
+        site = await uow.sites.get(site_id)
+        if site is None:
+            raise NotFound("Site")
+        grant = access.require(ctx.actor, Permission.PARTICIPANT_REGISTER, site_scope(site))
+        participant = Participant.register(
+            study_id=site.study_id,
+            site_id=site.id,
+            screening_number=screening_number,
+            timezone=timezone or site.timezone,
+            now=uow.clock.now(),
+        )
+        participant = await _insert_with_unique_subject_id(uow, participant)
+        uow.record(audit.created(ctx, grant, participant, _subject(participant)))
+        await uow.commit()
+    return participant
+
+
+async def _insert_with_unique_subject_id(uow: UnitOfWork, participant: Participant) -> Participant:
+    # Subject ids are short random strings; on the rare collision, draw another.
+    for _ in range(_SUBJECT_ID_ATTEMPTS):
+        if await uow.participants.try_add(participant):
+            return participant
+        participant = participant.with_new_subject_id()
+    raise DomainError(ErrorCode.ALREADY_EXISTS, "Could not allocate a unique subject id.")
+
+
+async def change_status(
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    participant_id: ParticipantId,
+    status: ParticipantStatus,
+    reason: str | None,
+    expected_version: int | None = None,
+) -> Participant:
+    """Move a participant through the lifecycle; every change needs a reason."""
+    async with uow:
+        current = await uow.participants.get(participant_id)
+        current = access.visible(
+            ctx.actor, Permission.PARTICIPANT_READ, current, participant_scope, "Participant"
+        )
+        grant = access.require(ctx.actor, Permission.PARTICIPANT_UPDATE, participant_scope(current))
+        _check_version(current.version, expected_version)
+        changed = current.move_to(status, uow.clock.now())
+        change = audit.updated(
+            ctx, grant, current, changed, _subject(current), action="status_changed", reason=reason
+        )
+        await uow.participants.update(changed)
+        if change is not None:
+            uow.record(change)
+        await uow.commit()
+    return changed
+
+
+def _check_version(actual: int, expected: int | None) -> None:
+    if expected is not None and expected != actual:
+        raise DomainError(
+            ErrorCode.STALE_VERSION,
+            "The record changed since you read it; reload and try again.",
+            field="expected_version",
+        )
+
+
+async def get_participant(
+    *, uow: UnitOfWork, ctx: RequestContext, participant_id: ParticipantId
+) -> Participant:
+    async with uow:
+        found = await uow.participants.get(participant_id)
+    return access.visible(
+        ctx.actor, Permission.PARTICIPANT_READ, found, participant_scope, "Participant"
+    )
+
+
+async def get_participants(
+    *, uow: UnitOfWork, ctx: RequestContext, ids: Sequence[ParticipantId]
+) -> Sequence[Participant | None]:
+    """Batched lookup for loaders: each id maps to its participant, or None if not visible."""
+    async with uow:
+        found = {p.id: p for p in await uow.participants.get_many(ids)}
+    return [
+        p
+        if (p := found.get(i))
+        and access.allows(ctx.actor, Permission.PARTICIPANT_READ, participant_scope(p))
+        else None
+        for i in ids
+    ]
+
+
+async def page_participants(
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    site_ids: Sequence[SiteId],
+    status: ParticipantStatus | None,
+    request: PageRequest,
+) -> Page[Participant]:
+    visible = access.read_filter(ctx.actor, Permission.PARTICIPANT_READ)
+    if visible.nothing:
+        return Page(items=[], has_next_page=False)
+    async with uow:
+        return await uow.participants.page(
+            site_ids=site_ids, visible=visible, status=status, request=request
+        )

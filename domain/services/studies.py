@@ -1,0 +1,92 @@
+"""Use cases for studies and sites."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain import access, audit
+from domain.access import Permission, Scope
+from domain.actors import RequestContext
+from domain.errors import NotFound
+from domain.ids import SiteId, StudyId
+from domain.ports import UnitOfWork
+from domain.studies import Site, Study
+
+
+async def create_study(*, uow: UnitOfWork, ctx: RequestContext, code: str, title: str) -> Study:
+    grant = access.require(ctx.actor, Permission.STUDY_CREATE)
+    study = Study.new(code=code, title=title, now=uow.clock.now())
+    async with uow:
+        await uow.studies.add(study)
+        uow.record(audit.created(ctx, grant, study, audit.Subject(study_id=study.id)))
+        await uow.commit()
+    return study
+
+
+async def create_site(
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    study_id: StudyId,
+    code: str,
+    name: str,
+    country: str,
+    timezone: str,
+) -> Site:
+    grant = access.require(ctx.actor, Permission.SITE_CREATE, Scope(study_id=study_id))
+    async with uow:
+        if await uow.studies.get(study_id) is None:
+            raise NotFound("Study")
+        site = Site.new(
+            study_id=study_id,
+            code=code,
+            name=name,
+            country=country,
+            timezone=timezone,
+            now=uow.clock.now(),
+        )
+        await uow.sites.add(site)
+        subject = audit.Subject(study_id=study_id, site_id=site.id)
+        uow.record(audit.created(ctx, grant, site, subject))
+        await uow.commit()
+    return site
+
+
+async def list_studies(*, uow: UnitOfWork, ctx: RequestContext) -> Sequence[Study]:
+    """The studies the caller may see; none for an anonymous caller."""
+    visible = access.read_filter(ctx.actor, Permission.STUDY_READ)
+    if visible.nothing:
+        return []
+    async with uow:
+        return await uow.studies.list(visible)
+
+
+async def get_study(*, uow: UnitOfWork, ctx: RequestContext, study_id: StudyId) -> Study:
+    async with uow:
+        study = await uow.studies.get(study_id)
+    return access.visible(ctx.actor, Permission.STUDY_READ, study, _study_scope, "Study")
+
+
+async def get_site(*, uow: UnitOfWork, ctx: RequestContext, site_id: SiteId) -> Site:
+    async with uow:
+        site = await uow.sites.get(site_id)
+    return access.visible(ctx.actor, Permission.SITE_READ, site, site_scope, "Site")
+
+
+async def list_sites(
+    *, uow: UnitOfWork, ctx: RequestContext, study_ids: Sequence[StudyId]
+) -> Sequence[Site]:
+    """Sites of the given studies that the caller may see, for batched loading."""
+    visible = access.read_filter(ctx.actor, Permission.SITE_READ)
+    if visible.nothing or not study_ids:
+        return []
+    async with uow:
+        return await uow.sites.list_for_studies(study_ids, visible)
+
+
+def _study_scope(study: Study) -> Scope:
+    return Scope(study_id=study.id)
+
+
+def site_scope(site: Site) -> Scope:
+    return Scope(study_id=site.study_id, site_id=site.id)

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: PostgreSQL, cryptography, the event log, exports."""

@@ -1,0 +1,60 @@
+"""Short-lived access tokens: JWTs signed with Ed25519 (PyJWT), keyed for this purpose only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from domain.actors import ActorKind
+from domain.auth import IssuedToken, TokenClaims
+from domain.clock import Clock
+from domain.errors import Unauthenticated
+
+ISSUER = "hearth"
+AUDIENCE = "hearth-api"
+_ALGORITHM = "EdDSA"
+_LEEWAY_SECONDS = 5
+
+
+class JwtTokens:
+    def __init__(self, key: Ed25519PrivateKey, clock: Clock, lifetime: timedelta) -> None:
+        self._key = key
+        self._public = key.public_key()
+        self._clock = clock
+        self._lifetime = lifetime
+
+    def issue_access(self, *, subject: uuid.UUID, kind: ActorKind) -> IssuedToken:
+        now = self._clock.now()
+        expires = now + self._lifetime
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": str(subject),
+            "kind": kind.value,
+            "iat": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+            "jti": uuid.uuid4().hex,
+        }
+        return IssuedToken(
+            token=jwt.encode(claims, self._key, algorithm=_ALGORITHM), expires_at=expires
+        )
+
+    def verify_access(self, token: str) -> TokenClaims:
+        try:
+            claims = jwt.decode(
+                token,
+                self._public,
+                algorithms=[_ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                # Expiry is checked against the injected clock below, not the library's.
+                options={"require": ["exp", "iat", "sub", "iss", "aud"], "verify_exp": False},
+            )
+            if int(claims["exp"]) + _LEEWAY_SECONDS < self._clock.now().timestamp():
+                raise Unauthenticated
+            return TokenClaims(subject=uuid.UUID(claims["sub"]), kind=ActorKind(claims["kind"]))
+        except (jwt.PyJWTError, KeyError, ValueError) as error:
+            raise Unauthenticated from error

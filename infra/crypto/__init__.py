@@ -1,0 +1,1 @@
+"""Cryptography: key-encryption keys, envelope encryption, blind indexes, signatures."""

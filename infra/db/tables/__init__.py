@@ -1,0 +1,24 @@
+"""Table definitions, one module per concept; importing this package registers them all."""
+
+from infra.db.tables.audit import AuditEventRow
+from infra.db.tables.base import Base
+from infra.db.tables.keys import DataKeyRow
+from infra.db.tables.participants import ParticipantRow
+from infra.db.tables.sealed_values import SealedValueRow
+from infra.db.tables.studies import SiteRow, StudyRow
+from infra.db.tables.users import StaffGrantRow, StaffUserRow
+
+metadata = Base.metadata
+
+__all__ = [
+    "AuditEventRow",
+    "Base",
+    "DataKeyRow",
+    "ParticipantRow",
+    "SealedValueRow",
+    "SiteRow",
+    "StaffGrantRow",
+    "StaffUserRow",
+    "StudyRow",
+    "metadata",
+]

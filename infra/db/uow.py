@@ -1,0 +1,111 @@
+"""The SQL unit of work: one session, its repositories, and the events it must log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.audit import Change
+from domain.clock import Clock
+from infra.crypto.keys import KeyProvider
+from infra.db.data_keys import DataKeyStore, FieldCipher
+from infra.db.participants import SqlParticipantRepository
+from infra.db.studies import SqlSiteRepository, SqlStudyRepository
+from infra.db.users import SqlUserRepository
+from infra.eventlog.writer import EventLogWriter
+
+
+@dataclass(frozen=True)
+class Storage:
+    """What every unit of work shares: the session factory, the clock, keys and the log."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    keys: KeyProvider
+    log: EventLogWriter
+
+
+class SqlUnitOfWork:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._session: AsyncSession | None = None
+        self._cipher: FieldCipher | None = None
+        self._pending: list[Change] = []
+
+    @property
+    def clock(self) -> Clock:
+        return self._storage.clock
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("use the unit of work inside 'async with'")
+        return self._session
+
+    @property
+    def cipher(self) -> FieldCipher:
+        if self._cipher is None:
+            raise RuntimeError("use the unit of work inside 'async with'")
+        return self._cipher
+
+    @property
+    def studies(self) -> SqlStudyRepository:
+        return SqlStudyRepository(self.session)
+
+    @property
+    def sites(self) -> SqlSiteRepository:
+        return SqlSiteRepository(self.session)
+
+    @property
+    def participants(self) -> SqlParticipantRepository:
+        return SqlParticipantRepository(self.session, self.cipher)
+
+    @property
+    def users(self) -> SqlUserRepository:
+        return SqlUserRepository(self.session, self.cipher)
+
+    def record(self, change: Change) -> None:
+        self._pending.append(change)
+
+    async def commit(self) -> None:
+        # The events go in last, in this same transaction: both commit or neither does.
+        if self._pending:
+            await self._storage.log.append(self.session, self._pending, self.clock, self.cipher)
+            self._pending.clear()
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        self._pending.clear()
+        await self.session.rollback()
+
+    async def __aenter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("a unit of work is not re-entrant")
+        self._session = self._storage.sessions()
+        keys = DataKeyStore(self._session, self._storage.keys, self._storage.clock)
+        self._cipher = FieldCipher(keys, self._storage.keys)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session, self._cipher = self.session, None, None
+        try:
+            self._pending.clear()
+            await session.rollback()  # nothing after a commit; undoes anything uncommitted
+        finally:
+            await session.close()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._storage)

@@ -1,0 +1,1 @@
+"""The tamper-evident event log: canonical records, hash chain, appends and verification."""

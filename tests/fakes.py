@@ -1,0 +1,230 @@
+"""Hand-written in-memory fakes of the domain's ports, for fast unit tests of the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from domain.access import ReadFilter
+from domain.actors import Grant, Role
+from domain.audit import Change
+from domain.errors import AlreadyExists, DomainError, ErrorCode
+from domain.ids import ParticipantId, SiteId, StudyId, UserId
+from domain.pagination import Page, PageRequest
+from domain.participants import Participant, ParticipantStatus
+from domain.studies import Site, Study
+from domain.users import StaffUser
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+def _visible(visible: ReadFilter, study: object, site: object = None, who: object = None) -> bool:
+    return (
+        visible.everything
+        or study in visible.study_ids
+        or site in visible.site_ids
+        or who in visible.participant_ids
+    )
+
+
+class FakeStudies:
+    def __init__(self) -> None:
+        self.rows: dict[StudyId, Study] = {}
+
+    async def add(self, study: Study) -> None:
+        if any(s.code == study.code for s in self.rows.values()):
+            raise AlreadyExists("A study with this code", field="code")
+        self.rows[study.id] = study
+
+    async def get(self, study_id: StudyId) -> Study | None:
+        return self.rows.get(study_id)
+
+    async def get_many(self, ids: Sequence[StudyId]) -> Sequence[Study]:
+        return [self.rows[i] for i in ids if i in self.rows]
+
+    async def list(self, visible: ReadFilter) -> Sequence[Study]:
+        return sorted(
+            (s for s in self.rows.values() if _visible(visible, s.id)), key=lambda s: s.code
+        )
+
+
+class FakeSites:
+    def __init__(self) -> None:
+        self.rows: dict[SiteId, Site] = {}
+
+    async def add(self, site: Site) -> None:
+        if any((s.study_id, s.code) == (site.study_id, site.code) for s in self.rows.values()):
+            raise AlreadyExists("A site with this code in the study", field="code")
+        self.rows[site.id] = site
+
+    async def get(self, site_id: SiteId) -> Site | None:
+        return self.rows.get(site_id)
+
+    async def get_many(self, ids: Sequence[SiteId]) -> Sequence[Site]:
+        return [self.rows[i] for i in ids if i in self.rows]
+
+    async def list_for_studies(
+        self, study_ids: Sequence[StudyId], visible: ReadFilter
+    ) -> Sequence[Site]:
+        return [
+            s
+            for s in self.rows.values()
+            if s.study_id in study_ids and _visible(visible, s.study_id, s.id)
+        ]
+
+
+class FakeParticipants:
+    def __init__(self) -> None:
+        self.rows: dict[ParticipantId, Participant] = {}
+        self.taken_subject_ids: set[str] = set()
+
+    async def try_add(self, participant: Participant) -> bool:
+        if participant.subject_id in self.taken_subject_ids:
+            return False
+        if any(
+            (p.study_id, p.screening_number) == (participant.study_id, participant.screening_number)
+            for p in self.rows.values()
+        ):
+            raise AlreadyExists("A participant with this screening number")
+        self.taken_subject_ids.add(participant.subject_id)
+        self.rows[participant.id] = participant
+        return True
+
+    async def get(self, participant_id: ParticipantId) -> Participant | None:
+        return self.rows.get(participant_id)
+
+    async def get_many(self, ids: Sequence[ParticipantId]) -> Sequence[Participant]:
+        return [self.rows[i] for i in ids if i in self.rows]
+
+    async def update(self, participant: Participant) -> None:
+        current = self.rows[participant.id]
+        if current.version != participant.version - 1:
+            raise DomainError(ErrorCode.STALE_VERSION, "stale")
+        self.rows[participant.id] = participant
+
+    async def page(
+        self,
+        *,
+        site_ids: Sequence[SiteId],
+        visible: ReadFilter,
+        status: ParticipantStatus | None,
+        request: PageRequest,
+    ) -> Page[Participant]:
+        rows = sorted(
+            (
+                p
+                for p in self.rows.values()
+                if p.site_id in site_ids
+                and _visible(visible, p.study_id, p.site_id, p.id)
+                and (status is None or p.status is status)
+                and (request.after is None or str(p.id) > request.after[0])
+            ),
+            key=lambda p: str(p.id),
+        )
+        return Page.from_overfetch(rows[: request.first + 1], request)
+
+
+class FakeUsers:
+    def __init__(self) -> None:
+        self.rows: dict[UserId, tuple[StaffUser, str]] = {}
+
+    async def add(self, user: StaffUser, password_hash: str) -> None:
+        if any(u.email == user.email for u, _ in self.rows.values()):
+            raise AlreadyExists("A user with this e-mail", field="email")
+        self.rows[user.id] = (user, password_hash)
+
+    async def get(self, user_id: UserId) -> StaffUser | None:
+        found = self.rows.get(user_id)
+        return found[0] if found else None
+
+    async def find_credentials(self, email: str) -> tuple[StaffUser, str] | None:
+        return next((r for r in self.rows.values() if r[0].email == email), None)
+
+    async def set_password_hash(self, user_id: UserId, password_hash: str) -> None:
+        user, _ = self.rows[user_id]
+        self.rows[user_id] = (user, password_hash)
+
+    async def any_with_role(self, role: Role) -> bool:
+        return any(g.role is role for u, _ in self.rows.values() for g in u.grants)
+
+    async def active_grants(self, user_id: UserId) -> tuple[Grant, ...] | None:
+        user = await self.get(user_id)
+        return user.grants if user and user.is_active else None
+
+
+class FakeUnitOfWork:
+    """Commits are counted and events kept; a failed block leaves the stores untouched."""
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock or FakeClock()
+        self.studies = FakeStudies()
+        self.sites = FakeSites()
+        self.participants = FakeParticipants()
+        self.users = FakeUsers()
+        self.events: list[Change] = []
+        self.commits = 0
+        self._pending: list[Change] = []
+        self._snapshot: dict[str, object] = {}
+
+    def __call__(self) -> Self:
+        return self
+
+    def record(self, change: Change) -> None:
+        self._pending.append(change)
+
+    async def commit(self) -> None:
+        self.events.extend(self._pending)
+        self._pending.clear()
+        self.commits += 1
+        self._snapshot = self._take()
+
+    async def rollback(self) -> None:
+        self._pending.clear()
+        self._restore()
+
+    def _take(self) -> dict[str, object]:
+        stores = (self.studies, self.sites, self.participants, self.users)
+        return {type(s).__name__: dict(s.rows) for s in stores}
+
+    def _restore(self) -> None:
+        for store in (self.studies, self.sites, self.participants, self.users):
+            store.rows = dict(self._snapshot[type(store).__name__])  # type: ignore[call-overload]
+
+    async def __aenter__(self) -> Self:
+        self._snapshot = self._take()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.rollback()
+
+
+class FakePasswords:
+    """Reversible 'hashing' is fine in unit tests: the real argon2 is tested against PostgreSQL."""
+
+    def hash(self, password: str) -> str:
+        return f"fake${password}"
+
+    def verify(self, hashed: str, password: str) -> bool:
+        return hashed == f"fake${password}"
+
+    def needs_rehash(self, hashed: str) -> bool:
+        return False
+
+    def burn(self, password: str) -> None:
+        return None
