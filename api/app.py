@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,12 +31,18 @@ from infra.auth.tokens import JwtTokens
 from infra.crypto import signing
 from infra.crypto.keys import KeyFileProvider, KeyProvider, Purpose
 from infra.db import migrations, provision
+from infra.db.data_keys import DataKeyStore, FieldCipher
 from infra.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from infra.db.engine import app_url, create_engine, session_factory
 from infra.db.uow import SqlUnitOfWorkFactory, Storage
+from infra.eventlog import checkpoints, verify
+from infra.eventlog.checkpoints import Checkpoint
 from infra.eventlog.writer import EventLogWriter
 
 EMBEDDED_DATABASE = "hearth"
+AuditReport = verify.Report
+
+log = logging.getLogger("hearth")
 
 
 class ConfigurationError(RuntimeError):
@@ -49,9 +57,26 @@ class Runtime:
     engine: AsyncEngine
     keys: KeyProvider
     services: Services
+    storage: Storage
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+    @property
+    def checkpoint_key(self) -> Ed25519PrivateKey:
+        return signing.signing_key(self.keys.purpose_key(Purpose.CHECKPOINT_SIGNING))
+
+    async def seal_checkpoint(self) -> Checkpoint | None:
+        """Sign a checkpoint over the log as it is now (None if nothing new)."""
+        async with self.storage.sessions() as session, session.begin():
+            return await checkpoints.seal(session, self.checkpoint_key, self.storage.clock)
+
+    async def verify_audit(self) -> AuditReport:
+        """Recompute the whole chain, every checkpoint and every sealed value."""
+        async with self.storage.sessions() as session:
+            store = DataKeyStore(session, self.keys, self.storage.clock)
+            cipher = FieldCipher(store, self.keys)
+            return await verify.verify(session, cipher, self.checkpoint_key.public_key())
 
 
 def _server_url(settings: Settings) -> str:
@@ -92,7 +117,7 @@ def build_runtime(
         passwords=Argon2Passwords(),
         tokens=tokens,
     )
-    return Runtime(settings=settings, engine=engine, keys=keys, services=services)
+    return Runtime(settings=settings, engine=engine, keys=keys, services=services, storage=storage)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
@@ -116,8 +141,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await runtime.close()
+        sealer = _start_sealing(runtime, settings.checkpoint_seconds)
+        try:
+            yield
+        finally:
+            if sealer is not None:
+                sealer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sealer
+            await runtime.close()
 
     return Starlette(
         routes=routes,
@@ -127,6 +159,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+
+
+def _start_sealing(runtime: Runtime, interval: int) -> asyncio.Task[None] | None:
+    """Seal a signed checkpoint every `interval` seconds while the server runs."""
+    if interval <= 0:
+        return None
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await runtime.seal_checkpoint()
+            except Exception:
+                log.exception("sealing a checkpoint failed")
+
+    return asyncio.create_task(loop(), name="hearth-checkpoints")
 
 
 def app_from_environment() -> Starlette:

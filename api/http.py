@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -19,7 +20,7 @@ from api.context import Context
 from api.logging import request_id_var
 from api.services import Services
 from domain.actors import ANONYMOUS, Origin, RequestContext
-from domain.errors import DomainError, Unauthenticated
+from domain.errors import DomainError, ErrorCode, Unauthenticated
 from domain.services import auth as auth_cases
 
 _MAX_HEADER = 64
@@ -61,7 +62,7 @@ class GraphQLEndpoint:
         try:
             caller = await self._caller(request)
         except DomainError as error:
-            await _unauthorized(error)(scope, receive, send)
+            await _refused(error)(scope, receive, send)
             return
         scope.setdefault("state", {})["caller"] = caller
         await self.view(scope, receive, send)
@@ -75,6 +76,7 @@ class GraphQLEndpoint:
             request_id=request_id_var.get(),
             app_version=_header(request, "x-app-version"),
             device_id=_header(request, "x-device-id"),
+            device_time=_device_time(_header(request, "x-device-time")),
         )
         header = request.headers.get("authorization")
         if header is None:
@@ -92,7 +94,27 @@ def _header(request: Request, name: str) -> str | None:
     return value[:_MAX_HEADER] if value else None
 
 
-def _unauthorized(error: DomainError) -> Response:
+def _device_time(value: str | None) -> datetime | None:
+    """The device's clock, as the app reports it: ISO 8601 with its UTC offset."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            "X-Device-Time must be ISO 8601 with an offset, e.g. 2026-03-29T09:00:00+02:00.",
+            field="device_time",
+        )
+    return moment
+
+
+def _refused(error: DomainError) -> Response:
+    if error.code is not ErrorCode.UNAUTHENTICATED:
+        extensions = {"code": error.code.value, "field": error.field}
+        return JSONResponse({"errors": [{"message": error.message, "extensions": extensions}]}, 400)
     body = {
         "errors": [
             {

@@ -21,7 +21,9 @@ from strawberry.types.execution import ExecutionContext
 from api.context import Info
 from api.errors import apply_contract
 from api.relay import Node, from_global_id
+from api.types.audit import AuditQueries
 from api.types.auth import AuthMutations, AuthQueries
+from api.types.contacts import ContactMutations, ContactQueries
 from api.types.participants import ParticipantMutations, participant_by_id
 from api.types.studies import StudyMutations, StudyQueries, site_by_id, study_by_id
 from domain.ids import ParticipantId, SiteId, StudyId
@@ -29,7 +31,7 @@ from domain.pagination import MAX_PAGE_SIZE
 
 
 @strawberry.type
-class Query(StudyQueries, AuthQueries):
+class Query(StudyQueries, ContactQueries, AuditQueries, AuthQueries):
     @strawberry.field(description="Any object by its global id; null if missing or not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, raw = from_global_id(id)
@@ -43,7 +45,7 @@ class Query(StudyQueries, AuthQueries):
 
 
 @strawberry.type
-class Mutation(StudyMutations, ParticipantMutations, AuthMutations):
+class Mutation(StudyMutations, ParticipantMutations, ContactMutations, AuthMutations):
     pass
 
 

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     access_token_minutes: int = Field(default=15, ge=1, le=60)
+    checkpoint_seconds: int = Field(
+        default=300, ge=0, description="Seal a signed audit checkpoint this often; 0: never."
+    )
     max_query_depth: int = Field(default=12, ge=2)
     max_aliases: int = Field(default=20, ge=1)
     max_tokens: int = Field(default=3000, ge=100)

@@ -23,19 +23,36 @@ class Permission(StrEnum):
     PARTICIPANT_REGISTER = "PARTICIPANT_REGISTER"
     PARTICIPANT_READ = "PARTICIPANT_READ"
     PARTICIPANT_UPDATE = "PARTICIPANT_UPDATE"
+    # Direct identifiers (name, contact, date of birth, address): site staff and the subject only.
+    IDENTIFIERS_READ = "IDENTIFIERS_READ"
+    PARTICIPANT_ERASE = "PARTICIPANT_ERASE"
+    AUDIT_READ = "AUDIT_READ"
+    KEYS_MANAGE = "KEYS_MANAGE"
     USER_MANAGE = "USER_MANAGE"
 
 
-_STAFF_READ = frozenset({Permission.STUDY_READ, Permission.SITE_READ, Permission.PARTICIPANT_READ})
-_SITE_STAFF = _STAFF_READ | {Permission.PARTICIPANT_REGISTER, Permission.PARTICIPANT_UPDATE}
+_STAFF_READ = frozenset(
+    {
+        Permission.STUDY_READ,
+        Permission.SITE_READ,
+        Permission.PARTICIPANT_READ,
+        Permission.AUDIT_READ,
+    }
+)
+_SITE_STAFF = _STAFF_READ | {
+    Permission.PARTICIPANT_REGISTER,
+    Permission.PARTICIPANT_UPDATE,
+    Permission.IDENTIFIERS_READ,
+}
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(Permission),
+    # Administrators run the system; they do not need to read who the participants are.
+    Role.ADMIN: frozenset(Permission) - {Permission.IDENTIFIERS_READ},
     Role.COORDINATOR: _SITE_STAFF,
     Role.INVESTIGATOR: _SITE_STAFF,
     Role.MONITOR: _STAFF_READ,
     Role.DATA_MANAGER: _STAFF_READ,
-    Role.PARTICIPANT: frozenset({Permission.PARTICIPANT_READ}),
+    Role.PARTICIPANT: frozenset({Permission.PARTICIPANT_READ, Permission.IDENTIFIERS_READ}),
     Role.SYSTEM: frozenset(Permission),
 }
 
@@ -82,6 +99,14 @@ def require(actor: Actor, permission: Permission, scope: Scope = GLOBAL) -> Gran
     if grant is None:
         raise Forbidden
     return grant
+
+
+def require_somewhere(actor: Actor, permission: Permission) -> None:
+    """For searches: the caller must hold the permission on some scope; rows are then filtered."""
+    if actor.kind is ActorKind.ANONYMOUS:
+        raise Unauthenticated
+    if not any(permission in ROLE_PERMISSIONS[g.role] for g in actor.grants):
+        raise Forbidden
 
 
 def allows(actor: Actor, permission: Permission, scope: Scope = GLOBAL) -> bool:

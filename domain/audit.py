@@ -70,6 +70,8 @@ class Change:
     origin: Origin
     subject: Subject
     reason: str | None = None
+    # A reason that is not personal data (e.g. a legal basis) stays readable after erasure.
+    public_reason: bool = False
 
 
 def to_json(value: object) -> JsonValue:

@@ -58,6 +58,7 @@ class Participant:
     timezone: str
     registered_at: datetime
     status_changed_at: datetime
+    erased_at: datetime | None = None  # personal data crypto-shredded; pseudonymous data kept
     version: int = 1
 
     @classmethod
@@ -88,6 +89,9 @@ class Participant:
 
     def with_new_subject_id(self) -> Participant:
         return dataclasses.replace(self, subject_id=new_subject_id())
+
+    def erased(self, now: datetime) -> Participant:
+        return dataclasses.replace(self, erased_at=now, version=self.version + 1)
 
     def move_to(self, status: ParticipantStatus, now: datetime) -> Participant:
         """Advance the lifecycle; withdrawal is possible from every active state."""

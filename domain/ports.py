@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Protocol, Self
 
 from domain.access import ReadFilter
 from domain.actors import Grant, Role
-from domain.audit import Change
+from domain.audit import Change, JsonValue
 from domain.clock import Clock
+from domain.contacts import ContactDetails
 from domain.ids import ParticipantId, SiteId, StudyId, UserId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
 from domain.studies import Site, Study
+from domain.trail import TrailEvent, TrailQuery
 from domain.users import StaffUser
 
 
@@ -71,6 +74,60 @@ class UserRepository(Protocol):
         ...
 
 
+class ContactRepository(Protocol):
+    async def get(self, participant_id: ParticipantId) -> ContactDetails | None:
+        """The stored details, or None if there are none (or they were erased)."""
+        ...
+
+    async def save(self, contact: ContactDetails, study_id: StudyId) -> None:
+        """Insert version 1 or replace the previous version; STALE_VERSION if it moved on."""
+        ...
+
+    async def find(
+        self, study_id: StudyId, *, email: str | None, phone: str | None
+    ) -> Sequence[ParticipantId]:
+        """Participants of a study with this e-mail or phone, by blind index."""
+        ...
+
+    async def erase(self, participant_id: ParticipantId) -> None:
+        """Forget every sealed value and blind index of the participant's details."""
+        ...
+
+
+class AuditTrail(Protocol):
+    async def page(
+        self, query: TrailQuery, visible: ReadFilter, request: PageRequest
+    ) -> Page[TrailEvent]:
+        """Events matching the query and the reader's visibility; personal values withheld."""
+        ...
+
+    async def reveal(
+        self, events: Sequence[TrailEvent], allowed: Callable[[TrailEvent, uuid.UUID], bool]
+    ) -> Sequence[TrailEvent]:
+        """Open the personal values of events whose (event, data owner) `allowed` accepts."""
+        ...
+
+    async def redact(
+        self, entity_type: str, entity_id: uuid.UUID, field: str, value: JsonValue
+    ) -> int:
+        """Clear logged copies of `value` in `field` of the entity; returns how many."""
+        ...
+
+
+class DataKeys(Protocol):
+    def rotate_kek(self) -> tuple[str, str]:
+        """Make a new key-encryption key current; returns (old id, new id)."""
+        ...
+
+    async def rewrap_all(self) -> int:
+        """Re-wrap every live data key under the current key-encryption key."""
+        ...
+
+    async def destroy(self, owner_id: uuid.UUID) -> bool:
+        """Crypto-shred a data subject's key; False if there was none left."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; the only way use cases reach storage."""
 
@@ -84,6 +141,12 @@ class UnitOfWork(Protocol):
     def participants(self) -> ParticipantRepository: ...
     @property
     def users(self) -> UserRepository: ...
+    @property
+    def contacts(self) -> ContactRepository: ...
+    @property
+    def trail(self) -> AuditTrail: ...
+    @property
+    def keys(self) -> DataKeys: ...
 
     def record(self, change: Change) -> None:
         """Queue an audit event; it is appended to the log in the same transaction at commit."""

@@ -24,6 +24,8 @@ def code(value: str, field: str) -> str:
 def text(value: str, field: str, *, max_length: int = 200) -> str:
     """A required single-line text."""
     cleaned = " ".join(value.split())
+    if "\x00" in cleaned:
+        raise Invalid(field, "Must not contain NUL characters.")
     if not cleaned:
         raise Invalid(field, "Must not be empty.")
     if len(cleaned) > max_length:

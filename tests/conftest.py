@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from api.app import Runtime, build_runtime
+from api.settings import Environment, Settings
 from domain.clock import SystemClock
 from infra.crypto.keys import KeyFileProvider
 from infra.db import migrations, provision
@@ -114,3 +117,36 @@ def committing_uow(app_engine: AsyncEngine, keys: KeyFileProvider) -> SqlUnitOfW
     return SqlUnitOfWorkFactory(
         Storage(sessions=sessions, clock=SystemClock(), keys=keys, log=EventLogWriter())
     )
+
+
+@dataclass
+class Scratch:
+    """A database of its own, with a runtime that really commits: for whole-log checks."""
+
+    runtime: Runtime
+    owner_url: str
+    settings: Settings
+
+
+@pytest.fixture
+async def scratch(server_url: str, tmp_path: Path) -> AsyncIterator[Scratch]:
+    name = f"hearth_scratch_{secrets.token_hex(4)}"
+    await provision.ensure_database(server_url, name)
+    owner = provision.with_database(server_url, name)
+    engine = create_engine(owner, pool_size=1)
+    try:
+        await migrations.upgrade(engine)
+    finally:
+        await engine.dispose()
+    settings = Settings(
+        env=Environment.TEST,
+        database_url=SecretStr(owner),
+        key_file=tmp_path / "keys.json",
+        db_pool_size=4,
+    )
+    runtime = build_runtime(settings)
+    try:
+        yield Scratch(runtime=runtime, owner_url=owner, settings=settings)
+    finally:
+        await runtime.close()
+        await provision.drop_database(server_url, name)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
 from domain.access import ReadFilter
 from domain.actors import Grant, Role
-from domain.audit import Change
+from domain.audit import Change, JsonValue
+from domain.contacts import ContactDetails
 from domain.errors import AlreadyExists, DomainError, ErrorCode
 from domain.ids import ParticipantId, SiteId, StudyId, UserId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
 from domain.studies import Site, Study
+from domain.trail import TrailEvent, TrailQuery
 from domain.users import StaffUser
 
 
@@ -163,6 +166,77 @@ class FakeUsers:
         return user.grants if user and user.is_active else None
 
 
+class FakeContacts:
+    def __init__(self) -> None:
+        self.rows: dict[ParticipantId, ContactDetails] = {}
+        self.studies: dict[ParticipantId, StudyId] = {}
+
+    async def get(self, participant_id: ParticipantId) -> ContactDetails | None:
+        return self.rows.get(participant_id)
+
+    async def save(self, contact: ContactDetails, study_id: StudyId) -> None:
+        current = self.rows.get(contact.id)
+        if (current.version if current else 0) != contact.version - 1:
+            raise DomainError(ErrorCode.STALE_VERSION, "stale")
+        self.rows[contact.id] = contact
+        self.studies[contact.id] = study_id
+
+    async def find(
+        self, study_id: StudyId, *, email: str | None, phone: str | None
+    ) -> Sequence[ParticipantId]:
+        return [
+            pid
+            for pid, c in self.rows.items()
+            if self.studies[pid] == study_id
+            and ((email and c.email == email.strip().casefold()) or (phone and c.phone == phone))
+        ]
+
+    async def erase(self, participant_id: ParticipantId) -> None:
+        self.rows.pop(participant_id, None)
+
+
+class FakeTrail:
+    """Records redactions; paging the trail is tested against PostgreSQL, not here."""
+
+    def __init__(self) -> None:
+        self.redactions: list[tuple[str, uuid.UUID, str, JsonValue]] = []
+
+    async def page(
+        self, query: TrailQuery, visible: ReadFilter, request: PageRequest
+    ) -> Page[TrailEvent]:
+        return Page(items=[], has_next_page=False)
+
+    async def reveal(
+        self, events: Sequence[TrailEvent], allowed: Callable[[TrailEvent, uuid.UUID], bool]
+    ) -> Sequence[TrailEvent]:
+        return events
+
+    async def redact(
+        self, entity_type: str, entity_id: uuid.UUID, field: str, value: JsonValue
+    ) -> int:
+        self.redactions.append((entity_type, entity_id, field, value))
+        return 1
+
+
+class FakeKeys:
+    def __init__(self) -> None:
+        self.kek = "kek-1"
+        self.destroyed: set[uuid.UUID] = set()
+        self.live = 0
+
+    def rotate_kek(self) -> tuple[str, str]:
+        old, self.kek = self.kek, f"kek-{int(self.kek.split('-')[1]) + 1}"
+        return old, self.kek
+
+    async def rewrap_all(self) -> int:
+        return self.live
+
+    async def destroy(self, owner_id: uuid.UUID) -> bool:
+        fresh = owner_id not in self.destroyed
+        self.destroyed.add(owner_id)
+        return fresh
+
+
 class FakeUnitOfWork:
     """Commits are counted and events kept; a failed block leaves the stores untouched."""
 
@@ -172,6 +246,9 @@ class FakeUnitOfWork:
         self.sites = FakeSites()
         self.participants = FakeParticipants()
         self.users = FakeUsers()
+        self.contacts = FakeContacts()
+        self.trail = FakeTrail()
+        self.keys = FakeKeys()
         self.events: list[Change] = []
         self.commits = 0
         self._pending: list[Change] = []
@@ -194,11 +271,15 @@ class FakeUnitOfWork:
         self._restore()
 
     def _take(self) -> dict[str, object]:
-        stores = (self.studies, self.sites, self.participants, self.users)
-        return {type(s).__name__: dict(s.rows) for s in stores}
+        return {type(s).__name__: dict(s.rows) for s in self._stores()}
+
+    def _stores(
+        self,
+    ) -> tuple[FakeStudies | FakeSites | FakeParticipants | FakeUsers | FakeContacts, ...]:
+        return (self.studies, self.sites, self.participants, self.users, self.contacts)
 
     def _restore(self) -> None:
-        for store in (self.studies, self.sites, self.participants, self.users):
+        for store in self._stores():
             store.rows = dict(self._snapshot[type(store).__name__])  # type: ignore[call-overload]
 
     async def __aenter__(self) -> Self:

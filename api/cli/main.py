@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from api.app import ConfigurationError
-from api.cli import database, schema, serve, users
+from api.cli import audit, database, keys, participants, schema, serve, users
 from api.cli.common import CliError
 from api.settings import Settings
 
@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.register(commands)
     database.register(commands)
     users.register(commands)
+    participants.register(commands)
+    audit.register(commands)
+    keys.register(commands)
     schema.register(commands)
     version = commands.add_parser("version", help="Print Hearth's version.")
     version.set_defaults(handler=_version)

@@ -18,6 +18,7 @@ from domain.services import participants as cases
 from domain.services import studies as study_cases
 
 if TYPE_CHECKING:
+    from api.types.contacts import ContactDetailsType
     from api.types.studies import SiteType
 
 ParticipantStatusType = strawberry.enum(ParticipantStatus, name="ParticipantStatus")
@@ -31,8 +32,21 @@ class ParticipantType(Node):
     timezone: str = strawberry.field(description="Current IANA time zone of the participant.")
     registered_at: datetime
     status_changed_at: datetime
+    erased_at: datetime | None = strawberry.field(
+        description="When the participant's personal data was crypto-shredded, if it was."
+    )
     version: int = strawberry.field(description="Increases with every change; for concurrency.")
     entity: strawberry.Private[Participant]
+
+    @strawberry.field(
+        description="Direct identifiers; an error (FORBIDDEN) for roles that may not see them."
+    )
+    async def contact(
+        self, info: Info
+    ) -> Annotated[ContactDetailsType, strawberry.lazy("api.types.contacts")] | None:
+        from api.types.contacts import contact_of
+
+        return await contact_of(info, self.entity.id)
 
     @strawberry.field
     async def site(self, info: Info) -> Annotated[SiteType, strawberry.lazy("api.types.studies")]:

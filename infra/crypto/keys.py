@@ -78,6 +78,10 @@ class KeyProvider(Protocol):
         """The 32-byte key for one purpose; stable for the life of the root secret."""
         ...
 
+    def rotate(self) -> str:
+        """Make a new KEK current, keeping the old ones for unwrapping; returns its id."""
+        ...
+
 
 def derive_purpose_key(root_secret: bytes, purpose: Purpose) -> bytes:
     """HKDF-SHA256 of the root secret with the label b"hearth/v1/<purpose>"."""
@@ -113,6 +117,7 @@ class KeyFileProvider:
         """Use `open_or_create`; this only stores what it has already read and checked."""
         self._path = path
         self._contents = contents
+        self._seen = _stamp(path)
 
     @classmethod
     def open_or_create(cls, path: Path) -> KeyFileProvider:
@@ -136,6 +141,10 @@ class KeyFileProvider:
         return tuple(self._contents.keks)
 
     def wrap(self, key: bytes, *, context: bytes) -> WrappedKey:
+        # A rotation by another process (`hearth keys rotate` beside a running server) must
+        # take effect for new keys too, so look at the file's stamp before wrapping.
+        if _stamp(self._path) != self._seen:
+            self._contents = self._checked_reload()
         kek = self._contents.keks[self._contents.current]
         nonce = os.urandom(_NONCE_BYTES)
         return WrappedKey(kek.id, nonce + AESGCM(kek.key).encrypt(nonce, key, context))
@@ -163,6 +172,7 @@ class KeyFileProvider:
             updated = on_disk.with_kek(kek)
             _write(self._path, _serialise(updated), replace=True)
             self._contents = updated
+            self._seen = _stamp(self._path)
         return kek.id
 
     def __repr__(self) -> str:
@@ -183,12 +193,18 @@ class KeyFileProvider:
         return kek
 
     def _checked_reload(self) -> _KeyFile:
+        self._seen = _stamp(self._path)
         on_disk = _read(self._path)
         if not hmac.compare_digest(on_disk.root_secret, self._contents.root_secret):
             raise KeyFileError(f"the root secret in {self._path} has changed")
         if not self._contents.keks.keys() <= on_disk.keks.keys():
             raise KeyFileError(f"key-encryption keys have been removed from {self._path}")
         return on_disk
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    status = path.stat()
+    return status.st_mtime_ns, status.st_size, status.st_ino
 
 
 def _create(path: Path) -> None:

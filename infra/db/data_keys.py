@@ -9,8 +9,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clock import Clock
@@ -87,6 +89,9 @@ class DataKeyStore:
         secret = self._provider.unwrap(wrapped, context=wrap_context(key_id, owner_id))
         return DataKey(id=key_id, owner_id=owner_id, secret=secret)
 
+    def now(self) -> datetime:
+        return self._clock.now()
+
     async def destroy(self, owner_id: uuid.UUID) -> bool:
         """Crypto-shred: forget the wrapped key. Returns False if there was none to destroy."""
         result = await self._session.execute(
@@ -127,3 +132,57 @@ class FieldCipher:
 
     def index(self, field: str, value: str, normalise: Normaliser) -> bytes:
         return blind_index(self._index_key, field, value, normalise=normalise)
+
+
+class DataKeyAdmin:
+    """Key administration inside a unit of work: rotate, re-wrap, destroy."""
+
+    _BATCH = 1000
+
+    def __init__(self, store: DataKeyStore, provider: KeyProvider, session: AsyncSession) -> None:
+        self._store = store
+        self._provider = provider
+        self._session = session
+
+    def rotate_kek(self) -> tuple[str, str]:
+        old = self._provider.current_kek_id
+        return old, self._provider.rotate()
+
+    async def rewrap_all(self) -> int:
+        """Unwrap each live data key with its old KEK and wrap it with the current one.
+
+        Only the wrapping changes: data sealed under the data keys is not touched.
+        """
+        current = self._provider.current_kek_id
+        stale = (_TABLE.c.wrapped.is_not(None)) & (_TABLE.c.kek_id != current)
+        count = 0
+        while rows := (
+            await self._session.execute(select(_TABLE).where(stale).limit(self._BATCH))
+        ).all():
+            updates = [self._rewrapped(row) for row in rows]
+            await self._session.execute(
+                update(_TABLE)
+                .where(_TABLE.c.id == bindparam("key_id"))
+                .values(
+                    kek_id=bindparam("new_kek"),
+                    wrapped=bindparam("new_blob"),
+                    rewrapped_at=bindparam("at"),
+                ),
+                updates,
+            )
+            count += len(updates)
+        return count
+
+    def _rewrapped(self, row: Any) -> dict[str, Any]:
+        context = wrap_context(row.id, row.owner_id)
+        secret = self._provider.unwrap(WrappedKey(row.kek_id, row.wrapped), context=context)
+        wrapped = self._provider.wrap(secret, context=context)
+        return {
+            "key_id": row.id,
+            "new_kek": wrapped.kek_id,
+            "new_blob": wrapped.blob,
+            "at": self._store.now(),
+        }
+
+    async def destroy(self, owner_id: uuid.UUID) -> bool:
+        return await self._store.destroy(owner_id)

@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.audit import Change
 from domain.clock import Clock
 from infra.crypto.keys import KeyProvider
-from infra.db.data_keys import DataKeyStore, FieldCipher
+from infra.db.contacts import SqlContactRepository
+from infra.db.data_keys import DataKeyAdmin, DataKeyStore, FieldCipher
 from infra.db.participants import SqlParticipantRepository
 from infra.db.studies import SqlSiteRepository, SqlStudyRepository
 from infra.db.users import SqlUserRepository
+from infra.eventlog.trail import SqlAuditTrail
 from infra.eventlog.writer import EventLogWriter
 
 
@@ -66,6 +68,18 @@ class SqlUnitOfWork:
     @property
     def users(self) -> SqlUserRepository:
         return SqlUserRepository(self.session, self.cipher)
+
+    @property
+    def contacts(self) -> SqlContactRepository:
+        return SqlContactRepository(self.session, self.cipher, self.clock)
+
+    @property
+    def trail(self) -> SqlAuditTrail:
+        return SqlAuditTrail(self.session, self.cipher, self.clock)
+
+    @property
+    def keys(self) -> DataKeyAdmin:
+        return DataKeyAdmin(self.cipher.keys, self._storage.keys, self.session)
 
     def record(self, change: Change) -> None:
         self._pending.append(change)

@@ -69,6 +69,21 @@ class MerkleAccumulator:
         self._frontier.append(digest)
         self._size += 1
 
+    def frontier(self) -> bytes:
+        """The O(log n) state as bytes, to resume later with :meth:`resume`."""
+        return b"".join(self._frontier)
+
+    @classmethod
+    def resume(cls, size: int, frontier: bytes) -> MerkleAccumulator:
+        """An accumulator at `size` leaves from a saved frontier (one hash per set bit)."""
+        hashes = [frontier[i : i + HASH_SIZE] for i in range(0, len(frontier), HASH_SIZE)]
+        if size < 0 or len(hashes) != size.bit_count() or len(frontier) % HASH_SIZE:
+            raise ValueError("frontier does not match the tree size")
+        accumulator = cls()
+        accumulator._frontier = hashes
+        accumulator._size = size
+        return accumulator
+
     def root(self) -> bytes:
         """Return the Merkle Tree Hash of the leaves appended so far."""
         if not self._frontier:

@@ -74,7 +74,7 @@ class EventLogWriter:
             "entity_id": change.entity_id,
             "action": change.action,
             "fields": [draft.field(f) for f in change.fields],
-            "reason": draft.reason(change.reason),
+            "reason": draft.reason(change.reason, public=change.public_reason),
             "origin": {
                 "requestId": origin.request_id,
                 "appVersion": origin.app_version,
@@ -112,11 +112,11 @@ class _Draft:
             entry[side] = self._commit(change.field, side, value)
         return entry
 
-    def reason(self, reason: str | None) -> dict[str, Any] | None:
+    def reason(self, reason: str | None, *, public: bool) -> dict[str, Any] | None:
         # Reasons are free text; when they concern a data subject they are sealed like answers.
         if reason is None:
             return None
-        if self.owner is None:
+        if self.owner is None or public:
             return {"text": reason}
         return {"sealed": self._commit(REASON_FIELD, "new", reason)}
 

@@ -139,3 +139,37 @@ async def test_production_hides_the_schema(production: httpx.AsyncClient) -> Non
     page = await production.get("/graphql", headers={"accept": "text/html"})
     assert "console" not in page.text
     assert (await production.get("/graphql/schema.graphql")).status_code == 404
+
+
+async def test_device_time_goes_into_the_audit_origin(
+    client: httpx.AsyncClient, admin_token: str
+) -> None:
+    headers = {
+        "authorization": f"Bearer {admin_token}",
+        "x-device-time": "2026-03-29T02:30:00+02:00",
+        "x-app-version": "ios-2.4.1",
+        "x-device-id": "phone-7",
+    }
+    created = await client.post(
+        "/graphql",
+        json={
+            "query": 'mutation { createStudy(input: {code: "E2E-DEV", title: "T"}) { __typename } }'
+        },
+        headers=headers,
+    )
+    assert created.json()["data"]["createStudy"]["__typename"] == "CreateStudySuccess"
+    query = '{ auditTrail(filter: {entityType: "Study"}, newestFirst: true, first: 1) { edges { node { origin { appVersion deviceId deviceTime } } } } }'
+    trail = await client.post(
+        "/graphql", json={"query": query}, headers={"authorization": f"Bearer {admin_token}"}
+    )
+    origin = trail.json()["data"]["auditTrail"]["edges"][0]["node"]["origin"]
+    assert origin == {
+        "appVersion": "ios-2.4.1",
+        "deviceId": "phone-7",
+        "deviceTime": "2026-03-29T02:30:00+02:00",
+    }
+    bad = await client.post(
+        "/graphql", json={"query": "{ studies { id } }"}, headers={"x-device-time": "yesterday"}
+    )
+    assert bad.status_code == 400
+    assert _code(bad.json()) == "VALIDATION_FAILED"

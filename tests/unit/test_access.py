@@ -18,10 +18,18 @@ SITE = SiteId(uuid.uuid4())
 OTHER_SITE = SiteId(uuid.uuid4())
 
 
-def test_admin_may_do_everything_everywhere() -> None:
+def test_admin_may_do_everything_everywhere_but_read_identifiers() -> None:
     actor = admin()
-    for permission in Permission:
+    for permission in set(Permission) - {Permission.IDENTIFIERS_READ}:
         assert access.allows(actor, permission, Scope(STUDY, SITE))
+    assert not access.allows(actor, Permission.IDENTIFIERS_READ, Scope(STUDY, SITE))
+
+
+@pytest.mark.parametrize("role", [Role.MONITOR, Role.DATA_MANAGER])
+def test_monitors_and_data_managers_never_see_identifiers(role: Role) -> None:
+    actor = staff(role, STUDY, SITE if role is Role.MONITOR else None)
+    assert access.allows(actor, Permission.AUDIT_READ, Scope(STUDY, SITE))
+    assert not access.allows(actor, Permission.IDENTIFIERS_READ, Scope(STUDY, SITE))
 
 
 def test_anonymous_is_unauthenticated_not_forbidden() -> None:

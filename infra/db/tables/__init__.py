@@ -2,6 +2,8 @@
 
 from infra.db.tables.audit import AuditEventRow
 from infra.db.tables.base import Base
+from infra.db.tables.checkpoints import CheckpointRow
+from infra.db.tables.contacts import ContactRow
 from infra.db.tables.keys import DataKeyRow
 from infra.db.tables.participants import ParticipantRow
 from infra.db.tables.sealed_values import SealedValueRow
@@ -13,6 +15,8 @@ metadata = Base.metadata
 __all__ = [
     "AuditEventRow",
     "Base",
+    "CheckpointRow",
+    "ContactRow",
     "DataKeyRow",
     "ParticipantRow",
     "SealedValueRow",

@@ -21,6 +21,12 @@ class AuditEventRow(Base, table=True):
         Index("ix_audit_events_study", "study_id", "seq"),
         Index("ix_audit_events_actor", "actor_id", "seq"),
         Index("ix_audit_events_recorded_at", "recorded_at"),
+        Index(
+            "ix_audit_events_fields",
+            "fields",
+            postgresql_using="gin",
+            postgresql_ops={"fields": "jsonb_path_ops"},
+        ),
     )
 
     seq: int = Field(

@@ -31,4 +31,5 @@ class ParticipantRow(Base, table=True):
     timezone: str = Field(max_length=64)
     registered_at: datetime = timestamp()
     status_changed_at: datetime = timestamp()
+    erased_at: datetime | None = timestamp(default=None)
     version: int = Field(default=1)

@@ -1,0 +1,162 @@
+"""GraphQL types and mutations for participants' direct identifiers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import strawberry
+
+from api.context import Info
+from api.errors import MutationError, attempt
+from api.exposure import expose
+from api.relay import from_global_id
+from api.types.participants import ParticipantType
+from domain.contacts import ContactDetails, ContactField
+from domain.ids import ParticipantId, StudyId
+from domain.services import contacts as cases
+
+ContactFieldType = strawberry.enum(ContactField, name="ContactField")
+
+
+@strawberry.type(
+    name="ContactDetails",
+    description="Direct identifiers: visible to the participant and their site staff only.",
+)
+class ContactDetailsType:
+    full_name: str | None
+    email: str | None
+    phone: str | None
+    date_of_birth: date | None
+    address: str | None
+    version: int
+    entity: strawberry.Private[ContactDetails]
+
+
+async def contact_of(info: Info, participant_id: ParticipantId) -> ContactDetailsType | None:
+    found = await cases.get_contact(
+        uow=info.context.services.uow(), ctx=info.context.caller, participant_id=participant_id
+    )
+    return expose(ContactDetailsType, found) if found else None
+
+
+@strawberry.input
+class SetParticipantContactInput:
+    participant_id: strawberry.ID
+    full_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    date_of_birth: date | None = None
+    address: str | None = None
+    expected_version: int | None = strawberry.field(
+        default=None, description="The version you read (0 if there were no details yet)."
+    )
+
+
+@strawberry.input
+class RedactParticipantContactInput:
+    participant_id: strawberry.ID
+    field: ContactFieldType  # type: ignore[valid-type]
+    reason: str = strawberry.field(description="Why the value must go; logged with the redaction.")
+    replacement: str | None = strawberry.field(default=None, description="The correct value.")
+
+
+@strawberry.input
+class EraseParticipantInput:
+    participant_id: strawberry.ID
+    legal_basis: str = strawberry.field(description="e.g. 'GDPR Art. 17(1)(b), request 2026-114'.")
+
+
+@strawberry.type
+class ContactSuccess:
+    contact: ContactDetailsType
+
+
+@strawberry.type
+class EraseParticipantSuccess:
+    participant: ParticipantType
+
+
+ContactResult = Annotated[ContactSuccess | MutationError, strawberry.union("ContactResult")]
+EraseParticipantResult = Annotated[
+    EraseParticipantSuccess | MutationError, strawberry.union("EraseParticipantResult")
+]
+
+
+def _participant_id(raw: strawberry.ID) -> ParticipantId:
+    return ParticipantId(from_global_id(raw, "Participant")[1])
+
+
+@strawberry.type
+class ContactQueries:
+    @strawberry.field(description="Participants of a study with this e-mail or phone number.")
+    async def find_participants_by_contact(
+        self,
+        info: Info,
+        study_id: strawberry.ID,
+        email: str | None = None,
+        phone: str | None = None,
+    ) -> list[ParticipantType]:
+        found = await cases.find_by_contact(
+            uow=info.context.services.uow(),
+            ctx=info.context.caller,
+            study_id=StudyId(from_global_id(study_id, "Study")[1]),
+            email=email,
+            phone=phone,
+        )
+        return [expose(ParticipantType, p) for p in found]
+
+
+@strawberry.type
+class ContactMutations:
+    @strawberry.mutation(description="Record or correct a participant's contact details.")
+    async def set_participant_contact(
+        self, info: Info, input: SetParticipantContactInput
+    ) -> ContactResult:
+        async def run() -> ContactSuccess:
+            contact = await cases.set_contact(
+                uow=info.context.services.uow(),
+                ctx=info.context.caller,
+                participant_id=_participant_id(input.participant_id),
+                full_name=input.full_name,
+                email=input.email,
+                phone=input.phone,
+                date_of_birth=input.date_of_birth,
+                address=input.address,
+                expected_version=input.expected_version,
+            )
+            return ContactSuccess(contact=expose(ContactDetailsType, contact))
+
+        return await attempt(run)
+
+    @strawberry.mutation(description="Remove a value entered by mistake, also from the trail.")
+    async def redact_participant_contact(
+        self, info: Info, input: RedactParticipantContactInput
+    ) -> ContactResult:
+        async def run() -> ContactSuccess:
+            contact = await cases.redact_contact(
+                uow=info.context.services.uow(),
+                ctx=info.context.caller,
+                participant_id=_participant_id(input.participant_id),
+                field=ContactField(input.field),
+                reason=input.reason,
+                replacement=input.replacement,
+            )
+            return ContactSuccess(contact=expose(ContactDetailsType, contact))
+
+        return await attempt(run)
+
+    @strawberry.mutation(description="Crypto-shred a participant's personal data (administrators).")
+    async def erase_participant(
+        self, info: Info, input: EraseParticipantInput
+    ) -> EraseParticipantResult:
+        async def run() -> EraseParticipantSuccess:
+            participant = await cases.erase_participant(
+                uow=info.context.services.uow(),
+                ctx=info.context.caller,
+                participant_id=_participant_id(input.participant_id),
+                legal_basis=input.legal_basis,
+            )
+            return EraseParticipantSuccess(participant=expose(ParticipantType, participant))
+
+        return await attempt(run)
