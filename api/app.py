@@ -34,6 +34,7 @@ from infra.db import migrations, provision
 from infra.db.data_keys import DataKeyStore, FieldCipher
 from infra.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from infra.db.engine import app_url, create_engine, session_factory
+from infra.db.rate_limits import PostgresRateLimiter
 from infra.db.uow import SqlUnitOfWorkFactory, Storage
 from infra.eventlog import checkpoints, verify
 from infra.eventlog.checkpoints import Checkpoint
@@ -73,7 +74,11 @@ class Runtime:
 
     async def verify_audit(self) -> AuditReport:
         """Recompute the whole chain, every checkpoint and every sealed value."""
-        async with self.storage.sessions() as session:
+        async with self.storage.sessions() as session, session.begin():
+            # One snapshot for the whole walk: writes committing meanwhile cannot confuse it.
+            await session.execute(
+                text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            )
             store = DataKeyStore(session, self.keys, self.storage.clock)
             cipher = FieldCipher(store, self.keys)
             return await verify.verify(session, cipher, self.checkpoint_key.public_key())
@@ -109,6 +114,7 @@ def build_runtime(
         signing.signing_key(keys.purpose_key(Purpose.TOKEN_SIGNING)),
         clock,
         timedelta(minutes=settings.access_token_minutes),
+        digest_key=keys.purpose_key(Purpose.TOKEN_HASHING),
     )
     services = Services(
         settings=settings,
@@ -116,6 +122,9 @@ def build_runtime(
         uow=SqlUnitOfWorkFactory(storage),
         passwords=Argon2Passwords(),
         tokens=tokens,
+        limits=PostgresRateLimiter(
+            storage.sessions, clock, keys.purpose_key(Purpose.TOKEN_HASHING)
+        ),
     )
     return Runtime(settings=settings, engine=engine, keys=keys, services=services, storage=storage)
 

@@ -7,6 +7,7 @@ from typing import TypeAlias
 
 import strawberry
 from starlette.requests import Request
+from starlette.responses import Response
 
 from api.loaders import Loaders
 from api.services import Services
@@ -16,6 +17,7 @@ from domain.actors import RequestContext
 @dataclass
 class Context:
     request: Request
+    response: Response
     services: Services
     caller: RequestContext
     loaders: Loaders = field(init=False)

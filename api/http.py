@@ -42,7 +42,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         caller: RequestContext = request.scope["state"]["caller"]
-        return Context(request=request, services=self.services, caller=caller)
+        return Context(request=request, response=response, services=self.services, caller=caller)
 
 
 class GraphQLEndpoint:

@@ -42,25 +42,31 @@ def from_global_id(global_id: str, expected: str | None = None) -> tuple[str, uu
     return type_name, value
 
 
-def page_request(first: int | None, after: str | None) -> PageRequest:
+Parse = Callable[[str], object]
+
+
+def page_request(first: int | None, after: str | None, kind: str, *parsers: Parse) -> PageRequest:
+    """A page request; `after` must be a cursor of this kind whose parts parse."""
     return PageRequest(
         first=DEFAULT_PAGE_SIZE if first is None else first,
-        after=_decode_cursor(after) if after else None,
+        after=_decode_cursor(after, kind, parsers) if after else None,
     )
 
 
-def _decode_cursor(cursor: str) -> tuple[str, ...]:
+def _decode_cursor(cursor: str, kind: str, parsers: Sequence[Parse]) -> tuple[str, ...]:
     try:
-        parts = tuple(_unb64(cursor).split("\x1f"))
+        version, found, *parts = _unb64(cursor).split("\x1f")
+        if (version, found) != ("c1", kind) or len(parts) != len(parsers):
+            raise ValueError(cursor)
+        for parse, part in zip(parsers, parts, strict=True):
+            parse(part)
     except (ValueError, UnicodeDecodeError, binascii.Error) as error:
         raise DomainError(ErrorCode.INVALID_CURSOR, "Malformed cursor.", field="after") from error
-    if parts[0] != "c1":
-        raise DomainError(ErrorCode.INVALID_CURSOR, "Malformed cursor.", field="after")
-    return parts[1:]
+    return tuple(parts)
 
 
-def encode_cursor(*position: str) -> str:
-    return _b64("\x1f".join(("c1", *position)))
+def encode_cursor(kind: str, *position: str) -> str:
+    return _b64("\x1f".join(("c1", kind, *position)))
 
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
@@ -91,9 +97,11 @@ class Connection(Generic[T]):
         page: Page[E],
         expose: Callable[[E], T],
         position: Callable[[E], Sequence[str]],
+        kind: str,
     ) -> Connection[T]:
         edges = [
-            Edge(cursor=encode_cursor(*position(item)), node=expose(item)) for item in page.items
+            Edge(cursor=encode_cursor(kind, *position(item)), node=expose(item))
+            for item in page.items
         ]
         return cls(
             edges=edges,

@@ -24,14 +24,16 @@ from api.relay import Node, from_global_id
 from api.types.audit import AuditQueries
 from api.types.auth import AuthMutations, AuthQueries
 from api.types.contacts import ContactMutations, ContactQueries
+from api.types.enrolment import EnrolmentMutations
 from api.types.participants import ParticipantMutations, participant_by_id
 from api.types.studies import StudyMutations, StudyQueries, site_by_id, study_by_id
-from domain.ids import ParticipantId, SiteId, StudyId
+from api.types.users import UserMutations, UserQueries, staff_user_by_id
+from domain.ids import ParticipantId, SiteId, StudyId, UserId
 from domain.pagination import MAX_PAGE_SIZE
 
 
 @strawberry.type
-class Query(StudyQueries, ContactQueries, AuditQueries, AuthQueries):
+class Query(StudyQueries, ContactQueries, AuditQueries, UserQueries, AuthQueries):
     @strawberry.field(description="Any object by its global id; null if missing or not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, raw = from_global_id(id)
@@ -41,11 +43,20 @@ class Query(StudyQueries, ContactQueries, AuditQueries, AuthQueries):
             return await site_by_id(info, SiteId(raw))
         if type_name == "Participant":
             return await participant_by_id(info, ParticipantId(raw))
+        if type_name == "StaffUser":
+            return await staff_user_by_id(info, UserId(raw))
         return None
 
 
 @strawberry.type
-class Mutation(StudyMutations, ParticipantMutations, ContactMutations, AuthMutations):
+class Mutation(
+    StudyMutations,
+    ParticipantMutations,
+    ContactMutations,
+    EnrolmentMutations,
+    UserMutations,
+    AuthMutations,
+):
     pass
 
 

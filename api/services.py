@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.settings import Settings
-from domain.auth import PasswordHasher, TokenService
+from domain.auth import PasswordHasher, RateLimiter, TokenService
 from domain.clock import Clock
 from domain.ports import UnitOfWorkFactory
 
@@ -17,3 +17,4 @@ class Services:
     uow: UnitOfWorkFactory
     passwords: PasswordHasher
     tokens: TokenService
+    limits: RateLimiter

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     checkpoint_seconds: int = Field(
         default=300, ge=0, description="Seal a signed audit checkpoint this often; 0: never."
     )
+    login_limit_per_ip: int = Field(default=30, ge=1, description="Sign-ins a minute per IP.")
+    login_limit_per_account: int = Field(default=10, ge=1, description="Per 5 minutes.")
+    enrol_limit_per_ip: int = Field(default=10, ge=1, description="Enrolments a minute per IP.")
+    refresh_limit_per_ip: int = Field(default=120, ge=1, description="Refreshes a minute per IP.")
     max_query_depth: int = Field(default=12, ge=2)
     max_aliases: int = Field(default=20, ge=1)
     max_tokens: int = Field(default=3000, ge=100)

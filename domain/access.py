@@ -54,6 +54,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.DATA_MANAGER: _STAFF_READ,
     Role.PARTICIPANT: frozenset({Permission.PARTICIPANT_READ, Permission.IDENTIFIERS_READ}),
     Role.SYSTEM: frozenset(Permission),
+    Role.ANONYMOUS: frozenset(),
 }
 
 # A grant on one site still lets its holder see the study that site belongs to.

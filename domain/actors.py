@@ -18,6 +18,7 @@ class Role(StrEnum):
     DATA_MANAGER = "DATA_MANAGER"
     PARTICIPANT = "PARTICIPANT"
     SYSTEM = "SYSTEM"
+    ANONYMOUS = "ANONYMOUS"  # only in the audit trail: who acted before signing in
 
 
 class ActorKind(StrEnum):
@@ -41,6 +42,7 @@ class Actor:
     kind: ActorKind
     id: uuid.UUID | None = None
     grants: tuple[Grant, ...] = ()
+    session_id: uuid.UUID | None = None  # the sign-in this request belongs to
 
     @property
     def is_authenticated(self) -> bool:

@@ -20,13 +20,30 @@ class IssuedToken:
 class TokenClaims:
     subject: uuid.UUID
     kind: ActorKind
+    session_id: uuid.UUID
 
 
 class TokenService(Protocol):
-    def issue_access(self, *, subject: uuid.UUID, kind: ActorKind) -> IssuedToken: ...
+    def issue_access(
+        self, *, subject: uuid.UUID, kind: ActorKind, session_id: uuid.UUID
+    ) -> IssuedToken: ...
 
     def verify_access(self, token: str) -> TokenClaims:
         """The claims of a valid, unexpired token; raises Unauthenticated otherwise."""
+        ...
+
+    def new_secret(self) -> str:
+        """A fresh opaque secret (refresh token): 256 random bits, URL-safe."""
+        ...
+
+    def digest(self, secret: str) -> bytes:
+        """The keyed digest under which a secret (refresh token, enrolment code) is stored."""
+        ...
+
+
+class RateLimiter(Protocol):
+    async def hit(self, bucket: str, key: str, *, limit: int, per_seconds: int) -> int | None:
+        """Count one attempt; None if allowed, else the seconds to wait before retrying."""
         ...
 
 

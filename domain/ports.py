@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -12,9 +13,11 @@ from domain.actors import Grant, Role
 from domain.audit import Change, JsonValue
 from domain.clock import Clock
 from domain.contacts import ContactDetails
+from domain.enrolment import AppInstallation, EnrolmentCode
 from domain.ids import ParticipantId, SiteId, StudyId, UserId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
+from domain.sessions import RefreshRecord, RevokeReason, Session
 from domain.studies import Site, Study
 from domain.trail import TrailEvent, TrailQuery
 from domain.users import StaffUser
@@ -22,6 +25,7 @@ from domain.users import StaffUser
 
 class StudyRepository(Protocol):
     async def add(self, study: Study) -> None: ...
+    async def by_code(self, code: str) -> Study | None: ...
     async def get(self, study_id: StudyId) -> Study | None: ...
     async def get_many(self, ids: Sequence[StudyId]) -> Sequence[Study]: ...
     async def list(self, visible: ReadFilter) -> Sequence[Study]: ...
@@ -29,6 +33,7 @@ class StudyRepository(Protocol):
 
 class SiteRepository(Protocol):
     async def add(self, site: Site) -> None: ...
+    async def by_code(self, study_id: StudyId, code: str) -> Site | None: ...
     async def get(self, site_id: SiteId) -> Site | None: ...
     async def get_many(self, ids: Sequence[SiteId]) -> Sequence[Site]: ...
     async def list_for_studies(
@@ -42,6 +47,11 @@ class ParticipantRepository(Protocol):
         ...
 
     async def get(self, participant_id: ParticipantId) -> Participant | None: ...
+
+    async def lock(self, participant_id: ParticipantId) -> Participant | None:
+        """Read and lock the participant until commit: erasure and edits never interleave."""
+        ...
+
     async def get_many(self, ids: Sequence[ParticipantId]) -> Sequence[Participant]: ...
     async def update(self, participant: Participant) -> None:
         """Store a new version; raises STALE_VERSION if someone else changed it first."""
@@ -68,6 +78,20 @@ class UserRepository(Protocol):
     async def set_password_hash(self, user_id: UserId, password_hash: str) -> None: ...
 
     async def any_with_role(self, role: Role) -> bool: ...
+
+    async def record_failure(
+        self, user_id: UserId, now: datetime, *, threshold: int, lock_for: timedelta
+    ) -> datetime | None:
+        """Count a failed sign-in atomically; the lock's end if this failure locked the account."""
+        ...
+
+    async def clear_failures(self, user_id: UserId) -> None: ...
+
+    async def update(self, user: StaffUser) -> None:
+        """Store status and grants of a new version; STALE_VERSION if it moved on."""
+        ...
+
+    async def page(self, request: PageRequest) -> Page[StaffUser]: ...
 
     async def active_grants(self, user_id: UserId) -> tuple[Grant, ...] | None:
         """Grants of an active user, or None if the user is missing or disabled."""
@@ -109,8 +133,8 @@ class AuditTrail(Protocol):
 
     async def redact(
         self, entity_type: str, entity_id: uuid.UUID, field: str, value: JsonValue
-    ) -> int:
-        """Clear logged copies of `value` in `field` of the entity; returns how many."""
+    ) -> Sequence[str]:
+        """Clear logged copies of `value` in `field` of the entity; their references."""
         ...
 
 
@@ -125,6 +149,48 @@ class DataKeys(Protocol):
 
     async def destroy(self, owner_id: uuid.UUID) -> bool:
         """Crypto-shred a data subject's key; False if there was none left."""
+        ...
+
+
+class SessionRepository(Protocol):
+    async def add(self, session: Session) -> None: ...
+    async def add_refresh(
+        self, session_id: uuid.UUID, digest: bytes, expires_at: datetime
+    ) -> None: ...
+    async def find_refresh(self, digest: bytes) -> RefreshRecord | None: ...
+
+    async def use_refresh(self, token_id: uuid.UUID, now: datetime) -> bool:
+        """Mark a refresh token used; False if it already was (atomic: one caller wins)."""
+        ...
+
+    async def revoke(self, session_id: uuid.UUID, reason: RevokeReason, now: datetime) -> None: ...
+
+    async def revoke_subject(
+        self, subject_id: uuid.UUID, reason: RevokeReason, now: datetime
+    ) -> int:
+        """End every live session of a staff user or participant; returns how many."""
+        ...
+
+    async def active(self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime) -> bool: ...
+
+
+class EnrolmentRepository(Protocol):
+    async def add_code(self, code: EnrolmentCode, digest: bytes) -> None: ...
+
+    async def void_codes(self, participant_id: ParticipantId, now: datetime) -> None:
+        """Unused codes of the participant stop working (a new one was issued)."""
+        ...
+
+    async def find_code(self, digest: bytes) -> EnrolmentCode | None: ...
+
+    async def use_code(self, code_id: uuid.UUID, now: datetime) -> bool:
+        """Mark a code used; False if it already was (atomic: one caller wins)."""
+        ...
+
+    async def add_installation(self, installation: AppInstallation) -> None: ...
+
+    async def unpair_all(self, participant_id: ParticipantId, now: datetime) -> int:
+        """Unpair every installation of the participant; returns how many."""
         ...
 
 
@@ -143,6 +209,10 @@ class UnitOfWork(Protocol):
     def users(self) -> UserRepository: ...
     @property
     def contacts(self) -> ContactRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
+    @property
+    def enrolment(self) -> EnrolmentRepository: ...
     @property
     def trail(self) -> AuditTrail: ...
     @property

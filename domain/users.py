@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar
 
@@ -17,6 +17,8 @@ from domain.ids import UserId, new_id
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
+MAX_FAILED_LOGINS = 5  # consecutive failures before the account locks
+LOCKOUT = timedelta(minutes=15)
 
 
 class UserStatus(StrEnum):
@@ -36,6 +38,8 @@ class StaffUser:
     status: UserStatus
     created_at: datetime
     grants: tuple[Grant, ...] = ()
+    failed_logins: int = 0
+    locked_until: datetime | None = None
     version: int = 1
 
     @classmethod
@@ -55,6 +59,12 @@ class StaffUser:
 
     def with_grants(self, grants: tuple[Grant, ...]) -> StaffUser:
         return dataclasses.replace(self, grants=grants, version=self.version + 1)
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and now < self.locked_until
+
+    def with_status(self, status: UserStatus) -> StaffUser:
+        return dataclasses.replace(self, status=status, version=self.version + 1)
 
 
 def normalise_email(value: str) -> str:

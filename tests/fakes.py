@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -9,13 +10,16 @@ from types import TracebackType
 from typing import Self
 
 from domain.access import ReadFilter
-from domain.actors import Grant, Role
+from domain.actors import ActorKind, Grant, Role
 from domain.audit import Change, JsonValue
+from domain.auth import IssuedToken, TokenClaims
 from domain.contacts import ContactDetails
+from domain.enrolment import AppInstallation, EnrolmentCode
 from domain.errors import AlreadyExists, DomainError, ErrorCode
 from domain.ids import ParticipantId, SiteId, StudyId, UserId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
+from domain.sessions import RefreshRecord, RevokeReason, Session
 from domain.studies import Site, Study
 from domain.trail import TrailEvent, TrailQuery
 from domain.users import StaffUser
@@ -50,6 +54,9 @@ class FakeStudies:
             raise AlreadyExists("A study with this code", field="code")
         self.rows[study.id] = study
 
+    async def by_code(self, code: str) -> Study | None:
+        return next((s for s in self.rows.values() if s.code == code), None)
+
     async def get(self, study_id: StudyId) -> Study | None:
         return self.rows.get(study_id)
 
@@ -70,6 +77,11 @@ class FakeSites:
         if any((s.study_id, s.code) == (site.study_id, site.code) for s in self.rows.values()):
             raise AlreadyExists("A site with this code in the study", field="code")
         self.rows[site.id] = site
+
+    async def by_code(self, study_id: StudyId, code: str) -> Site | None:
+        return next(
+            (s for s in self.rows.values() if (s.study_id, s.code) == (study_id, code)), None
+        )
 
     async def get(self, site_id: SiteId) -> Site | None:
         return self.rows.get(site_id)
@@ -105,6 +117,9 @@ class FakeParticipants:
         return True
 
     async def get(self, participant_id: ParticipantId) -> Participant | None:
+        return self.rows.get(participant_id)
+
+    async def lock(self, participant_id: ParticipantId) -> Participant | None:
         return self.rows.get(participant_id)
 
     async def get_many(self, ids: Sequence[ParticipantId]) -> Sequence[Participant]:
@@ -165,6 +180,126 @@ class FakeUsers:
         user = await self.get(user_id)
         return user.grants if user and user.is_active else None
 
+    async def record_failure(
+        self, user_id: UserId, now: datetime, *, threshold: int, lock_for: timedelta
+    ) -> datetime | None:
+        user, hashed = self.rows[user_id]
+        count = user.failed_logins + 1
+        locked = now + lock_for if count >= threshold else None
+        self.rows[user_id] = (
+            dataclasses.replace(
+                user, failed_logins=0 if locked else count, locked_until=locked or user.locked_until
+            ),
+            hashed,
+        )
+        return locked
+
+    async def clear_failures(self, user_id: UserId) -> None:
+        user, hashed = self.rows[user_id]
+        self.rows[user_id] = (dataclasses.replace(user, failed_logins=0, locked_until=None), hashed)
+
+    async def update(self, user: StaffUser) -> None:
+        current, hashed = self.rows[user.id]
+        if current.version != user.version - 1:
+            raise DomainError(ErrorCode.STALE_VERSION, "stale")
+        self.rows[user.id] = (user, hashed)
+
+    async def page(self, request: PageRequest) -> Page[StaffUser]:
+        users = sorted((u for u, _ in self.rows.values()), key=lambda u: str(u.id))
+        after = request.after[0] if request.after else ""
+        return Page.from_overfetch(
+            [u for u in users if str(u.id) > after][: request.first + 1], request
+        )
+
+
+class FakeSessions:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, Session] = {}
+        self.tokens: dict[bytes, tuple[uuid.UUID, uuid.UUID, datetime, datetime | None]] = {}
+
+    async def add(self, session: Session) -> None:
+        self.rows[session.id] = session
+
+    async def add_refresh(self, session_id: uuid.UUID, digest: bytes, expires_at: datetime) -> None:
+        self.tokens[digest] = (uuid.uuid4(), session_id, expires_at, None)
+
+    async def find_refresh(self, digest: bytes) -> RefreshRecord | None:
+        found = self.tokens.get(digest)
+        if found is None:
+            return None
+        token_id, session_id, expires, used = found
+        return RefreshRecord(token_id, self.rows[session_id], expires, used)
+
+    async def use_refresh(self, token_id: uuid.UUID, now: datetime) -> bool:
+        for digest, (tid, sid, expires, used) in self.tokens.items():
+            if tid == token_id:
+                if used is not None:
+                    return False
+                self.tokens[digest] = (tid, sid, expires, now)
+                return True
+        return False
+
+    async def revoke(self, session_id: uuid.UUID, reason: RevokeReason, now: datetime) -> None:
+        session = self.rows[session_id]
+        if session.revoked_at is None:
+            self.rows[session_id] = dataclasses.replace(session, revoked_at=now)
+
+    async def revoke_subject(
+        self, subject_id: uuid.UUID, reason: RevokeReason, now: datetime
+    ) -> int:
+        live = [
+            s for s in self.rows.values() if s.subject_id == subject_id and s.revoked_at is None
+        ]
+        for session in live:
+            await self.revoke(session.id, reason, now)
+        return len(live)
+
+    async def active(self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime) -> bool:
+        session = self.rows.get(session_id)
+        return bool(
+            session
+            and session.subject_id == subject_id
+            and session.revoked_at is None
+            and now < session.expires_at
+        )
+
+
+class FakeEnrolment:
+    def __init__(self) -> None:
+        self.codes: dict[bytes, EnrolmentCode] = {}
+        self.installations: dict[uuid.UUID, tuple[AppInstallation, datetime | None]] = {}
+
+    async def add_code(self, code: EnrolmentCode, digest: bytes) -> None:
+        self.codes[digest] = code
+
+    async def void_codes(self, participant_id: ParticipantId, now: datetime) -> None:
+        for digest, code in self.codes.items():
+            if code.participant_id == participant_id and code.used_at is None:
+                self.codes[digest] = dataclasses.replace(code, used_at=now)
+
+    async def find_code(self, digest: bytes) -> EnrolmentCode | None:
+        return self.codes.get(digest)
+
+    async def use_code(self, code_id: uuid.UUID, now: datetime) -> bool:
+        for digest, code in self.codes.items():
+            if code.id == code_id and code.used_at is None:
+                self.codes[digest] = dataclasses.replace(code, used_at=now)
+                return True
+        return False
+
+    async def add_installation(self, installation: AppInstallation) -> None:
+        self.installations[installation.id] = (installation, None)
+
+    async def unpair_all(self, participant_id: ParticipantId, now: datetime) -> int:
+        live = [
+            i
+            for i, (inst, gone) in self.installations.items()
+            if inst.participant_id == participant_id and gone is None
+        ]
+        for key in live:
+            self.installations[key] = (self.installations[key][0], now)
+        return len(live)
+
 
 class FakeContacts:
     def __init__(self) -> None:
@@ -213,9 +348,9 @@ class FakeTrail:
 
     async def redact(
         self, entity_type: str, entity_id: uuid.UUID, field: str, value: JsonValue
-    ) -> int:
+    ) -> Sequence[str]:
         self.redactions.append((entity_type, entity_id, field, value))
-        return 1
+        return [f"{uuid.uuid4()}/{field}/new"]
 
 
 class FakeKeys:
@@ -247,6 +382,8 @@ class FakeUnitOfWork:
         self.participants = FakeParticipants()
         self.users = FakeUsers()
         self.contacts = FakeContacts()
+        self.sessions = FakeSessions()
+        self.enrolment = FakeEnrolment()
         self.trail = FakeTrail()
         self.keys = FakeKeys()
         self.events: list[Change] = []
@@ -309,3 +446,28 @@ class FakePasswords:
 
     def burn(self, password: str) -> None:
         return None
+
+
+class FakeTokens:
+    """Readable tokens: 'KIND:subject:session'; digests are the secret's bytes reversed."""
+
+    def __init__(self) -> None:
+        self.counter = 0
+
+    def issue_access(
+        self, *, subject: uuid.UUID, kind: ActorKind, session_id: uuid.UUID
+    ) -> IssuedToken:
+        return IssuedToken(
+            f"{kind.value}:{subject}:{session_id}", datetime.now(UTC) + timedelta(minutes=15)
+        )
+
+    def verify_access(self, token: str) -> TokenClaims:
+        kind, subject, session = token.split(":")
+        return TokenClaims(uuid.UUID(subject), ActorKind(kind), uuid.UUID(session))
+
+    def new_secret(self) -> str:
+        self.counter += 1
+        return f"secret-{self.counter}-{uuid.uuid4().hex}"
+
+    def digest(self, secret: str) -> bytes:
+        return secret.encode()[::-1]

@@ -180,6 +180,6 @@ class AuditQueries:
             uow=info.context.services.uow(),
             ctx=info.context.caller,
             query=_query(filter, newest_first),
-            request=page_request(first, after),
+            request=page_request(first, after, "audit", int),
         )
-        return Connection[AuditEvent].of(page, _exposed, lambda e: (str(e.position),))
+        return Connection[AuditEvent].of(page, _exposed, lambda e: (str(e.position),), "audit")

@@ -60,7 +60,7 @@ class ParticipantType(Node):
 
 def participant_connection(page: Page[Participant]) -> Connection[ParticipantType]:
     return Connection[ParticipantType].of(
-        page, lambda p: expose(ParticipantType, p), lambda p: (str(p.id),)
+        page, lambda p: expose(ParticipantType, p), lambda p: (str(p.id),), "participant"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated
 
@@ -62,7 +63,7 @@ class SiteType(Node):
             ctx=info.context.caller,
             site_ids=[self.entity.id],
             status=ParticipantStatus(status) if status else None,
-            request=page_request(first, after),
+            request=page_request(first, after, "participant", uuid.UUID),
         )
         return participant_connection(page)
 

@@ -1,16 +1,26 @@
-"""Use cases for signing in and for turning a verified token into an actor."""
+"""Use cases for signing in and out, refreshing sessions, and knowing who is calling."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
 from domain import audit
 from domain.actors import Actor, ActorKind, Grant, RequestContext, Role
-from domain.auth import IssuedToken, PasswordHasher, TokenClaims, TokenService
+from domain.auth import PasswordHasher, TokenClaims, TokenService
 from domain.errors import DomainError, ErrorCode, Unauthenticated
-from domain.ids import UserId
+from domain.ids import ParticipantId, UserId, new_id
 from domain.ports import UnitOfWork
-from domain.users import StaffUser
+from domain.sessions import RefreshState, RevokeReason, Session, SignIn, session_lifetime
+from domain.users import LOCKOUT, MAX_FAILED_LOGINS, check_password_policy
 
-_BAD_CREDENTIALS = "The e-mail or password is not correct."
+# One answer for unknown e-mail, wrong password, locked or disabled account: no enumeration.
+_BAD_CREDENTIALS = "The e-mail or password is not correct, or the account is locked for a while."
+_BAD_REFRESH = "This session has ended; sign in again."
+
+
+def _refused() -> DomainError:
+    return DomainError(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS)
 
 
 async def login(
@@ -21,52 +31,222 @@ async def login(
     ctx: RequestContext,
     email: str,
     password: str,
-) -> IssuedToken:
-    """Check a staff member's password and issue an access token.
+) -> SignIn:
+    """Check a staff member's password; open a session with a refresh token.
 
-    Unknown e-mail, wrong password and disabled account give the same answer and take the
-    same time, so the answer never tells whether an account exists.
+    Every outcome is a security event in the audit trail; failures count towards a lockout.
     """
     async with uow:
+        now = uow.clock.now()
         found = await uow.users.find_credentials(email.strip().casefold())
         if found is None:
-            passwords.burn(password)
-            raise DomainError(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS)
-        user, hashed = found
-        if not passwords.verify(hashed, password) or not user.is_active:
-            uow.record(_security_event(ctx, user, "login_failed"))
+            passwords.burn(password)  # same time as a real check: existence does not show
+            pseudonym = uuid.UUID(bytes=tokens.digest(f"login:{email.strip().casefold()}")[:16])
+            uow.record(_security(ctx, "UnknownAccount", pseudonym, "login_failed"))
             await uow.commit()
-            raise DomainError(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS)
+            raise _refused()
+        user, hashed = found
+        if not user.is_active or user.is_locked(now):
+            passwords.burn(password)
+            action = "login_refused_locked" if user.is_active else "login_refused_disabled"
+            uow.record(_security(ctx, user.ENTITY, user.id, action))
+            await uow.commit()
+            raise _refused()
+        if not passwords.verify(hashed, password):
+            locked_until = await uow.users.record_failure(
+                user.id, now, threshold=MAX_FAILED_LOGINS, lock_for=LOCKOUT
+            )
+            uow.record(_security(ctx, user.ENTITY, user.id, "login_failed"))
+            if locked_until is not None:
+                uow.record(_security(ctx, user.ENTITY, user.id, "locked", until=locked_until))
+            await uow.commit()
+            raise _refused()
+        if user.failed_logins:
+            await uow.users.clear_failures(user.id)
         if passwords.needs_rehash(hashed):
             await uow.users.set_password_hash(user.id, passwords.hash(password))
-        uow.record(_security_event(ctx, user, "login_succeeded"))
+        signed_in = await open_session(uow, tokens, subject=user.id, kind=ActorKind.STAFF)
+        me = Actor(ActorKind.STAFF, user.id, user.grants, signed_in.session_id)
+        uow.record(_security(ctx, user.ENTITY, user.id, "login_succeeded", actor=me))
         await uow.commit()
-    return tokens.issue_access(subject=user.id, kind=ActorKind.STAFF)
+    return signed_in
 
 
-def _security_event(ctx: RequestContext, user: StaffUser, action: str) -> audit.Change:
-    return audit.Change(
-        entity_type=user.ENTITY,
-        entity_id=user.id,
-        action=action,
-        fields=(),
-        actor=Actor(kind=ActorKind.STAFF, id=user.id),
-        role=_primary_role(user.grants),
-        origin=ctx.origin,
-        subject=audit.Subject(),
+async def open_session(
+    uow: UnitOfWork,
+    tokens: TokenService,
+    *,
+    subject: uuid.UUID,
+    kind: ActorKind,
+    installation_id: uuid.UUID | None = None,
+) -> SignIn:
+    """A new session (refresh-token family) with its first refresh token and an access token."""
+    now = uow.clock.now()
+    session = Session(
+        id=new_id(),
+        subject_id=subject,
+        subject_kind=kind,
+        installation_id=installation_id,
+        created_at=now,
+        expires_at=now + session_lifetime(kind),
+    )
+    await uow.sessions.add(session)
+    return await _tokens_for(uow, tokens, session, now)
+
+
+async def _tokens_for(
+    uow: UnitOfWork, tokens: TokenService, session: Session, now: datetime
+) -> SignIn:
+    secret = tokens.new_secret()
+    refresh_expires = session.refresh_expiry(now)
+    await uow.sessions.add_refresh(session.id, tokens.digest(secret), refresh_expires)
+    access = tokens.issue_access(
+        subject=session.subject_id, kind=session.subject_kind, session_id=session.id
+    )
+    return SignIn(
+        access_token=access.token,
+        access_expires_at=access.expires_at,
+        refresh_token=secret,
+        refresh_expires_at=refresh_expires,
+        session_id=session.id,
+        subject_id=session.subject_id,
+        installation_id=session.installation_id,
     )
 
 
-def _primary_role(grants: tuple[Grant, ...]) -> Role:
-    return grants[0].role if grants else Role.COORDINATOR
+async def refresh(
+    *,
+    uow: UnitOfWork,
+    tokens: TokenService,
+    ctx: RequestContext,
+    refresh_token: str,
+    installation_id: uuid.UUID | None = None,
+) -> SignIn:
+    """Trade a refresh token for new tokens; the old one stops working.
+
+    A token presented twice was copied: the whole session is revoked (reuse detection).
+    A participant's token works only with the installation it was issued to.
+    """
+    async with uow:
+        now = uow.clock.now()
+        record = await uow.sessions.find_refresh(tokens.digest(refresh_token))
+        if record is None:
+            raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN, _BAD_REFRESH)
+        session = record.session
+        bound = session.installation_id
+        state = record.state(now)
+        if state is RefreshState.VALID and bound is not None and bound != installation_id:
+            raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN, _BAD_REFRESH)
+        if state is RefreshState.VALID and not await uow.sessions.use_refresh(record.token_id, now):
+            state = RefreshState.USED  # a concurrent request used it first
+        if state is RefreshState.USED:
+            await uow.sessions.revoke(session.id, RevokeReason.REUSE_DETECTED, now)
+            entity = "StaffUser" if session.subject_kind is ActorKind.STAFF else "Participant"
+            uow.record(_security(ctx, entity, session.subject_id, "refresh_token_reused"))
+            await uow.commit()
+        if state is not RefreshState.VALID:
+            raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN, _BAD_REFRESH)
+        await _still_allowed(uow, session)
+        signed_in = await _tokens_for(uow, tokens, session, now)
+        await uow.commit()
+    return signed_in
+
+
+async def _still_allowed(uow: UnitOfWork, session: Session) -> None:
+    if session.subject_kind is ActorKind.STAFF:
+        if await uow.users.active_grants(UserId(session.subject_id)) is None:
+            raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN, _BAD_REFRESH)
+        return
+    participant = await uow.participants.get(ParticipantId(session.subject_id))
+    if participant is None or participant.erased_at is not None:
+        raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN, _BAD_REFRESH)
+
+
+async def logout(*, uow: UnitOfWork, ctx: RequestContext) -> None:
+    """End the caller's session: its refresh tokens and access tokens stop working now."""
+    actor = ctx.actor
+    if actor.session_id is None or actor.id is None:
+        raise Unauthenticated
+    async with uow:
+        await uow.sessions.revoke(actor.session_id, RevokeReason.LOGOUT, uow.clock.now())
+        entity = "StaffUser" if actor.kind is ActorKind.STAFF else "Participant"
+        uow.record(_security(ctx, entity, actor.id, "logout"))
+        await uow.commit()
+
+
+async def change_password(
+    *,
+    uow: UnitOfWork,
+    passwords: PasswordHasher,
+    ctx: RequestContext,
+    current: str,
+    new: str,
+) -> None:
+    """A staff member's own password; every session of theirs ends, this one included."""
+    actor = ctx.actor
+    if actor.kind is not ActorKind.STAFF or actor.id is None:
+        raise Unauthenticated
+    check_password_policy(new)
+    async with uow:
+        user = await uow.users.get(UserId(actor.id))
+        found = await uow.users.find_credentials(user.email) if user else None
+        if user is None or found is None or not passwords.verify(found[1], current):
+            raise DomainError(
+                ErrorCode.INVALID_CREDENTIALS,
+                "The current password is not correct.",
+                field="current",
+            )
+        await uow.users.set_password_hash(user.id, passwords.hash(new))
+        await uow.sessions.revoke_subject(user.id, RevokeReason.PASSWORD_CHANGED, uow.clock.now())
+        uow.record(_security(ctx, user.ENTITY, user.id, "password_changed"))
+        await uow.commit()
 
 
 async def resolve_actor(*, uow: UnitOfWork, claims: TokenClaims) -> Actor:
-    """The actor behind a verified token, with grants read fresh so revocation is immediate."""
-    if claims.kind is not ActorKind.STAFF:
-        raise Unauthenticated
+    """The actor behind a verified token; session and grants read fresh: revocation is immediate."""
     async with uow:
-        grants = await uow.users.active_grants(UserId(claims.subject))
-    if grants is None:
-        raise Unauthenticated
-    return Actor(kind=ActorKind.STAFF, id=claims.subject, grants=grants)
+        if not await uow.sessions.active(claims.session_id, claims.subject, uow.clock.now()):
+            raise Unauthenticated
+        if claims.kind is ActorKind.STAFF:
+            grants = await uow.users.active_grants(UserId(claims.subject))
+            if grants is None:
+                raise Unauthenticated
+            return Actor(ActorKind.STAFF, claims.subject, grants, claims.session_id)
+        if claims.kind is ActorKind.PARTICIPANT:
+            participant = await uow.participants.get(ParticipantId(claims.subject))
+            if participant is None or participant.erased_at is not None:
+                raise Unauthenticated
+            grant = Grant(Role.PARTICIPANT, participant.study_id, participant.site_id)
+            return Actor(ActorKind.PARTICIPANT, participant.id, (grant,), claims.session_id)
+    raise Unauthenticated
+
+
+def acting_role(actor: Actor) -> Role:
+    """The role an actor's event is logged under: their first grant, or ANONYMOUS."""
+    if actor.kind is ActorKind.ANONYMOUS or not actor.grants:
+        return Role.ANONYMOUS
+    return actor.grants[0].role
+
+
+def _security(
+    ctx: RequestContext,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    action: str,
+    *,
+    actor: Actor | None = None,
+    until: datetime | None = None,
+) -> audit.Change:
+    """A security event about an account; the actor is whoever made the request."""
+    who = actor or ctx.actor
+    fields = (audit.FieldChange("locked_until", None, until.isoformat()),) if until else ()
+    return audit.Change(
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        fields=fields,
+        actor=who,
+        role=acting_role(who),
+        origin=ctx.origin,
+        subject=audit.Subject(),
+    )

@@ -27,6 +27,14 @@ async def _participant(uow: UnitOfWork, ctx: RequestContext, pid: ParticipantId)
     )
 
 
+async def _locked(uow: UnitOfWork, ctx: RequestContext, pid: ParticipantId) -> Participant:
+    """For writes: the row stays locked until commit, so an erasure cannot slip in between."""
+    found = await uow.participants.lock(pid)
+    return access.visible(
+        ctx.actor, Permission.PARTICIPANT_READ, found, participant_scope, "Participant"
+    )
+
+
 def _writable(ctx: RequestContext, participant: Participant) -> Grant:
     scope = participant_scope(participant)
     access.require(ctx.actor, Permission.IDENTIFIERS_READ, scope)
@@ -52,7 +60,7 @@ async def set_contact(
 ) -> ContactDetails:
     """Record or correct a participant's contact details (site staff)."""
     async with uow:
-        participant = await _participant(uow, ctx, participant_id)
+        participant = await _locked(uow, ctx, participant_id)
         grant = _writable(ctx, participant)
         previous = await uow.contacts.get(participant_id)
         if expected_version is not None and expected_version != (
@@ -68,15 +76,15 @@ async def set_contact(
             address=address,
             today=uow.clock.now().date(),
         ).next_version(previous)
-        await uow.contacts.save(contact, participant.study_id)
         subject = _subject(participant)
-        change = (
-            audit.updated(ctx, grant, previous, contact, subject)
-            if previous
-            else audit.created(ctx, grant, contact, subject)
-        )
-        if change is not None:
-            uow.record(change)
+        if previous is None:
+            change = audit.created(ctx, grant, contact, subject)
+        elif (updated := audit.updated(ctx, grant, previous, contact, subject)) is not None:
+            change = updated
+        else:
+            return previous  # nothing changed: nothing stored, nothing logged
+        await uow.contacts.save(contact, participant.study_id)
+        uow.record(change)
         await uow.commit()
     return contact
 
@@ -128,18 +136,20 @@ async def redact_contact(
     if why is None:
         raise DomainError(ErrorCode.REASON_REQUIRED, "A redaction needs a reason.", field="reason")
     async with uow:
-        participant = await _participant(uow, ctx, participant_id)
+        participant = await _locked(uow, ctx, participant_id)
         grant = _writable(ctx, participant)
         current = await uow.contacts.get(participant_id)
         mistaken = getattr(current, field.value) if current else None
         if current is None or mistaken is None:
             raise DomainError(
-                ErrorCode.NOT_FOUND, "There is no such value to redact.", field="field"
+                ErrorCode.VALIDATION_FAILED, "There is no such value to redact.", field="field"
             )
         corrected = current.corrected(field, replacement, uow.clock.now().date())
         corrected = corrected.next_version(current)
         await uow.contacts.save(corrected, participant.study_id)
-        await uow.trail.redact(current.ENTITY, participant_id, field.value, audit.to_json(mistaken))
+        removed = await uow.trail.redact(
+            current.ENTITY, participant_id, field.value, audit.to_json(mistaken)
+        )
         uow.record(
             audit.Change(
                 entity_type=current.ENTITY,
@@ -152,6 +162,8 @@ async def redact_contact(
                         audit.to_json(getattr(corrected, field.value)),
                         personal=True,
                     ),
+                    # Which logged copies were cleared: verification accepts exactly these.
+                    audit.FieldChange("redacted_values", None, list(removed)),
                 ),
                 actor=ctx.actor,
                 role=grant.role,
@@ -179,7 +191,7 @@ async def erase_participant(
             ErrorCode.REASON_REQUIRED, "Erasure needs a legal basis.", field="legal_basis"
         )
     async with uow:
-        found = await uow.participants.get(participant_id)
+        found = await uow.participants.lock(participant_id)
         participant = access.visible(
             ctx.actor, Permission.PARTICIPANT_ERASE, found, participant_scope, "Participant"
         )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from domain import access, audit
 from domain.access import Permission, Scope
 from domain.actors import RequestContext
-from domain.errors import DomainError, ErrorCode, NotFound
+from domain.errors import DomainError, ErrorCode
 from domain.ids import ParticipantId, SiteId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
@@ -34,9 +34,8 @@ async def register_participant(
     timezone: str | None = None,
 ) -> Participant:
     async with uow:
-        site = await uow.sites.get(site_id)
-        if site is None:
-            raise NotFound("Site")
+        found = await uow.sites.get(site_id)
+        site = access.visible(ctx.actor, Permission.SITE_READ, found, site_scope, "Site")
         grant = access.require(ctx.actor, Permission.PARTICIPANT_REGISTER, site_scope(site))
         participant = Participant.register(
             study_id=site.study_id,

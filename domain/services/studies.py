@@ -90,3 +90,20 @@ def _study_scope(study: Study) -> Scope:
 
 def site_scope(site: Site) -> Scope:
     return Scope(study_id=site.study_id, site_id=site.id)
+
+
+async def find_scope(
+    *, uow: UnitOfWork, ctx: RequestContext, study_code: str, site_code: str | None = None
+) -> tuple[Study, Site | None]:
+    """A study, and optionally one of its sites, by their codes (for operators' commands)."""
+    async with uow:
+        study = await uow.studies.by_code(study_code.strip().upper())
+        site = (
+            await uow.sites.by_code(study.id, site_code.strip().upper())
+            if study and site_code
+            else None
+        )
+    study = access.visible(ctx.actor, Permission.STUDY_READ, study, _study_scope, "Study")
+    if site_code and site is None:
+        raise NotFound("Site")
+    return study, site

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -20,13 +23,18 @@ _LEEWAY_SECONDS = 5
 
 
 class JwtTokens:
-    def __init__(self, key: Ed25519PrivateKey, clock: Clock, lifetime: timedelta) -> None:
+    def __init__(
+        self, key: Ed25519PrivateKey, clock: Clock, lifetime: timedelta, digest_key: bytes
+    ) -> None:
         self._key = key
+        self._digest_key = digest_key
         self._public = key.public_key()
         self._clock = clock
         self._lifetime = lifetime
 
-    def issue_access(self, *, subject: uuid.UUID, kind: ActorKind) -> IssuedToken:
+    def issue_access(
+        self, *, subject: uuid.UUID, kind: ActorKind, session_id: uuid.UUID
+    ) -> IssuedToken:
         now = self._clock.now()
         expires = now + self._lifetime
         claims = {
@@ -34,6 +42,7 @@ class JwtTokens:
             "aud": AUDIENCE,
             "sub": str(subject),
             "kind": kind.value,
+            "sid": str(session_id),
             "iat": int(now.timestamp()),
             "exp": int(expires.timestamp()),
             "jti": uuid.uuid4().hex,
@@ -51,10 +60,24 @@ class JwtTokens:
                 audience=AUDIENCE,
                 issuer=ISSUER,
                 # Expiry is checked against the injected clock below, not the library's.
-                options={"require": ["exp", "iat", "sub", "iss", "aud"], "verify_exp": False},
+                options={
+                    "require": ["exp", "iat", "sub", "iss", "aud", "sid"],
+                    "verify_exp": False,
+                },
             )
             if int(claims["exp"]) + _LEEWAY_SECONDS < self._clock.now().timestamp():
                 raise Unauthenticated
-            return TokenClaims(subject=uuid.UUID(claims["sub"]), kind=ActorKind(claims["kind"]))
+            return TokenClaims(
+                subject=uuid.UUID(claims["sub"]),
+                kind=ActorKind(claims["kind"]),
+                session_id=uuid.UUID(claims["sid"]),
+            )
         except (jwt.PyJWTError, KeyError, ValueError) as error:
             raise Unauthenticated from error
+
+    def new_secret(self) -> str:
+        return secrets.token_urlsafe(32)
+
+    def digest(self, secret: str) -> bytes:
+        # Keyed, so a copy of the table does not let anyone test guesses offline.
+        return hmac.new(self._digest_key, secret.encode(), hashlib.sha256).digest()

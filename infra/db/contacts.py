@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import RowMapping, insert, or_, select, update
+from sqlalchemy import RowMapping, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clock import Clock
@@ -37,7 +37,7 @@ class SqlContactRepository:
     async def get(self, participant_id: ParticipantId) -> ContactDetails | None:
         query = select(_TABLE).where(_TABLE.c.participant_id == participant_id)
         row = (await self._session.execute(query)).first()
-        if row is None or await self._cipher.keys.for_owner(participant_id) is None:
+        if row is None:
             return None
         values = {f: await self._open(row._mapping, f) for f in _FIELDS}
         birth = values.pop("date_of_birth")
@@ -102,10 +102,6 @@ class SqlContactRepository:
         return [ParticipantId(r.participant_id) for r in await self._session.execute(query)]
 
     async def erase(self, participant_id: ParticipantId) -> None:
-        # The key is destroyed as well; clearing the blind indexes too means nobody holding the
-        # index key can test whether an e-mail or phone number belonged to this participant.
-        cleared: dict[str, Any] = {f"{f}_sealed": None for f in _FIELDS}
-        cleared |= {"email_index": None, "phone_index": None}
-        await self._session.execute(
-            update(_TABLE).where(_TABLE.c.participant_id == participant_id).values(**cleared)
-        )
+        # The key is destroyed as well; removing the blind indexes too means nobody holding
+        # the index key can test whether an e-mail or phone number belonged to this participant.
+        await self._session.execute(delete(_TABLE).where(_TABLE.c.participant_id == participant_id))

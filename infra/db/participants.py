@@ -56,6 +56,11 @@ class SqlParticipantRepository:
         row = (await self._session.execute(query)).first()
         return _participant(row._mapping) if row else None
 
+    async def lock(self, participant_id: ParticipantId) -> Participant | None:
+        query = select(_TABLE).where(_TABLE.c.id == participant_id).with_for_update()
+        row = (await self._session.execute(query)).first()
+        return _participant(row._mapping) if row else None
+
     async def get_many(self, ids: Sequence[ParticipantId]) -> Sequence[Participant]:
         result = await self._session.execute(select(_TABLE).where(_TABLE.c.id.in_(ids)))
         return [_participant(r._mapping) for r in result]

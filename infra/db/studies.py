@@ -38,6 +38,11 @@ class SqlStudyRepository:
         except IntegrityError as error:
             raise AlreadyExists("A study with this code", field="code") from error
 
+    async def by_code(self, code: str) -> Study | None:
+        query = select(_STUDIES).where(_STUDIES.c.code == code)
+        row = (await self._session.execute(query)).first()
+        return _study(row._mapping) if row else None
+
     async def get(self, study_id: StudyId) -> Study | None:
         row = (
             await self._session.execute(select(_STUDIES).where(_STUDIES.c.id == study_id))
@@ -66,6 +71,11 @@ class SqlSiteRepository:
             await self._session.execute(insert(_SITES).values(row_values(site)))
         except IntegrityError as error:
             raise AlreadyExists("A site with this code in the study", field="code") from error
+
+    async def by_code(self, study_id: StudyId, code: str) -> Site | None:
+        query = select(_SITES).where(_SITES.c.study_id == study_id, _SITES.c.code == code)
+        row = (await self._session.execute(query)).first()
+        return _site(row._mapping) if row else None
 
     async def get(self, site_id: SiteId) -> Site | None:
         row = (await self._session.execute(select(_SITES).where(_SITES.c.id == site_id))).first()

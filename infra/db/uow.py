@@ -13,7 +13,9 @@ from domain.clock import Clock
 from infra.crypto.keys import KeyProvider
 from infra.db.contacts import SqlContactRepository
 from infra.db.data_keys import DataKeyAdmin, DataKeyStore, FieldCipher
+from infra.db.enrolment import SqlEnrolmentRepository
 from infra.db.participants import SqlParticipantRepository
+from infra.db.sessions import SqlSessionRepository
 from infra.db.studies import SqlSiteRepository, SqlStudyRepository
 from infra.db.users import SqlUserRepository
 from infra.eventlog.trail import SqlAuditTrail
@@ -72,6 +74,14 @@ class SqlUnitOfWork:
     @property
     def contacts(self) -> SqlContactRepository:
         return SqlContactRepository(self.session, self.cipher, self.clock)
+
+    @property
+    def sessions(self) -> SqlSessionRepository:
+        return SqlSessionRepository(self.session, self.clock)
+
+    @property
+    def enrolment(self) -> SqlEnrolmentRepository:
+        return SqlEnrolmentRepository(self.session, self.clock)
 
     @property
     def trail(self) -> SqlAuditTrail:

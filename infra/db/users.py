@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy import RowMapping, case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.actors import Grant, Role
-from domain.errors import AlreadyExists
+from domain.errors import AlreadyExists, DomainError, ErrorCode
 from domain.ids import SiteId, StudyId, UserId, new_id
+from domain.pagination import Page, PageRequest
 from domain.users import StaffUser, UserStatus
 from infra.crypto.blind_index import normalise_email
 from infra.db.data_keys import FieldCipher
@@ -84,6 +87,50 @@ class SqlUserRepository:
         query = select(_GRANTS.c.id).where(_GRANTS.c.role == role.value).limit(1)
         return (await self._session.execute(query)).first() is not None
 
+    async def record_failure(
+        self, user_id: UserId, now: datetime, *, threshold: int, lock_for: timedelta
+    ) -> datetime | None:
+        # One statement, so concurrent failures cannot both read the same count.
+        locks = _USERS.c.failed_logins + 1 >= threshold
+        result = await self._session.execute(
+            update(_USERS)
+            .where(_USERS.c.id == user_id)
+            .values(
+                failed_logins=case((locks, 0), else_=_USERS.c.failed_logins + 1),
+                locked_until=case((locks, now + lock_for), else_=_USERS.c.locked_until),
+            )
+            .returning(_USERS.c.failed_logins, _USERS.c.locked_until)
+        )
+        row = result.one()
+        return row.locked_until if row.failed_logins == 0 and row.locked_until else None
+
+    async def clear_failures(self, user_id: UserId) -> None:
+        await self._session.execute(
+            update(_USERS).where(_USERS.c.id == user_id).values(failed_logins=0, locked_until=None)
+        )
+
+    async def update(self, user: StaffUser) -> None:
+        result = await self._session.execute(
+            update(_USERS)
+            .where(_USERS.c.id == user.id, _USERS.c.version == user.version - 1)
+            .values(status=user.status.value, version=user.version)
+            .returning(_USERS.c.id)
+        )
+        if result.first() is None:
+            raise DomainError(
+                ErrorCode.STALE_VERSION, "The user changed meanwhile; reload and retry."
+            )
+        await self._session.execute(delete(_GRANTS).where(_GRANTS.c.user_id == user.id))
+        await self._insert_grants(user.id, user.grants)
+
+    async def page(self, request: PageRequest) -> Page[StaffUser]:
+        query = select(_USERS)
+        if request.after is not None:
+            query = query.where(_USERS.c.id > uuid.UUID(request.after[0]))
+        rows = await self._session.execute(query.order_by(_USERS.c.id).limit(request.first + 1))
+        users = [await self._user(r._mapping) for r in rows.all()]
+        return Page.from_overfetch(users, request)
+
     async def active_grants(self, user_id: UserId) -> tuple[Grant, ...] | None:
         """Grants of an active user in one query, or None if the user is missing or disabled."""
         query = (
@@ -108,6 +155,8 @@ class SqlUserRepository:
             status=UserStatus(row["status"]),
             created_at=row["created_at"],
             grants=tuple(_grant(g._mapping) for g in grants),
+            failed_logins=row["failed_logins"],
+            locked_until=row["locked_until"],
             version=row["version"],
         )
 

@@ -47,3 +47,8 @@ def reveal(plaintext: str) -> tuple[str, Any]:
     salt, _, body = plaintext.partition(":")
     digest = hashlib.sha256(bytes.fromhex(salt) + body.encode()).hexdigest()
     return f"sha256:{digest}", json.loads(body)["v"]
+
+
+def redaction_ref(event_id: uuid.UUID, field: str, side: str) -> str:
+    """How a redaction event names a sealed value it cleared."""
+    return f"{event_id}/{field}/{side}"

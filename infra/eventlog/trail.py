@@ -16,10 +16,10 @@ from domain.clock import Clock
 from domain.pagination import Page, PageRequest
 from domain.trail import TrailEvent, TrailField, TrailQuery, TrailValue, ValueState
 from infra.crypto.envelope import DecryptionError
-from infra.db.data_keys import FieldCipher
+from infra.db.data_keys import FieldCipher, key_ids
 from infra.db.tables import AuditEventRow, SealedValueRow
 from infra.db.visibility import visible_rows
-from infra.eventlog.sealing import REASON_FIELD, TABLE, reveal
+from infra.eventlog.sealing import REASON_FIELD, TABLE, redaction_ref, reveal
 
 _EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
 _SEALED = SealedValueRow.__table__  # type: ignore[attr-defined]
@@ -60,7 +60,7 @@ class SqlAuditTrail:
         rows = (
             await self._session.execute(select(_SEALED).where(_SEALED.c.event_id.in_(list(by_id))))
         ).all()
-        await self._cipher.keys.load({r.owner_id for r in rows})
+        await self._cipher.keys.load(key_ids(r.sealed for r in rows))
         opened: dict[uuid.UUID, dict[tuple[str, str], TrailValue]] = {}
         for row in rows:
             event = by_id[row.event_id]
@@ -82,7 +82,7 @@ class SqlAuditTrail:
 
     async def redact(
         self, entity_type: str, entity_id: uuid.UUID, field: str, value: JsonValue
-    ) -> int:
+    ) -> Sequence[str]:
         rows = (
             await self._session.execute(
                 select(_SEALED)
@@ -93,15 +93,15 @@ class SqlAuditTrail:
                     _SEALED.c.field == field,
                     _SEALED.c.sealed.is_not(None),
                 )
+                .order_by(_EVENTS.c.seq)
             )
         ).all()
-        matching = [
-            r
-            for r in rows
-            if (opened := await self._open(r)).value == value
-            and opened.state == ValueState.REVEALED
-        ]
-        for row in matching:
+        await self._cipher.keys.load(key_ids(r.sealed for r in rows))
+        removed = []
+        for row in rows:
+            opened = await self._open(row)
+            if opened.state != ValueState.REVEALED or opened.value != value:
+                continue
             await self._session.execute(
                 update(_SEALED)
                 .where(
@@ -111,7 +111,8 @@ class SqlAuditTrail:
                 )
                 .values(sealed=None, redacted_at=self._clock.now())
             )
-        return len(matching)
+            removed.append(redaction_ref(row.event_id, row.field, row.side))
+        return removed
 
 
 def _filtered(query: TrailQuery) -> Select[Any]:

@@ -9,6 +9,7 @@ checkpoint whose root or signature is not right (forged).
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,11 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.crypto.envelope import DecryptionError
-from infra.db.data_keys import FieldCipher
+from infra.db.data_keys import FieldCipher, key_ids
 from infra.db.tables import AuditEventRow, SealedValueRow
 from infra.eventlog import checkpoints, merkle
 from infra.eventlog.chain import GENESIS, link, record_of
-from infra.eventlog.sealing import REASON_FIELD, TABLE, reveal
+from infra.eventlog.sealing import REASON_FIELD, TABLE, redaction_ref, reveal
 
 _EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
 _SEALED = SealedValueRow.__table__  # type: ignore[attr-defined]
@@ -55,11 +56,14 @@ class Report:
 
 @dataclass
 class _Walk:
-    """What the walk over the events remembers for the later checks."""
+    """What the walk over the events remembers for the checks of sealed values."""
 
-    commitments: dict[tuple[uuid.UUID, str, str], tuple[int, str]] = field(default_factory=dict)
-    entity_of: dict[uuid.UUID, tuple[str, uuid.UUID]] = field(default_factory=dict)
-    redactions: dict[tuple[str, uuid.UUID, str], int] = field(default_factory=dict)
+    # (event id, field, side) -> (position, commitment, whose key must have sealed it)
+    commitments: dict[tuple[uuid.UUID, str, str], tuple[int, str, uuid.UUID | None]] = field(
+        default_factory=dict
+    )
+    redacted: dict[str, int] = field(default_factory=dict)  # reference -> redaction position
+    erased: set[uuid.UUID] = field(default_factory=set)  # subjects with a logged erasure
 
 
 async def verify(session: AsyncSession, cipher: FieldCipher, signer: Ed25519PublicKey) -> Report:
@@ -122,19 +126,31 @@ def _check_point(
     return None
 
 
+def _owner(row: dict[str, Any]) -> uuid.UUID | None:
+    """Whose key seals an event's personal values: the participant's, or the staff user's."""
+    if row["participant_id"] is not None:
+        return row["participant_id"]  # type: ignore[no-any-return]
+    return row["entity_id"] if row["entity_type"] == "StaffUser" else None
+
+
 def _remember(walk: _Walk, row: dict[str, Any]) -> None:
-    event_id, position = row["id"], row["seq"]
-    walk.entity_of[event_id] = (row["entity_type"], row["entity_id"])
+    event_id, position, owner = row["id"], row["seq"], _owner(row)
     for entry in row["fields"]:
         if entry.get("personal"):
             for side in ("old", "new"):
                 if entry.get(side) is not None:
-                    walk.commitments[(event_id, entry["field"], side)] = (position, entry[side])
-        if row["action"] == "redacted":
-            walk.redactions[(row["entity_type"], row["entity_id"], entry["field"])] = position
+                    walk.commitments[(event_id, entry["field"], side)] = (
+                        position,
+                        entry[side],
+                        owner,
+                    )
+        if row["action"] == "redacted" and entry["field"] == "redacted_values":
+            walk.redacted.update(dict.fromkeys(entry.get("new") or [], position))
+    if row["action"] == "erased" and row["entity_type"] == "Participant":
+        walk.erased.add(row["entity_id"])
     sealed_reason = (row["reason"] or {}).get("sealed")
     if sealed_reason is not None:
-        walk.commitments[(event_id, REASON_FIELD, "new")] = (position, sealed_reason)
+        walk.commitments[(event_id, REASON_FIELD, "new")] = (position, sealed_reason, owner)
 
 
 async def _rows(session: AsyncSession) -> AsyncIterator[dict[str, Any]]:
@@ -154,43 +170,57 @@ async def _rows(session: AsyncSession) -> AsyncIterator[dict[str, Any]]:
 async def _check_sealed(
     session: AsyncSession, cipher: FieldCipher, report: Report, walk: _Walk
 ) -> Problem | None:
-    """Each personal value must be present and match its commitment, unless redacted or erased."""
+    """Each personal value must be there and match its commitment, unless redacted or erased.
+
+    Every problem is collected and the earliest position reported.
+    """
     rows = (await session.execute(select(_SEALED))).all()
-    await cipher.keys.load({r.owner_id for r in rows})
+    with contextlib.suppress(DecryptionError):  # a bad key shows up below, value by value
+        await cipher.keys.load(key_ids(r.sealed for r in rows))
+    problems: list[Problem] = []
     present = set()
     for row in rows:
         key = (row.event_id, row.field, row.side)
         present.add(key)
-        if key not in walk.commitments:
-            continue  # a sealed value for an event that commits to nothing: harmless, unused
-        position, commitment = walk.commitments[key]
-        if problem := await _check_value(
-            cipher, row, position, commitment, report=report, walk=walk
-        ):
-            return problem
-    missing = sorted(p for k, (p, _) in walk.commitments.items() if k not in present)
-    if missing:
-        return Problem(missing[0], "a personal value it commits to has been deleted")
-    return None
+        if key in walk.commitments:
+            problem = await _check_value(
+                cipher, row, walk.commitments[key], report=report, walk=walk
+            )
+            if problem is not None:
+                problems.append(problem)
+    problems += [
+        Problem(position, "a personal value it commits to has been deleted")
+        for k, (position, _, _) in walk.commitments.items()
+        if k not in present
+    ]
+    return min(problems, key=lambda p: p.position, default=None)
 
 
 async def _check_value(
-    cipher: FieldCipher, row: Any, position: int, commitment: str, *, report: Report, walk: _Walk
+    cipher: FieldCipher,
+    row: Any,
+    expected: tuple[int, str, uuid.UUID | None],
+    *,
+    report: Report,
+    walk: _Walk,
 ) -> Problem | None:
+    position, commitment, owner = expected
+    if owner is not None and row.owner_id != owner:
+        return Problem(position, "a sealed personal value was moved to another data subject")
     if row.sealed is None:
-        entity_type, entity_id = walk.entity_of[row.event_id]
-        redacted_at = walk.redactions.get((entity_type, entity_id, row.field))
+        redacted_at = walk.redacted.get(redaction_ref(row.event_id, row.field, row.side))
         if redacted_at is None or redacted_at < position:
             return Problem(position, "a personal value was removed without a logged redaction")
         report.redacted += 1
         return None
+    column = f"{row.field}:{row.side}"
     try:
-        text = await cipher.open(
-            row.owner_id, TABLE, f"{row.field}:{row.side}", row.event_id, row.sealed
-        )
+        text = await cipher.open(row.owner_id, TABLE, column, row.event_id, row.sealed)
     except DecryptionError:
         return Problem(position, "a sealed personal value does not decrypt (moved or changed)")
     if text is None:
+        if row.owner_id not in walk.erased:
+            return Problem(position, "a data key was destroyed without a logged erasure")
         report.erased += 1
         return None
     if reveal(text)[0] != commitment:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -96,3 +97,41 @@ def test_root_without_database_gets_a_clear_message(
     message = capsys.readouterr().err
     assert "cannot run as root" in message
     assert "DATABASE_URL" in message
+
+
+def test_users_commands(
+    populated: Scratch, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def create(email: str, role: str, *extra: str) -> int:
+        monkeypatch.setattr("sys.stdin", io.StringIO("a long passphrase 1\n"))
+        command = ["users", "create", "--email", email, "--name", "N", "--role", role]
+        return main([*command, *extra, "--password-stdin"])
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long passphrase 1\n"))
+    assert (
+        main(
+            [
+                "users",
+                "create-admin",
+                "--email",
+                "root@example.org",
+                "--name",
+                "Root",
+                "--password-stdin",
+            ]
+        )
+        == 0
+    )
+    assert create("dm@example.org", "DATA_MANAGER", "--study", "NOPE") == 2
+    assert "Study not found" in capsys.readouterr().err
+    assert create("mon@example.org", "MONITOR") == 2
+    assert "Site roles need a site" in capsys.readouterr().err
+    assert create("mon@example.org", "ADMIN") == 0
+    assert main(["users", "revoke", "mon@example.org", "--role", "ADMIN"]) == 0
+    assert main(["users", "disable", "mon@example.org", "--reason", "left"]) == 0
+    capsys.readouterr()
+    assert main(["users", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "root@example.org" in listing
+    assert "DISABLED" in listing
+    assert "no roles" in listing

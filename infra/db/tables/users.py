@@ -21,6 +21,8 @@ class StaffUserRow(Base, table=True):
     password_hash: str = Field(max_length=255)
     status: str = Field(max_length=16)
     created_at: datetime = timestamp()
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = timestamp(default=None)
     version: int = Field(default=1)
 
 

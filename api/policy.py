@@ -1,0 +1,150 @@
+"""Which rule guards every GraphQL field: the declaration the authorization matrix checks.
+
+Decisions are made in one place, `domain/access.py`, by the use cases each resolver calls.
+This table says, for every field of the schema, which of those decisions applies, so a test
+can run every role against every field and compare what the API does with what the policy
+says. A field missing from this table fails that test: new fields need a rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from domain.access import Permission
+
+
+class Kind(StrEnum):
+    PUBLIC = "PUBLIC"  # anyone, signed in or not (signing in, enrolment, refresh, viewer)
+    SIGNED_IN = "SIGNED_IN"  # any signed-in caller, about themselves (logout, own password)
+    GUARDED = "GUARDED"  # the permission on the object's scope (study, site, participant)
+    PARENT = "PARENT"  # a plain field: visible exactly when the object holding it is
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: Kind
+    permissions: tuple[Permission, ...] = ()  # all of them, on the object's scope
+
+
+PUBLIC = Rule(Kind.PUBLIC)
+SIGNED_IN = Rule(Kind.SIGNED_IN)
+PARENT = Rule(Kind.PARENT)
+
+
+def guarded(*permissions: Permission) -> Rule:
+    return Rule(Kind.GUARDED, permissions)
+
+
+def _plain(*names: str) -> dict[str, Rule]:
+    return dict.fromkeys(names, PARENT)
+
+
+FIELD_RULES: dict[str, dict[str, Rule]] = {
+    "Query": {
+        "studies": guarded(Permission.STUDY_READ),
+        "study": guarded(Permission.STUDY_READ),
+        "findParticipantsByContact": guarded(Permission.IDENTIFIERS_READ),
+        "auditTrail": guarded(Permission.AUDIT_READ),
+        "staffUsers": guarded(Permission.USER_MANAGE),
+        "viewer": PUBLIC,
+        "node": guarded(Permission.PARTICIPANT_READ),  # per type: the type's read permission
+    },
+    "Mutation": {
+        "createStudy": guarded(Permission.STUDY_CREATE),
+        "createSite": guarded(Permission.SITE_CREATE),
+        "registerParticipant": guarded(Permission.PARTICIPANT_REGISTER),
+        "changeParticipantStatus": guarded(Permission.PARTICIPANT_UPDATE),
+        "setParticipantContact": guarded(
+            Permission.PARTICIPANT_UPDATE, Permission.IDENTIFIERS_READ
+        ),
+        "redactParticipantContact": guarded(
+            Permission.PARTICIPANT_UPDATE, Permission.IDENTIFIERS_READ
+        ),
+        "eraseParticipant": guarded(Permission.PARTICIPANT_ERASE),
+        "issueEnrolmentCode": guarded(Permission.PARTICIPANT_UPDATE),
+        "enrolParticipant": PUBLIC,
+        "createStaffUser": guarded(Permission.USER_MANAGE),
+        "setStaffGrants": guarded(Permission.USER_MANAGE),
+        "setStaffUserStatus": guarded(Permission.USER_MANAGE),
+        "login": PUBLIC,
+        "refreshSession": PUBLIC,
+        "logout": SIGNED_IN,
+        "changePassword": SIGNED_IN,
+    },
+    "Study": _plain("id", "code", "title", "createdAt") | {"sites": guarded(Permission.SITE_READ)},
+    "Site": _plain("id", "code", "name", "country", "timezone", "createdAt")
+    | {
+        "study": guarded(Permission.STUDY_READ),
+        "participants": guarded(Permission.PARTICIPANT_READ),
+    },
+    "Participant": _plain(
+        "id",
+        "subjectId",
+        "screeningNumber",
+        "status",
+        "timezone",
+        "registeredAt",
+        "statusChangedAt",
+        "erasedAt",
+        "version",
+    )
+    | {
+        "contact": guarded(Permission.IDENTIFIERS_READ),
+        "site": guarded(Permission.SITE_READ),
+    },
+    "ContactDetails": _plain("fullName", "email", "phone", "dateOfBirth", "address", "version"),
+    "StaffUser": _plain(
+        "id", "email", "name", "status", "createdAt", "lockedUntil", "version", "grants"
+    ),
+    "Viewer": _plain("kind", "id", "grants")
+    | {"participant": guarded(Permission.PARTICIPANT_READ)},
+    "AuditEvent": _plain(
+        "position",
+        "id",
+        "recordedAt",
+        "actor",
+        "studyId",
+        "siteId",
+        "participantId",
+        "entityType",
+        "entityId",
+        "action",
+        "changes",
+        "reason",
+        "origin",
+        "hash",
+    ),
+}
+
+# Types that only carry what a guarded field returned: results, pages, values, tokens.
+CARRIERS = frozenset(
+    {
+        "AuditActor",
+        "AuditEventConnection",
+        "AuditEventEdge",
+        "AuditFieldChange",
+        "AuditOrigin",
+        "AuditValue",
+        "ChangeParticipantStatusSuccess",
+        "ContactSuccess",
+        "CreateSiteSuccess",
+        "CreateStudySuccess",
+        "Done",
+        "EnrolParticipantSuccess",
+        "EnrolmentCode",
+        "EraseParticipantSuccess",
+        "GrantType",
+        "IssueEnrolmentCodeSuccess",
+        "LoginSuccess",
+        "MutationError",
+        "PageInfo",
+        "ParticipantConnection",
+        "ParticipantEdge",
+        "RefreshSessionSuccess",
+        "RegisterParticipantSuccess",
+        "StaffUserConnection",
+        "StaffUserEdge",
+        "StaffUserSuccess",
+    }
+)

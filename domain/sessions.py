@@ -1,0 +1,91 @@
+"""Sign-in sessions: one refresh-token family per sign-in, rotated on every use.
+
+A refresh token is opaque, stored only as a keyed digest, and good for one use. Using one
+that was already used means it was copied: the whole family (session) is revoked, and
+whoever holds it has to sign in again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from domain.actors import ActorKind
+
+STAFF_REFRESH_LIFETIME = timedelta(hours=12)
+STAFF_SESSION_LIFETIME = timedelta(days=7)
+PARTICIPANT_REFRESH_LIFETIME = timedelta(days=30)
+PARTICIPANT_SESSION_LIFETIME = timedelta(days=3650)  # ends by re-pairing, logout or withdrawal
+
+
+class RevokeReason(StrEnum):
+    LOGOUT = "LOGOUT"
+    REUSE_DETECTED = "REUSE_DETECTED"
+    REPAIRED = "REPAIRED"
+    DISABLED = "DISABLED"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"  # noqa: S105 - a reason, not a secret
+    ERASED = "ERASED"
+
+
+@dataclass(frozen=True)
+class Session:
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    subject_kind: ActorKind
+    installation_id: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+    def refresh_expiry(self, now: datetime) -> datetime:
+        lifetime = (
+            PARTICIPANT_REFRESH_LIFETIME
+            if self.subject_kind is ActorKind.PARTICIPANT
+            else STAFF_REFRESH_LIFETIME
+        )
+        return min(now + lifetime, self.expires_at)
+
+
+def session_lifetime(kind: ActorKind) -> timedelta:
+    return PARTICIPANT_SESSION_LIFETIME if kind is ActorKind.PARTICIPANT else STAFF_SESSION_LIFETIME
+
+
+class RefreshState(StrEnum):
+    VALID = "VALID"
+    USED = "USED"  # presented again after rotation: a copy is in someone else's hands
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
+
+
+@dataclass(frozen=True)
+class RefreshRecord:
+    """A stored refresh token as found by its digest."""
+
+    token_id: uuid.UUID
+    session: Session
+    expires_at: datetime
+    used_at: datetime | None
+
+    def state(self, now: datetime) -> RefreshState:
+        if self.session.revoked_at is not None:
+            return RefreshState.REVOKED
+        if self.used_at is not None:
+            return RefreshState.USED
+        if now >= self.expires_at:
+            return RefreshState.EXPIRED
+        return RefreshState.VALID
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """What a successful sign-in, refresh or enrolment hands the client."""
+
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    refresh_expires_at: datetime
+    session_id: uuid.UUID
+    subject_id: uuid.UUID
+    installation_id: uuid.UUID | None = None

@@ -1,0 +1,637 @@
+"""The authorization matrix, generated from the schema and the policy table.
+
+Every role (anonymous, admin, coordinator, investigator, monitor, two data managers, a
+participant), every query, mutation and guarded field, and own or other participant, site and
+study runs over HTTP and is compared with what `domain/access.py` says. Plain fields are read
+through `node(id:)` with every field of the type selected: all there when the object is
+visible, none otherwise. A schema field without a rule in `api/policy.py`, or a rule without
+a case here, fails the suite.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from graphql import GraphQLObjectType, GraphQLSchema, get_named_type
+from starlette.applications import Starlette
+
+from api.policy import CARRIERS, FIELD_RULES, PARENT, Kind
+from api.relay import from_global_id, to_global_id
+from api.schema import build_schema
+from api.settings import Settings
+from domain import access
+from domain.access import Permission, Scope
+from domain.actors import ANONYMOUS, Actor, ActorKind, Grant, Role
+from domain.ids import ParticipantId, SiteId, StudyId
+from tests.e2e.conftest import PASSWORD, create_user
+
+DENIALS = {"FORBIDDEN", "NOT_FOUND", "UNAUTHENTICATED"}
+ROLES = (
+    "anonymous",
+    "admin",
+    "coordinator",
+    "investigator",
+    "monitor",
+    "data_manager",
+    "other_dm",
+    "participant",
+)
+
+
+@dataclass(frozen=True)
+class Place:
+    """An object of the world and where it sits: its study, site and participant."""
+
+    gid: str
+    study: uuid.UUID
+    site: uuid.UUID | None = None
+    participant: uuid.UUID | None = None
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(
+            StudyId(self.study),
+            SiteId(self.site) if self.site else None,
+            ParticipantId(self.participant) if self.participant else None,
+        )
+
+
+@dataclass
+class World:
+    http: httpx.AsyncClient
+    tokens: dict[str, str] = field(default_factory=dict)
+    actors: dict[str, Actor] = field(default_factory=dict)
+    places: dict[str, Place] = field(default_factory=dict)
+    staff: dict[str, str] = field(default_factory=dict)  # role name -> StaffUser global id
+    emails: dict[str, str] = field(default_factory=dict)
+    counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    async def gql(self, who: str | None, query: str, **variables: Any) -> dict[str, Any]:
+        token = self.tokens.get(who) if who else None
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def unique(self, prefix: str) -> str:
+        return f"{prefix}{next(self.counter)}{uuid.uuid4().hex[:4]}".upper()
+
+    def allows(self, who: str, permissions: tuple[Permission, ...], scope: Scope) -> bool:
+        return all(access.allows(self.actors[who], p, scope) for p in permissions)
+
+
+# --- building the world ------------------------------------------------------------------
+
+CREATE_STUDY = 'mutation($c: String!) { createStudy(input: {code: $c, title: "M"}) { __typename ... on CreateStudySuccess { study { id } } ... on MutationError { code } } }'
+CREATE_SITE = 'mutation($s: ID!, $c: String!) { createSite(input: {studyId: $s, code: $c, name: "S", country: "DE", timezone: "Europe/Berlin"}) { __typename ... on CreateSiteSuccess { site { id } } ... on MutationError { code } } }'
+REGISTER = "mutation($s: ID!, $n: String!) { registerParticipant(input: {siteId: $s, screeningNumber: $n}) { __typename ... on RegisterParticipantSuccess { participant { id } } ... on MutationError { code } } }"
+SET_CONTACT = 'mutation($p: ID!, $e: String) { setParticipantContact(input: {participantId: $p, fullName: "Full Name", email: $e, address: "Street 1"}) { __typename ... on MutationError { code } } }'
+ISSUE_CODE = "mutation($p: ID!) { issueEnrolmentCode(input: {participantId: $p}) { __typename ... on IssueEnrolmentCodeSuccess { enrolment { code } } ... on MutationError { code } } }"
+ENROL = 'mutation($c: String!) { enrolParticipant(input: {code: $c, installation: {platform: ANDROID, model: "P", osVersion: "16", appVersion: "1"}}) { __typename ... on EnrolParticipantSuccess { accessToken } ... on MutationError { code } } }'
+LOGIN = "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { __typename ... on LoginSuccess { accessToken refreshToken } ... on MutationError { code } } }"
+
+
+async def _login(world: World, email: str) -> dict[str, str]:
+    body = await world.gql(None, LOGIN, e=email, p=PASSWORD)
+    tokens: dict[str, str] = body["data"]["login"]
+    return tokens
+
+
+async def _staff(world: World, settings: Settings, name: str, grants: tuple[Grant, ...]) -> None:
+    email = await create_user(settings, grants)
+    world.emails[name] = email
+    world.tokens[name] = (await _login(world, email))["accessToken"]
+    viewer = await world.gql(name, "{ viewer { id } }")
+    user_id = uuid.UUID(viewer["data"]["viewer"]["id"])
+    world.staff[name] = to_global_id("StaffUser", user_id)
+    world.actors[name] = Actor(ActorKind.STAFF, user_id, grants)
+
+
+async def _participant(world: World, site: str, recorder: str | None = None) -> Place:
+    where = world.places[site]
+    made = await world.gql("admin", REGISTER, s=where.gid, n=world.unique("N"))
+    gid = made["data"]["registerParticipant"]["participant"]["id"]
+    if recorder is not None:
+        email = f"{uuid.uuid4().hex[:10]}@example.org"
+        await world.gql(recorder, SET_CONTACT, p=gid, e=email)
+        world.emails[gid] = email
+    return Place(gid, where.study, where.site, from_global_id(gid)[1])
+
+
+async def _build(world: World, settings: Settings) -> None:
+    await _staff(world, settings, "admin", (Grant(Role.ADMIN),))
+    for study, sites in (("A", ("A1", "A2")), ("B", ("B1",))):
+        made = await world.gql("admin", CREATE_STUDY, c=world.unique(f"MX{study}"))
+        gid = made["data"]["createStudy"]["study"]["id"]
+        world.places[study] = Place(gid, from_global_id(gid)[1])
+        for site in sites:
+            created = await world.gql("admin", CREATE_SITE, s=gid, c=site)
+            sid = created["data"]["createSite"]["site"]["id"]
+            world.places[site] = Place(sid, world.places[study].study, from_global_id(sid)[1])
+    a, b, a1, a2 = (world.places[k] for k in ("A", "B", "A1", "A2"))
+    at_a1 = (StudyId(a.study), SiteId(a1.site))  # type: ignore[arg-type]
+    await _staff(world, settings, "coordinator", (Grant(Role.COORDINATOR, *at_a1),))
+    await _staff(world, settings, "investigator", (Grant(Role.INVESTIGATOR, *at_a1),))
+    await _staff(world, settings, "monitor", (Grant(Role.MONITOR, *at_a1),))
+    await _staff(world, settings, "data_manager", (Grant(Role.DATA_MANAGER, StudyId(a.study)),))
+    await _staff(world, settings, "other_dm", (Grant(Role.DATA_MANAGER, StudyId(b.study)),))
+    at_a2 = (StudyId(a.study), SiteId(a2.site))  # type: ignore[arg-type]
+    await _staff(world, settings, "a2_coordinator", (Grant(Role.COORDINATOR, *at_a2),))
+    world.places["own"] = await _participant(world, "A1", recorder="coordinator")
+    world.places["other"] = await _participant(world, "A2", recorder="a2_coordinator")
+    code = await world.gql("coordinator", ISSUE_CODE, p=world.places["own"].gid)
+    enrolled = await world.gql(
+        None, ENROL, c=code["data"]["issueEnrolmentCode"]["enrolment"]["code"]
+    )
+    world.tokens["participant"] = enrolled["data"]["enrolParticipant"]["accessToken"]
+    own = world.places["own"]
+    world.actors["participant"] = Actor(
+        ActorKind.PARTICIPANT,
+        own.participant,
+        (Grant(Role.PARTICIPANT, StudyId(own.study), SiteId(own.site)),),  # type: ignore[arg-type]
+    )
+    world.actors["anonymous"] = ANONYMOUS
+
+
+async def _enrol_own(world: World) -> None:
+    code = await world.gql("coordinator", ISSUE_CODE, p=world.places["own"].gid)
+    enrolled = await world.gql(
+        None, ENROL, c=code["data"]["issueEnrolmentCode"]["enrolment"]["code"]
+    )
+    world.tokens["participant"] = enrolled["data"]["enrolParticipant"]["accessToken"]
+
+
+@pytest.fixture(scope="module")
+async def world(app: Starlette, settings: Settings) -> AsyncIterator[World]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hearth.test") as http:
+        built = World(http)
+        await _build(built, settings)
+        yield built
+
+
+# --- the cases: one per guarded, public or signed-in field ----------------------------------
+
+Run = Callable[[World, str, str], Awaitable[bool]]  # (world, role, target) -> got through?
+Expect = Callable[[World, str, str], bool]
+
+
+@dataclass(frozen=True)
+class Case:
+    targets: tuple[str, ...]
+    run: Run
+    expect: Expect
+
+
+def _rule(path: str) -> tuple[Permission, ...]:
+    type_name, field_name = path.split(".")
+    return FIELD_RULES[type_name][field_name].permissions
+
+
+def by_policy(path: str) -> Expect:
+    """Expected: the field's permissions hold on the target's scope."""
+    return lambda w, who, target: w.allows(who, _rule(path), w.places[target].scope)
+
+
+def visible(w: World, who: str, target: str) -> bool:
+    """Whether node(id:) shows the target: its type's read permission on its scope."""
+    place = w.places[target]
+    if place.participant:
+        return w.allows(who, (Permission.PARTICIPANT_READ,), place.scope)
+    if place.site:
+        return w.allows(who, (Permission.SITE_READ,), place.scope)
+    return w.allows(who, (Permission.STUDY_READ,), place.scope)
+
+
+def within(parent: str, path: str) -> Expect:
+    """A guarded field of a node: the node must be visible, then the field's permissions hold."""
+    return lambda w, who, target: visible(w, who, parent) and by_policy(path)(w, who, target)
+
+
+def _data(body: dict[str, Any], *path: str) -> Any:
+    value: Any = body.get("data")
+    for step in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(step)
+    return value
+
+
+async def q_studies(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, "{ studies { id } }")
+    return {"id": w.places[target].gid} in (_data(body, "studies") or [])
+
+
+async def q_study(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, "query($id: ID!) { study(id: $id) { id } }", id=w.places[target].gid)
+    return _data(body, "study") is not None and not _denied(body)
+
+
+async def q_node(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, "query($id: ID!) { node(id: $id) { id } }", id=w.places[target].gid)
+    return _data(body, "node") is not None
+
+
+async def q_find(w: World, who: str, target: str) -> bool:
+    place = w.places[target]
+    body = await w.gql(
+        who,
+        "query($s: ID!, $e: String) { findParticipantsByContact(studyId: $s, email: $e) { id } }",
+        s=w.places["A"].gid,
+        e=w.emails[place.gid],
+    )
+    return {"id": place.gid} in (_data(body, "findParticipantsByContact") or [])
+
+
+async def q_trail(w: World, who: str, target: str) -> bool:
+    body = await w.gql(
+        who,
+        "query($p: ID!) { auditTrail(filter: {participantId: $p}) { edges { node { position } } } }",
+        p=w.places[target].gid,
+    )
+    return bool(_data(body, "auditTrail", "edges"))
+
+
+async def q_staff(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, "{ staffUsers(first: 1) { edges { node { id } } } }")
+    return _data(body, "staffUsers") is not None
+
+
+async def q_viewer(w: World, who: str, target: str) -> bool:
+    return _data(await w.gql(who, "{ viewer { kind } }"), "viewer") is not None
+
+
+def _mutation(name: str) -> Callable[[dict[str, Any]], bool]:
+    def got_through(body: dict[str, Any]) -> bool:
+        result = _data(body, name)
+        return result is not None and (
+            result.get("__typename") != "MutationError" or result.get("code") not in DENIALS
+        )
+
+    return got_through
+
+
+async def m_create_study(w: World, who: str, target: str) -> bool:
+    return _mutation("createStudy")(await w.gql(who, CREATE_STUDY, c=w.unique("MS")))
+
+
+async def m_create_site(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, CREATE_SITE, s=w.places[target].gid, c=w.unique("S"))
+    return _mutation("createSite")(body)
+
+
+async def m_register(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, REGISTER, s=w.places[target].gid, n=w.unique("R"))
+    return _mutation("registerParticipant")(body)
+
+
+async def m_status(w: World, who: str, target: str) -> bool:
+    query = 'mutation($p: ID!) { changeParticipantStatus(input: {participantId: $p, status: CONSENTED, reason: "signed"}) { __typename ... on MutationError { code } } }'
+    return _mutation("changeParticipantStatus")(await w.gql(who, query, p=w.places[target].gid))
+
+
+async def m_contact(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, SET_CONTACT, p=w.places[target].gid, e=w.emails[w.places[target].gid])
+    return _mutation("setParticipantContact")(body)
+
+
+async def m_redact(w: World, who: str, target: str) -> bool:
+    query = 'mutation($p: ID!) { redactParticipantContact(input: {participantId: $p, field: FULL_NAME, reason: "typo", replacement: "Full Name"}) { __typename ... on MutationError { code } } }'
+    return _mutation("redactParticipantContact")(await w.gql(who, query, p=w.places[target].gid))
+
+
+async def m_erase(w: World, who: str, target: str) -> bool:
+    fresh = await _participant(w, "A1" if target == "own" else "A2")
+    query = 'mutation($p: ID!) { eraseParticipant(input: {participantId: $p, legalBasis: "GDPR"}) { __typename ... on MutationError { code } } }'
+    return _mutation("eraseParticipant")(await w.gql(who, query, p=fresh.gid))
+
+
+async def m_issue(w: World, who: str, target: str) -> bool:
+    return _mutation("issueEnrolmentCode")(await w.gql(who, ISSUE_CODE, p=w.places[target].gid))
+
+
+async def m_enrol(w: World, who: str, target: str) -> bool:
+    fresh = await _participant(w, "A1")
+    code = await w.gql("admin", ISSUE_CODE, p=fresh.gid)
+    value = code["data"]["issueEnrolmentCode"]["enrolment"]["code"]
+    return _mutation("enrolParticipant")(await w.gql(who, ENROL, c=value))
+
+
+async def m_create_user(w: World, who: str, target: str) -> bool:
+    query = 'mutation($e: String!) { createStaffUser(input: {email: $e, name: "N", password: "a long password 1", grants: []}) { __typename ... on MutationError { code } } }'
+    return _mutation("createStaffUser")(await w.gql(who, query, e=f"{w.unique('u')}@example.org"))
+
+
+async def m_grants(w: World, who: str, target: str) -> bool:
+    query = "mutation($u: ID!) { setStaffGrants(input: {userId: $u, add: [], remove: []}) { __typename ... on MutationError { code } } }"
+    return _mutation("setStaffGrants")(await w.gql(who, query, u=w.staff["monitor"]))
+
+
+async def m_user_status(w: World, who: str, target: str) -> bool:
+    query = 'mutation($u: ID!) { setStaffUserStatus(input: {userId: $u, status: ACTIVE, reason: "check"}) { __typename ... on MutationError { code } } }'
+    return _mutation("setStaffUserStatus")(await w.gql(who, query, u=w.staff["monitor"]))
+
+
+async def m_login(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, LOGIN, e=w.emails["monitor"], p=PASSWORD)
+    return _mutation("login")(body)
+
+
+async def m_refresh(w: World, who: str, target: str) -> bool:
+    fresh = await _login(w, w.emails["monitor"])
+    query = "mutation($t: String!) { refreshSession(input: {refreshToken: $t}) { __typename ... on MutationError { code } } }"
+    return _mutation("refreshSession")(await w.gql(who, query, t=fresh["refreshToken"]))
+
+
+async def m_logout(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, "mutation { logout { __typename ... on MutationError { code } } }")
+    got_through = _mutation("logout")(body)
+    if got_through and who in w.emails:  # sign that role in again for the tests after this one
+        w.tokens[who] = (await _login(w, w.emails[who]))["accessToken"]
+    if got_through and who == "participant":
+        await _enrol_own(w)
+    return got_through
+
+
+async def m_password(w: World, who: str, target: str) -> bool:
+    query = 'mutation { changePassword(input: {currentPassword: "not it at all", newPassword: "another long one"}) { __typename ... on MutationError { code } } }'
+    return _mutation("changePassword")(await w.gql(who, query))
+
+
+def f_nested(query: str, *path: str, find: str | None = None) -> Run:
+    """A guarded field of a node: did the field come back (and hold the target, for lists)?
+
+    The node is `path[0]`, or the target itself when that is "*".
+    """
+
+    async def run(w: World, who: str, target: str) -> bool:
+        parent = w.places[target if path[0] == "*" else path[0]].gid
+        body = await w.gql(who, query, id=parent)
+        value = _data(body, "node", *path[1:])
+        if find is None:
+            return value is not None and not _denied(body)
+        return w.places[target].gid in str(value)
+
+    return run
+
+
+def signed_in(w: World, who: str, target: str) -> bool:
+    return who != "anonymous"
+
+
+def staff_signed_in(w: World, who: str, target: str) -> bool:
+    return w.actors[who].kind is ActorKind.STAFF
+
+
+def always(w: World, who: str, target: str) -> bool:
+    return True
+
+
+def is_participant(w: World, who: str, target: str) -> bool:
+    return w.actors[who].kind is ActorKind.PARTICIPANT
+
+
+async def f_viewer_participant(w: World, who: str, target: str) -> bool:
+    return (
+        _data(await w.gql(who, "{ viewer { participant { id } } }"), "viewer", "participant")
+        is not None
+    )
+
+
+PEOPLE = ("own", "other")
+STUDIES = ("A", "B")
+SITES = ("A1", "A2", "B1")
+NOWHERE = ("A",)  # global actions: the target does not matter
+
+CASES: dict[str, Case] = {
+    "Query.studies": Case(STUDIES, q_studies, by_policy("Query.studies")),
+    "Query.study": Case(STUDIES, q_study, by_policy("Query.study")),
+    "Query.node": Case(STUDIES + SITES + PEOPLE, q_node, visible),
+    "Query.findParticipantsByContact": Case(
+        PEOPLE, q_find, by_policy("Query.findParticipantsByContact")
+    ),
+    "Query.auditTrail": Case(PEOPLE, q_trail, by_policy("Query.auditTrail")),
+    "Query.staffUsers": Case(
+        NOWHERE, q_staff, lambda w, who, t: w.allows(who, (Permission.USER_MANAGE,), Scope())
+    ),
+    "Query.viewer": Case(NOWHERE, q_viewer, always),
+    "Mutation.createStudy": Case(
+        NOWHERE,
+        m_create_study,
+        lambda w, who, t: w.allows(who, (Permission.STUDY_CREATE,), Scope()),
+    ),
+    "Mutation.createSite": Case(STUDIES, m_create_site, by_policy("Mutation.createSite")),
+    "Mutation.registerParticipant": Case(
+        SITES, m_register, by_policy("Mutation.registerParticipant")
+    ),
+    "Mutation.changeParticipantStatus": Case(
+        PEOPLE, m_status, by_policy("Mutation.changeParticipantStatus")
+    ),
+    "Mutation.setParticipantContact": Case(
+        PEOPLE, m_contact, by_policy("Mutation.setParticipantContact")
+    ),
+    "Mutation.redactParticipantContact": Case(
+        PEOPLE, m_redact, by_policy("Mutation.redactParticipantContact")
+    ),
+    "Mutation.eraseParticipant": Case(PEOPLE, m_erase, by_policy("Mutation.eraseParticipant")),
+    "Mutation.issueEnrolmentCode": Case(PEOPLE, m_issue, by_policy("Mutation.issueEnrolmentCode")),
+    "Mutation.enrolParticipant": Case(NOWHERE, m_enrol, always),
+    "Mutation.createStaffUser": Case(
+        NOWHERE, m_create_user, lambda w, who, t: w.allows(who, (Permission.USER_MANAGE,), Scope())
+    ),
+    "Mutation.setStaffGrants": Case(
+        NOWHERE, m_grants, lambda w, who, t: w.allows(who, (Permission.USER_MANAGE,), Scope())
+    ),
+    "Mutation.setStaffUserStatus": Case(
+        NOWHERE, m_user_status, lambda w, who, t: w.allows(who, (Permission.USER_MANAGE,), Scope())
+    ),
+    "Mutation.login": Case(NOWHERE, m_login, always),
+    "Mutation.refreshSession": Case(NOWHERE, m_refresh, always),
+    "Mutation.changePassword": Case(NOWHERE, m_password, staff_signed_in),
+    "Mutation.logout": Case(NOWHERE, m_logout, signed_in),
+    "Study.sites": Case(
+        ("A1", "A2"),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Study { sites { id } } } }",
+            "A",
+            "sites",
+            find="site",
+        ),
+        within("A", "Study.sites"),
+    ),
+    "Site.study": Case(
+        SITES,
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Site { study { id } } } }", "*", "study"
+        ),
+        lambda w, who, t: visible(w, who, t) and by_policy("Site.study")(w, who, t),
+    ),
+    "Site.participants": Case(
+        ("own",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Site { participants { edges { node { id } } } } } }",
+            "A1",
+            "participants",
+            find="p",
+        ),
+        within("A1", "Site.participants"),
+    ),
+    "Participant.contact": Case(
+        ("own",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Participant { contact { fullName } } } }",
+            "own",
+            "contact",
+        ),
+        within("own", "Participant.contact"),
+    ),
+    "Participant.site": Case(
+        ("A1",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Participant { site { id } } } }",
+            "own",
+            "site",
+        ),
+        within("own", "Participant.site"),
+    ),
+    "Viewer.participant": Case(NOWHERE, f_viewer_participant, is_participant),
+}
+
+
+def _denied(body: dict[str, Any]) -> bool:
+    return any(e.get("extensions", {}).get("code") in DENIALS for e in body.get("errors", []))
+
+
+# --- the tests ---------------------------------------------------------------------------
+
+
+def _schema() -> GraphQLSchema:
+    return build_schema(production=False)._schema
+
+
+def test_every_schema_field_has_a_rule_and_every_rule_a_case() -> None:
+    schema = _schema()
+    missing = []
+    for name, graphql_type in schema.type_map.items():
+        if (
+            name.startswith("__")
+            or not isinstance(graphql_type, GraphQLObjectType)
+            or name in CARRIERS
+        ):
+            continue
+        rules = FIELD_RULES.get(name)
+        if rules is None:
+            missing.append(f"type {name}: neither in FIELD_RULES nor a carrier")
+            continue
+        missing += [f"{name}.{f}: no rule" for f in graphql_type.fields if f not in rules]
+        missing += [
+            f"{name}.{f}: rule for a field that does not exist"
+            for f in rules
+            if f not in graphql_type.fields
+        ]
+    for type_name, rules in FIELD_RULES.items():
+        for field_name, rule in rules.items():
+            path = f"{type_name}.{field_name}"
+            if rule.kind is not Kind.PARENT and path not in CASES:
+                missing.append(f"{path}: {rule.kind} rule without a case in the matrix")
+    assert not missing, "\n".join(missing)
+
+
+# Order matters only for logout, which ends the role's session; it runs last.
+ORDER = sorted(CASES, key=lambda path: path == "Mutation.logout")
+
+
+async def test_the_matrix_matches_the_policy(world: World) -> None:
+    mismatches = []
+    runs = 0
+    for path in ORDER:
+        case = CASES[path]
+        for who, target in itertools.product(ROLES, case.targets):
+            expected = case.expect(world, who, target)
+            observed = await case.run(world, who, target)
+            runs += 1
+            if observed != expected:
+                mismatches.append(
+                    f"{path} as {who} on {target}: expected {'allow' if expected else 'deny'}, got {'allow' if observed else 'deny'}"
+                )
+    assert not mismatches, "\n".join(mismatches)
+    assert runs > 300
+
+
+def _selection(schema: GraphQLSchema, type_name: str) -> str:
+    """Every plain field of a type, objects reduced to their __typename."""
+    graphql_type = schema.type_map[type_name]
+    assert isinstance(graphql_type, GraphQLObjectType)
+    parts = []
+    for name, rule in FIELD_RULES[type_name].items():
+        if rule != PARENT:
+            continue
+        inner = get_named_type(graphql_type.fields[name].type)
+        parts.append(f"{name} {{ __typename }}" if isinstance(inner, GraphQLObjectType) else name)
+    return " ".join(parts)
+
+
+@pytest.mark.parametrize(
+    ("type_name", "targets"), [("Study", STUDIES), ("Site", SITES), ("Participant", PEOPLE)]
+)
+async def test_plain_fields_follow_their_object(
+    world: World, type_name: str, targets: tuple[str, ...]
+) -> None:
+    selection = _selection(_schema(), type_name)
+    mismatches = []
+    for who, target in itertools.product(ROLES, targets):
+        body = await world.gql(
+            who,
+            f"query($id: ID!) {{ node(id: $id) {{ ... on {type_name} {{ {selection} }} }} }}",
+            id=world.places[target].gid,
+        )
+        node = _data(body, "node")
+        expected = visible(world, who, target)
+        complete = node is not None and all(
+            node.get(n.split(" ")[0], "missing") != "missing"
+            for n in selection.split(" ")
+            if n and n[0].isalpha() and n != "__typename"
+        )
+        if complete != expected:
+            mismatches.append(
+                f"{type_name} as {who} on {target}: expected {'visible' if expected else 'hidden'}"
+            )
+        if not expected:
+            assert node is None, f"{type_name} fields leaked to {who}"
+    assert not mismatches, "\n".join(mismatches)
+
+
+async def test_staff_user_nodes_are_for_admins_and_oneself(world: World) -> None:
+    for who in ROLES:
+        for owner in ("monitor", "coordinator"):
+            body = await world.gql(
+                who,
+                "query($id: ID!) { node(id: $id) { ... on StaffUser { email name grants { role } } } }",
+                id=world.staff[owner],
+            )
+            expected = who in ("admin", owner)
+            assert (_data(body, "node") is not None) == expected, (who, owner)
+
+
+async def test_data_managers_never_receive_direct_identifiers(world: World) -> None:
+    """Requirement 32: run the identifying queries as the sponsor side: nothing comes back."""
+    known = [world.emails[world.places[p].gid] for p in PEOPLE] + ["Full Name", "Street 1"]
+    for who in ("data_manager", "other_dm", "monitor", "admin"):
+        for target in PEOPLE:
+            gid = world.places[target].gid
+            for query in (
+                "query($id: ID!) { node(id: $id) { ... on Participant { subjectId contact { fullName email address } } } }",
+                "query($id: ID!) { auditTrail(filter: {participantId: $id}) { edges { node { changes { field old { value } new { value } } } } } }",
+            ):
+                body = await world.gql(who, query, id=gid)
+                leaked = [k for k in known if k.lower() in str(body).lower()]
+                assert not leaked, (who, target, leaked)
