@@ -23,17 +23,30 @@ from api.errors import apply_contract
 from api.relay import Node, from_global_id
 from api.types.audit import AuditQueries
 from api.types.auth import AuthMutations, AuthQueries
+from api.types.consent import ConsentMutations
 from api.types.contacts import ContactMutations, ContactQueries
+from api.types.data_queries import DataQueryMutations, DataQueryQueries, query_by_id
+from api.types.design import DesignMutations
 from api.types.enrolment import EnrolmentMutations
-from api.types.participants import ParticipantMutations, participant_by_id
+from api.types.participants import LifecycleMutations, ParticipantMutations, participant_by_id
+from api.types.signatures import SignatureMutations
 from api.types.studies import StudyMutations, StudyQueries, site_by_id, study_by_id
 from api.types.users import UserMutations, UserQueries, staff_user_by_id
-from domain.ids import ParticipantId, SiteId, StudyId, UserId
+from api.types.visits import VisitMutations, VisitQueries, visit_by_id
+from domain.ids import DataQueryId, ParticipantId, SiteId, StudyId, UserId, VisitId
 from domain.pagination import MAX_PAGE_SIZE
 
 
 @strawberry.type
-class Query(StudyQueries, ContactQueries, AuditQueries, UserQueries, AuthQueries):
+class Query(
+    StudyQueries,
+    ContactQueries,
+    VisitQueries,
+    DataQueryQueries,
+    AuditQueries,
+    UserQueries,
+    AuthQueries,
+):
     @strawberry.field(description="Any object by its global id; null if missing or not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, raw = from_global_id(id)
@@ -45,13 +58,23 @@ class Query(StudyQueries, ContactQueries, AuditQueries, UserQueries, AuthQueries
             return await participant_by_id(info, ParticipantId(raw))
         if type_name == "StaffUser":
             return await staff_user_by_id(info, UserId(raw))
+        if type_name == "Visit":
+            return await visit_by_id(info, VisitId(raw))
+        if type_name == "DataQuery":
+            return await query_by_id(info, DataQueryId(raw))
         return None
 
 
 @strawberry.type
 class Mutation(
     StudyMutations,
+    DesignMutations,
+    ConsentMutations,
     ParticipantMutations,
+    LifecycleMutations,
+    VisitMutations,
+    DataQueryMutations,
+    SignatureMutations,
     ContactMutations,
     EnrolmentMutations,
     UserMutations,

@@ -29,6 +29,17 @@ class Permission(StrEnum):
     AUDIT_READ = "AUDIT_READ"
     KEYS_MANAGE = "KEYS_MANAGE"
     USER_MANAGE = "USER_MANAGE"
+    STUDY_DESIGN = "STUDY_DESIGN"  # arms, visit definitions, questionnaires, schedules, consent
+    CONSENT_SIGN = "CONSENT_SIGN"  # the participant, on their own consent
+    RECORD_SIGN = "RECORD_SIGN"  # Part 11 signatures and consent countersignatures
+    VISIT_MANAGE = "VISIT_MANAGE"
+    QUERY_READ = "QUERY_READ"
+    QUERY_RAISE = "QUERY_RAISE"  # and close
+    QUERY_ANSWER = "QUERY_ANSWER"
+    DATA_SUBMIT = "DATA_SUBMIT"  # diaries and readings, by the participant
+    DATA_PROXY = "DATA_PROXY"  # site staff entering data for a participant, with a reason
+    DATA_CORRECT = "DATA_CORRECT"  # data change requests on submitted data
+    DEVICE_MANAGE = "DEVICE_MANAGE"
 
 
 _STAFF_READ = frozenset(
@@ -37,28 +48,54 @@ _STAFF_READ = frozenset(
         Permission.SITE_READ,
         Permission.PARTICIPANT_READ,
         Permission.AUDIT_READ,
+        Permission.QUERY_READ,
     }
 )
 _SITE_STAFF = _STAFF_READ | {
     Permission.PARTICIPANT_REGISTER,
     Permission.PARTICIPANT_UPDATE,
     Permission.IDENTIFIERS_READ,
+    Permission.VISIT_MANAGE,
+    Permission.QUERY_ANSWER,
+    Permission.DATA_PROXY,
+    Permission.DATA_CORRECT,
+    Permission.DEVICE_MANAGE,
 }
+_CHECKERS = _STAFF_READ | {Permission.QUERY_RAISE}  # monitors and data managers: never write data
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
-    # Administrators run the system; they do not need to read who the participants are.
-    Role.ADMIN: frozenset(Permission) - {Permission.IDENTIFIERS_READ},
-    Role.COORDINATOR: _SITE_STAFF,
-    Role.INVESTIGATOR: _SITE_STAFF,
-    Role.MONITOR: _STAFF_READ,
-    Role.DATA_MANAGER: _STAFF_READ,
-    Role.PARTICIPANT: frozenset({Permission.PARTICIPANT_READ, Permission.IDENTIFIERS_READ}),
+    # Administrators run the system: they neither read who the participants are nor enter,
+    # correct, query or sign clinical data.
+    Role.ADMIN: frozenset(Permission)
+    - {
+        Permission.IDENTIFIERS_READ,
+        Permission.CONSENT_SIGN,
+        Permission.DATA_SUBMIT,
+        Permission.DATA_PROXY,
+        Permission.DATA_CORRECT,
+        Permission.RECORD_SIGN,
+        Permission.QUERY_RAISE,
+        Permission.QUERY_ANSWER,
+    },
+    Role.COORDINATOR: _SITE_STAFF | {Permission.STUDY_DESIGN},
+    Role.INVESTIGATOR: _SITE_STAFF | {Permission.RECORD_SIGN},
+    Role.MONITOR: _CHECKERS,
+    Role.DATA_MANAGER: _CHECKERS,
+    Role.PARTICIPANT: frozenset(
+        {
+            Permission.PARTICIPANT_READ,
+            Permission.IDENTIFIERS_READ,
+            Permission.CONSENT_SIGN,
+            Permission.DATA_SUBMIT,
+        }
+    ),
     Role.SYSTEM: frozenset(Permission),
     Role.ANONYMOUS: frozenset(),
 }
 
-# A grant on one site still lets its holder see the study that site belongs to.
-_STUDY_WIDE_FOR_SITE_GRANTS = frozenset({Permission.STUDY_READ})
+# A grant on one site still lets its holder see the study that site belongs to, and lets a
+# coordinator build the study's design (arms, visits, questionnaires, consent documents).
+_STUDY_WIDE_FOR_SITE_GRANTS = frozenset({Permission.STUDY_READ, Permission.STUDY_DESIGN})
 
 
 @dataclass(frozen=True)

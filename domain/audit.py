@@ -11,7 +11,7 @@ import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar, Protocol, TypeAlias
@@ -82,7 +82,7 @@ def to_json(value: object) -> JsonValue:
         return to_json(value.value)
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, list | tuple | frozenset):
         return [to_json(v) for v in value]

@@ -12,6 +12,13 @@ SiteId = NewType("SiteId", uuid.UUID)
 ParticipantId = NewType("ParticipantId", uuid.UUID)
 UserId = NewType("UserId", uuid.UUID)
 EventId = NewType("EventId", uuid.UUID)
+ArmId = NewType("ArmId", uuid.UUID)
+VisitDefinitionId = NewType("VisitDefinitionId", uuid.UUID)
+VisitId = NewType("VisitId", uuid.UUID)
+ConsentVersionId = NewType("ConsentVersionId", uuid.UUID)
+SignatureId = NewType("SignatureId", uuid.UUID)
+DataQueryId = NewType("DataQueryId", uuid.UUID)
+DeviceId = NewType("DeviceId", uuid.UUID)
 
 
 def new_id() -> uuid.UUID:

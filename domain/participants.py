@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 from domain import values
 from domain.errors import DomainError, ErrorCode, Invalid
@@ -59,6 +61,8 @@ class Participant:
     registered_at: datetime
     status_changed_at: datetime
     erased_at: datetime | None = None  # personal data crypto-shredded; pseudonymous data kept
+    arm_id: uuid.UUID | None = None
+    enrolled_on: date | None = None  # day 0 of the schedule, in the participant's time zone
     version: int = 1
 
     @classmethod
@@ -89,6 +93,17 @@ class Participant:
 
     def with_new_subject_id(self) -> Participant:
         return dataclasses.replace(self, subject_id=new_subject_id())
+
+    def enrolled(self, arm_id: uuid.UUID, now: datetime) -> Participant:
+        """Consented participants join an arm; day 0 is today in their time zone."""
+        moved = self.move_to(ParticipantStatus.ENROLLED, now)
+        today = now.astimezone(ZoneInfo(self.timezone)).date()
+        return dataclasses.replace(moved, arm_id=arm_id, enrolled_on=today)
+
+    def in_zone(self, timezone: str) -> Participant:
+        return dataclasses.replace(
+            self, timezone=values.timezone(timezone, "timezone"), version=self.version + 1
+        )
 
     def erased(self, now: datetime) -> Participant:
         return dataclasses.replace(self, erased_at=now, version=self.version + 1)

@@ -12,15 +12,32 @@ from domain.access import ReadFilter
 from domain.actors import Grant, Role
 from domain.audit import Change, JsonValue
 from domain.clock import Clock
+from domain.consent import Consent, ConsentVersion
 from domain.contacts import ContactDetails
+from domain.data_queries import DataQuery
+from domain.design import Arm, VisitDefinition
 from domain.enrolment import AppInstallation, EnrolmentCode
-from domain.ids import ParticipantId, SiteId, StudyId, UserId
+from domain.ids import (
+    ArmId,
+    ConsentVersionId,
+    DataQueryId,
+    ParticipantId,
+    SiteId,
+    StudyId,
+    UserId,
+    VisitDefinitionId,
+    VisitId,
+)
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
+from domain.records import Located, QueryFilter, VisitFilter
+from domain.schedules import ZoneChange
 from domain.sessions import RefreshRecord, RevokeReason, Session
+from domain.signatures import Signature
 from domain.studies import Site, Study
 from domain.trail import TrailEvent, TrailQuery
 from domain.users import StaffUser
+from domain.visits import Visit
 
 
 class StudyRepository(Protocol):
@@ -57,6 +74,12 @@ class ParticipantRepository(Protocol):
         """Store a new version; raises STALE_VERSION if someone else changed it first."""
         ...
 
+    async def zones(self, participant_id: ParticipantId) -> Sequence[ZoneChange]:
+        """The participant's time zone history, oldest first."""
+        ...
+
+    async def add_zone(self, participant_id: ParticipantId, change: ZoneChange) -> None: ...
+
     async def page(
         self,
         *,
@@ -65,6 +88,63 @@ class ParticipantRepository(Protocol):
         status: ParticipantStatus | None,
         request: PageRequest,
     ) -> Page[Participant]: ...
+
+
+class DesignRepository(Protocol):
+    async def add_arm(self, arm: Arm) -> None: ...
+    async def arms(self, study_id: StudyId) -> Sequence[Arm]: ...
+    async def arm(self, arm_id: ArmId) -> Arm | None: ...
+    async def add_visit_definition(self, definition: VisitDefinition) -> None: ...
+    async def visit_definitions(self, study_id: StudyId) -> Sequence[VisitDefinition]: ...
+    async def visit_definition(
+        self, definition_id: VisitDefinitionId
+    ) -> VisitDefinition | None: ...
+
+
+class ConsentRepository(Protocol):
+    async def add_version(self, version: ConsentVersion) -> None: ...
+    async def latest_version(self, study_id: StudyId) -> ConsentVersion | None: ...
+    async def versions(self, study_id: StudyId) -> Sequence[ConsentVersion]: ...
+    async def version(self, version_id: ConsentVersionId) -> ConsentVersion | None: ...
+    async def add_consent(self, consent: Consent, study_id: StudyId) -> None: ...
+    async def consent(self, consent_id: uuid.UUID) -> Consent | None: ...
+
+    async def latest_consent(self, participant_id: ParticipantId) -> Consent | None:
+        """The participant's most recent consent, if any."""
+        ...
+
+
+class SignatureRepository(Protocol):
+    async def add(self, signature: Signature) -> None: ...
+    async def for_records(self, record_ids: Sequence[uuid.UUID]) -> Sequence[Signature]: ...
+
+
+class VisitRepository(Protocol):
+    async def add(self, visit: Visit) -> None: ...
+    async def get(self, visit_id: VisitId) -> Visit | None: ...
+    async def update(self, visit: Visit) -> None: ...
+
+    async def page(
+        self, filters: VisitFilter, visible: ReadFilter, request: PageRequest
+    ) -> Page[Visit]:
+        """Visits by start time, filtered and limited to what the reader may see."""
+        ...
+
+
+class DataQueryRepository(Protocol):
+    async def add(self, query: DataQuery) -> None: ...
+    async def get(self, query_id: DataQueryId) -> DataQuery | None: ...
+    async def update(self, query: DataQuery) -> None: ...
+
+    async def page(
+        self, filters: QueryFilter, visible: ReadFilter, request: PageRequest
+    ) -> Page[DataQuery]: ...
+
+
+class RecordLocator(Protocol):
+    async def locate(self, record_type: str, record_id: uuid.UUID) -> Located | None:
+        """Where a record sits (study, site, participant) and the record itself."""
+        ...
 
 
 class UserRepository(Protocol):
@@ -215,6 +295,18 @@ class UnitOfWork(Protocol):
     def enrolment(self) -> EnrolmentRepository: ...
     @property
     def trail(self) -> AuditTrail: ...
+    @property
+    def design(self) -> DesignRepository: ...
+    @property
+    def consents(self) -> ConsentRepository: ...
+    @property
+    def signatures(self) -> SignatureRepository: ...
+    @property
+    def visits(self) -> VisitRepository: ...
+    @property
+    def queries(self) -> DataQueryRepository: ...
+    @property
+    def records(self) -> RecordLocator: ...
     @property
     def keys(self) -> DataKeys: ...
 

@@ -7,22 +7,39 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from domain.access import ReadFilter
 from domain.actors import ActorKind, Grant, Role
 from domain.audit import Change, JsonValue
 from domain.auth import IssuedToken, TokenClaims
+from domain.consent import Consent, ConsentVersion
 from domain.contacts import ContactDetails
+from domain.data_queries import DataQuery
+from domain.design import Arm, VisitDefinition
 from domain.enrolment import AppInstallation, EnrolmentCode
 from domain.errors import AlreadyExists, DomainError, ErrorCode
-from domain.ids import ParticipantId, SiteId, StudyId, UserId
+from domain.ids import (
+    ArmId,
+    ConsentVersionId,
+    DataQueryId,
+    ParticipantId,
+    SiteId,
+    StudyId,
+    UserId,
+    VisitDefinitionId,
+    VisitId,
+)
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
+from domain.records import Located, QueryFilter, VisitFilter
+from domain.schedules import ZoneChange
 from domain.sessions import RefreshRecord, RevokeReason, Session
+from domain.signatures import Signature
 from domain.studies import Site, Study
 from domain.trail import TrailEvent, TrailQuery
 from domain.users import StaffUser
+from domain.visits import Visit
 
 
 class FakeClock:
@@ -103,6 +120,7 @@ class FakeParticipants:
     def __init__(self) -> None:
         self.rows: dict[ParticipantId, Participant] = {}
         self.taken_subject_ids: set[str] = set()
+        self.zone_history: dict[ParticipantId, list[ZoneChange]] = {}
 
     async def try_add(self, participant: Participant) -> bool:
         if participant.subject_id in self.taken_subject_ids:
@@ -121,6 +139,12 @@ class FakeParticipants:
 
     async def lock(self, participant_id: ParticipantId) -> Participant | None:
         return self.rows.get(participant_id)
+
+    async def zones(self, participant_id: ParticipantId) -> Sequence[ZoneChange]:
+        return self.zone_history.get(participant_id, [])
+
+    async def add_zone(self, participant_id: ParticipantId, change: ZoneChange) -> None:
+        self.zone_history.setdefault(participant_id, []).append(change)
 
     async def get_many(self, ids: Sequence[ParticipantId]) -> Sequence[Participant]:
         return [self.rows[i] for i in ids if i in self.rows]
@@ -372,6 +396,153 @@ class FakeKeys:
         return fresh
 
 
+class FakeDesign:
+    def __init__(self) -> None:
+        self.arm_rows: dict[uuid.UUID, Arm] = {}
+        self.definitions: dict[uuid.UUID, VisitDefinition] = {}
+
+    async def add_arm(self, arm: Arm) -> None:
+        self.arm_rows[arm.id] = arm
+
+    async def arms(self, study_id: StudyId) -> Sequence[Arm]:
+        return [a for a in self.arm_rows.values() if a.study_id == study_id]
+
+    async def arm(self, arm_id: ArmId) -> Arm | None:
+        return self.arm_rows.get(arm_id)
+
+    async def add_visit_definition(self, definition: VisitDefinition) -> None:
+        self.definitions[definition.id] = definition
+
+    async def visit_definitions(self, study_id: StudyId) -> Sequence[VisitDefinition]:
+        return [d for d in self.definitions.values() if d.study_id == study_id]
+
+    async def visit_definition(self, definition_id: VisitDefinitionId) -> VisitDefinition | None:
+        return self.definitions.get(definition_id)
+
+
+class FakeConsents:
+    def __init__(self) -> None:
+        self.documents: dict[uuid.UUID, ConsentVersion] = {}
+        self.rows: dict[uuid.UUID, Consent] = {}
+
+    async def add_version(self, version: ConsentVersion) -> None:
+        self.documents[version.id] = version
+
+    async def latest_version(self, study_id: StudyId) -> ConsentVersion | None:
+        mine = [d for d in self.documents.values() if d.study_id == study_id]
+        return max(mine, key=lambda d: d.number, default=None)
+
+    async def versions(self, study_id: StudyId) -> Sequence[ConsentVersion]:
+        return sorted(
+            (d for d in self.documents.values() if d.study_id == study_id), key=lambda d: d.number
+        )
+
+    async def version(self, version_id: ConsentVersionId) -> ConsentVersion | None:
+        return self.documents.get(version_id)
+
+    async def add_consent(self, consent: Consent, study_id: StudyId) -> None:
+        self.rows[consent.id] = consent
+
+    async def consent(self, consent_id: uuid.UUID) -> Consent | None:
+        return self.rows.get(consent_id)
+
+    async def latest_consent(self, participant_id: ParticipantId) -> Consent | None:
+        mine = [c for c in self.rows.values() if c.participant_id == participant_id]
+        return max(mine, key=lambda c: c.signed_at, default=None)
+
+
+class FakeSignatures:
+    def __init__(self) -> None:
+        self.rows: list[Signature] = []
+
+    async def add(self, signature: Signature) -> None:
+        self.rows.append(signature)
+
+    async def for_records(self, record_ids: Sequence[uuid.UUID]) -> Sequence[Signature]:
+        return [s for s in self.rows if s.record_id in record_ids]
+
+
+class FakeVisits:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, Visit] = {}
+
+    async def add(self, visit: Visit) -> None:
+        self.rows[visit.id] = visit
+
+    async def get(self, visit_id: VisitId) -> Visit | None:
+        return self.rows.get(visit_id)
+
+    async def update(self, visit: Visit) -> None:
+        if self.rows[visit.id].version != visit.version - 1:
+            raise DomainError(ErrorCode.STALE_VERSION, "stale")
+        self.rows[visit.id] = visit
+
+    async def page(
+        self, filters: VisitFilter, visible: ReadFilter, request: PageRequest
+    ) -> Page[Visit]:
+        rows = sorted(
+            (
+                v
+                for v in self.rows.values()
+                if _visible(visible, v.study_id, v.site_id, v.participant_id)
+                and (filters.participant_id is None or v.participant_id == filters.participant_id)
+                and (filters.site_id is None or v.site_id == filters.site_id)
+                and (filters.status is None or v.status is filters.status)
+                and (filters.upcoming_from is None or v.starts_at >= filters.upcoming_from)
+            ),
+            key=lambda v: v.starts_at,
+        )
+        return Page.from_overfetch(rows[: request.first + 1], request)
+
+
+class FakeQueries:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, DataQuery] = {}
+
+    async def add(self, query: DataQuery) -> None:
+        self.rows[query.id] = query
+
+    async def get(self, query_id: DataQueryId) -> DataQuery | None:
+        return self.rows.get(query_id)
+
+    async def update(self, query: DataQuery) -> None:
+        self.rows[query.id] = query
+
+    async def page(
+        self, filters: QueryFilter, visible: ReadFilter, request: PageRequest
+    ) -> Page[DataQuery]:
+        rows = [
+            q
+            for q in self.rows.values()
+            if _visible(visible, q.study_id, q.site_id, q.participant_id)
+            and (filters.status is None or q.status is filters.status)
+        ]
+        return Page.from_overfetch(rows[: request.first + 1], request)
+
+
+class FakeRecords:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    async def locate(self, record_type: str, record_id: uuid.UUID) -> Located | None:
+        stores: dict[str, dict[Any, Any]] = {
+            "Participant": self._uow.participants.rows,
+            "Visit": self._uow.visits.rows,
+            "Consent": self._uow.consents.rows,
+        }
+        record = stores.get(record_type, {}).get(record_id)
+        if record is None:
+            return None
+        participant = (
+            record
+            if record_type == "Participant"
+            else self._uow.participants.rows.get(record.participant_id)
+        )
+        if participant is None:
+            return None
+        return Located(record, participant.study_id, participant.site_id, participant.id)
+
+
 class FakeUnitOfWork:
     """Commits are counted and events kept; a failed block leaves the stores untouched."""
 
@@ -384,6 +555,12 @@ class FakeUnitOfWork:
         self.contacts = FakeContacts()
         self.sessions = FakeSessions()
         self.enrolment = FakeEnrolment()
+        self.design = FakeDesign()
+        self.consents = FakeConsents()
+        self.signatures = FakeSignatures()
+        self.visits = FakeVisits()
+        self.queries = FakeQueries()
+        self.records = FakeRecords(self)
         self.trail = FakeTrail()
         self.keys = FakeKeys()
         self.events: list[Change] = []

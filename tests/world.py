@@ -91,7 +91,7 @@ async def build_world(uow: UnitOfWorkFactory, code: str | None = None) -> World:
         uow=uow(),
         ctx=ctx,
         participant_id=people[1].id,
-        status=ParticipantStatus.CONSENTED,
+        status=ParticipantStatus.WITHDRAWN,
         reason=REASON,
     )
     return World(study=study, site=site, coordinator=coordinator, people=people, contacts=details)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -10,7 +10,7 @@ import strawberry
 from api.context import Info
 from api.errors import MutationError, attempt
 from api.exposure import expose
-from api.relay import Connection, Node, from_global_id
+from api.relay import Connection, Node, from_global_id, to_global_id
 from domain.ids import ParticipantId, SiteId
 from domain.pagination import Page
 from domain.participants import Participant, ParticipantStatus
@@ -18,8 +18,10 @@ from domain.services import participants as cases
 from domain.services import studies as study_cases
 
 if TYPE_CHECKING:
+    from api.types.consent import ConsentStatusType
     from api.types.contacts import ContactDetailsType
     from api.types.studies import SiteType
+    from api.types.visits import VisitType
 
 ParticipantStatusType = strawberry.enum(ParticipantStatus, name="ParticipantStatus")
 
@@ -47,6 +49,35 @@ class ParticipantType(Node):
         from api.types.contacts import contact_of
 
         return await contact_of(info, self.entity.id)
+
+    @strawberry.field(description="The arm, once enrolled.")
+    def arm_id(self) -> strawberry.ID | None:
+        return to_global_id("Arm", self.entity.arm_id) if self.entity.arm_id else None
+
+    @strawberry.field(description="Day 0 of the schedule, in the participant's time zone.")
+    def enrolled_on(self) -> date | None:
+        return self.entity.enrolled_on
+
+    @strawberry.field(description="Whether a current consent allows collecting data.")
+    async def consent(
+        self, info: Info
+    ) -> Annotated[ConsentStatusType, strawberry.lazy("api.types.consent")]:
+        from api.types.consent import status_of
+
+        return await status_of(info, self.entity.id)
+
+    @strawberry.field(description="This participant's visits, in time order.")
+    async def visits(
+        self, info: Info, upcoming: bool = False, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[VisitType, strawberry.lazy("api.types.visits")]]:
+        from api.types.visits import VisitFilterInput, VisitQueries
+
+        return await VisitQueries().visits(  # type: ignore[no-any-return]
+            info,
+            VisitFilterInput(participant_id=self.id, upcoming=upcoming),
+            first,
+            after,
+        )
 
     @strawberry.field
     async def site(self, info: Info) -> Annotated[SiteType, strawberry.lazy("api.types.studies")]:
@@ -141,5 +172,56 @@ class ParticipantMutations:
                 expected_version=input.expected_version,
             )
             return ChangeParticipantStatusSuccess(participant=expose(ParticipantType, participant))
+
+        return await attempt(run)
+
+
+@strawberry.input
+class EnrolInStudyInput:
+    participant_id: strawberry.ID
+    arm_id: strawberry.ID
+    expected_version: int | None = None
+
+
+@strawberry.input
+class ReportTimezoneInput:
+    timezone: str = strawberry.field(description="The phone's IANA time zone, e.g. 'Asia/Tokyo'.")
+
+
+@strawberry.type
+class ParticipantSuccess:
+    participant: ParticipantType
+
+
+ParticipantResult = Annotated[
+    ParticipantSuccess | MutationError, strawberry.union("ParticipantResult")
+]
+
+
+@strawberry.type
+class LifecycleMutations:
+    @strawberry.mutation(description="Enrol a consented participant into an arm (site staff).")
+    async def enrol_in_study(self, info: Info, input: EnrolInStudyInput) -> ParticipantResult:
+        async def run() -> ParticipantSuccess:
+            participant = await cases.enrol_in_arm(
+                uow=info.context.services.uow(),
+                ctx=info.context.caller,
+                participant_id=ParticipantId(
+                    from_global_id(input.participant_id, "Participant")[1]
+                ),
+                arm_id=from_global_id(input.arm_id, "Arm")[1],
+                expected_version=input.expected_version,
+            )
+            return ParticipantSuccess(participant=expose(ParticipantType, participant))
+
+        return await attempt(run)
+
+    @strawberry.mutation(description="The app reports the phone's time zone (participants).")
+    async def report_timezone(self, info: Info, input: ReportTimezoneInput) -> ParticipantResult:
+        async def run() -> ParticipantSuccess:
+            participant = await cases.report_timezone(
+                uow=info.context.services.uow(), ctx=info.context.caller, timezone=input.timezone
+            )
+            return ParticipantSuccess(participant=expose(ParticipantType, participant))
 
         return await attempt(run)

@@ -12,6 +12,8 @@ from api.context import Info
 from api.errors import MutationError, attempt
 from api.exposure import expose
 from api.relay import Connection, Node, from_global_id, page_request
+from api.types.consent import ConsentVersionType, versions_of
+from api.types.design import ArmType, VisitDefinitionType, arms_of, definitions_of
 from api.types.participants import ParticipantStatusType, ParticipantType, participant_connection
 from domain.errors import NotFound
 from domain.ids import SiteId, StudyId
@@ -27,6 +29,18 @@ class StudyType(Node):
     title: str
     created_at: datetime
     entity: strawberry.Private[Study]
+
+    @strawberry.field(description="Treatment arms.")
+    async def arms(self, info: Info) -> list[ArmType]:
+        return await arms_of(info, self.entity.id)
+
+    @strawberry.field(description="The schedule of assessments.")
+    async def visit_definitions(self, info: Info) -> list[VisitDefinitionType]:
+        return await definitions_of(info, self.entity.id)
+
+    @strawberry.field(description="Versions of the consent document, oldest first.")
+    async def consent_versions(self, info: Info) -> list[ConsentVersionType]:
+        return await versions_of(info, self.entity.id)
 
     @strawberry.field(description="The study's sites that you may see.")
     async def sites(self, info: Info) -> list[SiteType]:

@@ -12,7 +12,7 @@ from domain.errors import DomainError, ErrorCode, Unauthenticated
 from domain.ids import ParticipantId, UserId, new_id
 from domain.ports import UnitOfWork
 from domain.sessions import RefreshState, RevokeReason, Session, SignIn, session_lifetime
-from domain.users import LOCKOUT, MAX_FAILED_LOGINS, check_password_policy
+from domain.users import LOCKOUT, MAX_FAILED_LOGINS, StaffUser, check_password_policy
 
 # One answer for unknown e-mail, wrong password, locked or disabled account: no enumeration.
 _BAD_CREDENTIALS = "The e-mail or password is not correct, or the account is locked for a while."
@@ -250,3 +250,34 @@ def _security(
         origin=ctx.origin,
         subject=audit.Subject(),
     )
+
+
+async def reauthenticate(
+    uow: UnitOfWork, passwords: PasswordHasher, ctx: RequestContext, password: str
+) -> StaffUser:
+    """Part 11 signing needs the signer's password again; failures count towards the lockout.
+
+    Call inside an open unit of work. On failure the attempt is committed, then refused.
+    """
+    actor = ctx.actor
+    if actor.kind is not ActorKind.STAFF or actor.id is None:
+        raise Unauthenticated
+    user = await uow.users.get(UserId(actor.id))
+    found = await uow.users.find_credentials(user.email) if user else None
+    now = uow.clock.now()
+    if (
+        user is None
+        or found is None
+        or user.is_locked(now)
+        or not passwords.verify(found[1], password)
+    ):
+        if user is not None:
+            await uow.users.record_failure(
+                user.id, now, threshold=MAX_FAILED_LOGINS, lock_for=LOCKOUT
+            )
+            uow.record(_security(ctx, user.ENTITY, user.id, "signature_password_failed"))
+            await uow.commit()
+        raise DomainError(
+            ErrorCode.INVALID_CREDENTIALS, "The password is not correct.", field="password"
+        )
+    return user

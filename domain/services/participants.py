@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from domain import access, audit
 from domain.access import Permission, Scope
-from domain.actors import RequestContext
-from domain.errors import DomainError, ErrorCode
-from domain.ids import ParticipantId, SiteId
+from domain.actors import ActorKind, RequestContext
+from domain.consent import ensure_can_collect
+from domain.errors import DomainError, ErrorCode, NotFound
+from domain.ids import ArmId, ParticipantId, SiteId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
 from domain.ports import UnitOfWork
+from domain.schedules import ZoneChange
 from domain.services.studies import site_scope
 
 _SUBJECT_ID_ATTEMPTS = 5
@@ -68,13 +71,23 @@ async def change_status(
     reason: str | None,
     expected_version: int | None = None,
 ) -> Participant:
-    """Move a participant through the lifecycle; every change needs a reason."""
+    """Complete or withdraw a participant; every change needs a reason.
+
+    Consent (signConsent) and enrolment in an arm (enrolInStudy) have their own use cases.
+    """
     async with uow:
         current = await uow.participants.get(participant_id)
         current = access.visible(
             ctx.actor, Permission.PARTICIPANT_READ, current, participant_scope, "Participant"
         )
         grant = access.require(ctx.actor, Permission.PARTICIPANT_UPDATE, participant_scope(current))
+        if status not in (ParticipantStatus.COMPLETED, ParticipantStatus.WITHDRAWN):
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION,
+                "Participants consent in the app and are enrolled into an arm; "
+                "this changes to COMPLETED or WITHDRAWN only.",
+                field="status",
+            )
         _check_version(current.version, expected_version)
         changed = current.move_to(status, uow.clock.now())
         change = audit.updated(
@@ -136,3 +149,74 @@ async def page_participants(
         return await uow.participants.page(
             site_ids=site_ids, visible=visible, status=status, request=request
         )
+
+
+async def enrol_in_arm(
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    participant_id: ParticipantId,
+    arm_id: uuid.UUID,
+    expected_version: int | None = None,
+) -> Participant:
+    """A consented participant joins an arm; their schedule starts today (their local date)."""
+    async with uow:
+        current = await uow.participants.lock(participant_id)
+        current = access.visible(
+            ctx.actor, Permission.PARTICIPANT_READ, current, participant_scope, "Participant"
+        )
+        grant = access.require(ctx.actor, Permission.PARTICIPANT_UPDATE, participant_scope(current))
+        _check_version(current.version, expected_version)
+        arm = await uow.design.arm(ArmId(arm_id))
+        if arm is None or arm.study_id != current.study_id:
+            raise NotFound("Arm")
+        await require_current_consent(uow, current)
+        enrolled = current.enrolled(arm.id, uow.clock.now())
+        await uow.participants.update(enrolled)
+        change = audit.updated(
+            ctx, grant, current, enrolled, _subject(current), action="enrolled", reason="Enrolled"
+        )
+        if change is not None:
+            uow.record(change)
+        await uow.commit()
+    return enrolled
+
+
+async def report_timezone(*, uow: UnitOfWork, ctx: RequestContext, timezone: str) -> Participant:
+    """The app reports the phone's time zone; schedules follow it from the next occurrence."""
+    actor = ctx.actor
+    if actor.kind is not ActorKind.PARTICIPANT or actor.id is None:
+        raise DomainError(ErrorCode.FORBIDDEN, "Only the participant's app reports its time zone.")
+    async with uow:
+        current = await uow.participants.lock(ParticipantId(actor.id))
+        if current is None:
+            raise NotFound("Participant")
+        grant = access.require(actor, Permission.DATA_SUBMIT, participant_scope(current))
+        if current.timezone == timezone.strip():
+            return current
+        moved = current.in_zone(timezone)
+        now = uow.clock.now()
+        await uow.participants.update(moved)
+        await uow.participants.add_zone(
+            moved.id, ZoneChange(effective_from=now, timezone=moved.timezone)
+        )
+        change = audit.updated(
+            ctx,
+            grant,
+            current,
+            moved,
+            _subject(current),
+            action="timezone_changed",
+            reason="Reported by the app",
+        )
+        if change is not None:
+            uow.record(change)
+        await uow.commit()
+    return moved
+
+
+async def require_current_consent(uow: UnitOfWork, participant: Participant) -> None:
+    """Inside an open unit of work: refuse new data without a current consent."""
+    latest = await uow.consents.latest_version(participant.study_id)
+    consent = await uow.consents.latest_consent(participant.id)
+    ensure_can_collect(participant, latest, consent)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import RowMapping, select, update
+from sqlalchemy import RowMapping, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,12 +15,14 @@ from domain.errors import AlreadyExists, DomainError, ErrorCode
 from domain.ids import ParticipantId, SiteId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
+from domain.schedules import ZoneChange
 from infra.db.data_keys import FieldCipher
 from infra.db.mapping import row_values
-from infra.db.tables import ParticipantRow
+from infra.db.tables import ParticipantRow, ParticipantZoneRow
 from infra.db.visibility import visible_rows
 
 _TABLE = ParticipantRow.__table__  # type: ignore[attr-defined]
+_ZONES = ParticipantZoneRow.__table__  # type: ignore[attr-defined]
 
 
 def _participant(row: RowMapping) -> Participant:
@@ -47,6 +49,10 @@ class SqlParticipantRepository:
             ) from error
         if inserted is None:
             return False
+        await self.add_zone(
+            participant.id,
+            ZoneChange(effective_from=participant.registered_at, timezone=participant.timezone),
+        )
         # Each participant gets their own data key: erasing it shreds their personal data.
         await self._cipher.keys.create(participant.id, "participant")
         return True
@@ -77,6 +83,23 @@ class SqlParticipantRepository:
             raise DomainError(
                 ErrorCode.STALE_VERSION, "The participant changed meanwhile; reload and retry."
             )
+
+    async def zones(self, participant_id: ParticipantId) -> Sequence[ZoneChange]:
+        rows = await self._session.execute(
+            select(_ZONES)
+            .where(_ZONES.c.participant_id == participant_id)
+            .order_by(_ZONES.c.effective_from)
+        )
+        return [ZoneChange(effective_from=r.effective_from, timezone=r.timezone) for r in rows]
+
+    async def add_zone(self, participant_id: ParticipantId, change: ZoneChange) -> None:
+        await self._session.execute(
+            insert(_ZONES).values(
+                participant_id=participant_id,
+                effective_from=change.effective_from,
+                timezone=change.timezone,
+            )
+        )
 
     async def page(
         self,

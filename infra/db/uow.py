@@ -11,13 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.audit import Change
 from domain.clock import Clock
 from infra.crypto.keys import KeyProvider
+from infra.db.consents import SqlConsentRepository, SqlSignatureRepository
 from infra.db.contacts import SqlContactRepository
 from infra.db.data_keys import DataKeyAdmin, DataKeyStore, FieldCipher
+from infra.db.data_queries import SqlDataQueryRepository
+from infra.db.design import SqlDesignRepository
 from infra.db.enrolment import SqlEnrolmentRepository
 from infra.db.participants import SqlParticipantRepository
+from infra.db.records import SqlRecordLocator
 from infra.db.sessions import SqlSessionRepository
 from infra.db.studies import SqlSiteRepository, SqlStudyRepository
 from infra.db.users import SqlUserRepository
+from infra.db.visits import SqlVisitRepository
 from infra.eventlog.trail import SqlAuditTrail
 from infra.eventlog.writer import EventLogWriter
 
@@ -82,6 +87,30 @@ class SqlUnitOfWork:
     @property
     def enrolment(self) -> SqlEnrolmentRepository:
         return SqlEnrolmentRepository(self.session, self.clock)
+
+    @property
+    def design(self) -> SqlDesignRepository:
+        return SqlDesignRepository(self.session)
+
+    @property
+    def consents(self) -> SqlConsentRepository:
+        return SqlConsentRepository(self.session, self.cipher)
+
+    @property
+    def signatures(self) -> SqlSignatureRepository:
+        return SqlSignatureRepository(self.session, self.cipher)
+
+    @property
+    def visits(self) -> SqlVisitRepository:
+        return SqlVisitRepository(self.session, self.cipher)
+
+    @property
+    def queries(self) -> SqlDataQueryRepository:
+        return SqlDataQueryRepository(self.session, self.cipher)
+
+    @property
+    def records(self) -> SqlRecordLocator:
+        return SqlRecordLocator(self)
 
     @property
     def trail(self) -> SqlAuditTrail:

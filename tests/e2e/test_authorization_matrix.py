@@ -52,6 +52,7 @@ class Place:
     study: uuid.UUID
     site: uuid.UUID | None = None
     participant: uuid.UUID | None = None
+    read: Permission | None = None  # what node(id:) needs, when not the type's usual one
 
     @property
     def scope(self) -> Scope:
@@ -148,11 +149,8 @@ async def _build(world: World, settings: Settings) -> None:
     await _staff(world, settings, "a2_coordinator", (Grant(Role.COORDINATOR, *at_a2),))
     world.places["own"] = await _participant(world, "A1", recorder="coordinator")
     world.places["other"] = await _participant(world, "A2", recorder="a2_coordinator")
-    code = await world.gql("coordinator", ISSUE_CODE, p=world.places["own"].gid)
-    enrolled = await world.gql(
-        None, ENROL, c=code["data"]["issueEnrolmentCode"]["enrolment"]["code"]
-    )
-    world.tokens["participant"] = enrolled["data"]["enrolParticipant"]["accessToken"]
+    await _enrol_own(world)
+    await _build_trial(world)
     own = world.places["own"]
     world.actors["participant"] = Actor(
         ActorKind.PARTICIPANT,
@@ -160,6 +158,53 @@ async def _build(world: World, settings: Settings) -> None:
         (Grant(Role.PARTICIPANT, StudyId(own.study), SiteId(own.site)),),  # type: ignore[arg-type]
     )
     world.actors["anonymous"] = ANONYMOUS
+
+
+CREATE_ARM = 'mutation($s: ID!, $c: String!) { createArm(input: {studyId: $s, code: $c, name: "Arm"}) { __typename ... on CreateArmSuccess { arm { id } } ... on MutationError { code } } }'
+CREATE_VISIT_DEF = 'mutation($s: ID!, $c: String!) { createVisitDefinition(input: {studyId: $s, code: $c, name: "Week 1", day: 7, windowBefore: 2, windowAfter: 2, modes: [VIDEO, PHONE]}) { __typename ... on CreateVisitDefinitionSuccess { visitDefinition { id } } ... on MutationError { code } } }'
+PUBLISH = 'mutation($s: ID!) { publishConsentVersion(input: {studyId: $s, texts: [{language: "en", title: "Consent", body: "You agree."}]}) { __typename ... on PublishConsentVersionSuccess { consentVersion { id } } ... on MutationError { code } } }'
+SIGN_CONSENT = 'mutation($v: ID!) { signConsent(input: {consentVersionId: $v, language: "en", name: "P. Participant"}) { __typename ... on SignConsentSuccess { consent { id } } ... on MutationError { code } } }'
+SCHEDULE = 'mutation($p: ID!, $d: ID!) { scheduleVisit(input: {participantId: $p, visitDefinitionId: $d, mode: VIDEO, localStart: "2031-04-01T09:00"}) { __typename ... on VisitSuccess { visit { id } } ... on MutationError { code } } }'
+RAISE = 'mutation($r: ID!) { raiseQuery(input: {recordId: $r, field: "screeningNumber", question: "Please confirm."}) { __typename ... on DataQuerySuccess { query { id } } ... on MutationError { code } } }'
+
+
+async def _build_trial(world: World) -> None:
+    a = world.places["A"]
+    arm = await world.gql("admin", CREATE_ARM, s=a.gid, c="ARM1")
+    world.places["arm"] = Place(arm["data"]["createArm"]["arm"]["id"], a.study)
+    made = await world.gql("admin", CREATE_VISIT_DEF, s=a.gid, c="V1")
+    world.places["definition"] = Place(
+        made["data"]["createVisitDefinition"]["visitDefinition"]["id"], a.study
+    )
+    await _publish_and_sign(world)
+    for label, who in (("own", "coordinator"), ("other", "a2_coordinator")):
+        person = world.places[label]
+        visit = await world.gql(who, SCHEDULE, p=person.gid, d=world.places["definition"].gid)
+        gid = visit["data"]["scheduleVisit"]["visit"]["id"]
+        world.places[f"visit_{label}"] = Place(gid, person.study, person.site, person.participant)
+    for label, who in (("own", "monitor"), ("other", "data_manager")):
+        person = world.places[label]
+        query = await world.gql(who, RAISE, r=person.gid)
+        gid = query["data"]["raiseQuery"]["query"]["id"]
+        world.places[f"query_{label}"] = Place(
+            gid, person.study, person.site, person.participant, Permission.QUERY_READ
+        )
+
+
+async def _publish_and_sign(world: World) -> None:
+    """A consent version for study A, signed by both participants (the other one's app too)."""
+    published = await world.gql("admin", PUBLISH, s=world.places["A"].gid)
+    version = published["data"]["publishConsentVersion"]["consentVersion"]["id"]
+    code = await world.gql("a2_coordinator", ISSUE_CODE, p=world.places["other"].gid)
+    other_app = await world.gql(
+        None, ENROL, c=code["data"]["issueEnrolmentCode"]["enrolment"]["code"]
+    )
+    world.tokens["_other_app"] = other_app["data"]["enrolParticipant"]["accessToken"]
+    for label, app in (("own", "participant"), ("other", "_other_app")):
+        signed = await world.gql(app, SIGN_CONSENT, v=version)
+        person = world.places[label]
+        gid = signed["data"]["signConsent"]["consent"]["id"]
+        world.places[f"consent_{label}"] = Place(gid, person.study, person.site, person.participant)
 
 
 async def _enrol_own(world: World) -> None:
@@ -205,6 +250,8 @@ def by_policy(path: str) -> Expect:
 def visible(w: World, who: str, target: str) -> bool:
     """Whether node(id:) shows the target: its type's read permission on its scope."""
     place = w.places[target]
+    if place.read:
+        return w.allows(who, (place.read,), place.scope)
     if place.participant:
         return w.allows(who, (Permission.PARTICIPANT_READ,), place.scope)
     if place.site:
@@ -407,7 +454,63 @@ async def f_viewer_participant(w: World, who: str, target: str) -> bool:
     )
 
 
+async def q_visits(w: World, who: str, target: str) -> bool:
+    person = w.places[target.removeprefix("visit_")]
+    body = await w.gql(
+        who,
+        "query($p: ID!) { visits(filter: {participantId: $p}) { edges { node { id } } } }",
+        p=person.gid,
+    )
+    return w.places[target].gid in str(_data(body, "visits"))
+
+
+async def q_data_queries(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, "{ dataQueries(first: 100) { edges { node { id } } } }")
+    return w.places[target].gid in str(_data(body, "dataQueries"))
+
+
+def _mutating(name: str, query: str, **fixed: str) -> Run:
+    """A mutation run against the target's global id as `$t` (plus fixed variables)."""
+
+    async def run(w: World, who: str, target: str) -> bool:
+        return _mutation(name)(await w.gql(who, query, t=w.places[target].gid, **fixed))
+
+    return run
+
+
+async def m_sign_consent(w: World, who: str, target: str) -> bool:
+    body = await w.gql(
+        "admin",
+        "query($s: ID!) { node(id: $s) { ... on Study { consentVersions { id } } } }",
+        s=w.places["A"].gid,
+    )
+    latest = _data(body, "node", "consentVersions")[-1]["id"]
+    return _mutation("signConsent")(await w.gql(who, SIGN_CONSENT, v=latest))
+
+
+async def m_enrol_in_study(w: World, who: str, target: str) -> bool:
+    query = "mutation($t: ID!, $a: ID!) { enrolInStudy(input: {participantId: $t, armId: $a}) { __typename ... on MutationError { code } } }"
+    return _mutation("enrolInStudy")(
+        await w.gql(who, query, t=w.places[target].gid, a=w.places["arm"].gid)
+    )
+
+
+async def m_schedule(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, SCHEDULE, p=w.places[target].gid, d=w.places["definition"].gid)
+    return _mutation("scheduleVisit")(body)
+
+
+async def f_visit_notes(w: World, who: str, target: str) -> bool:
+    body = await w.gql(
+        who, "query($id: ID!) { node(id: $id) { ... on Visit { notes } } }", id=w.places[target].gid
+    )
+    return _data(body, "node") is not None and not _denied(body)
+
+
 PEOPLE = ("own", "other")
+VISITS = ("visit_own", "visit_other")
+QUERIES = ("query_own", "query_other")
+CONSENTS = ("consent_own", "consent_other")
 STUDIES = ("A", "B")
 SITES = ("A1", "A2", "B1")
 NOWHERE = ("A",)  # global actions: the target does not matter
@@ -504,6 +607,165 @@ CASES: dict[str, Case] = {
         within("own", "Participant.site"),
     ),
     "Viewer.participant": Case(NOWHERE, f_viewer_participant, is_participant),
+    "Query.visits": Case(VISITS, q_visits, by_policy("Query.visits")),
+    "Query.dataQueries": Case(QUERIES, q_data_queries, by_policy("Query.dataQueries")),
+    "Mutation.createArm": Case(
+        STUDIES,
+        _mutating(
+            "createArm",
+            'mutation($t: ID!) { createArm(input: {studyId: $t, code: "X", name: "X"}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.createArm"),
+    ),
+    "Mutation.createVisitDefinition": Case(
+        STUDIES,
+        _mutating(
+            "createVisitDefinition",
+            'mutation($t: ID!) { createVisitDefinition(input: {studyId: $t, code: "VX", name: "X", day: 3, modes: [PHONE]}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.createVisitDefinition"),
+    ),
+    "Mutation.publishConsentVersion": Case(
+        STUDIES,
+        _mutating(
+            "publishConsentVersion",
+            'mutation($t: ID!) { publishConsentVersion(input: {studyId: $t, texts: [{language: "en", title: "C", body: "B"}]}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.publishConsentVersion"),
+    ),
+    "Mutation.signConsent": Case(NOWHERE, m_sign_consent, is_participant),
+    "Mutation.countersignConsent": Case(
+        CONSENTS,
+        _mutating(
+            "countersignConsent",
+            "mutation($t: ID!, $p: String!) { countersignConsent(input: {consentId: $t, password: $p}) { __typename ... on MutationError { code } } }",
+            p=PASSWORD,
+        ),
+        by_policy("Mutation.countersignConsent"),
+    ),
+    "Mutation.enrolInStudy": Case(PEOPLE, m_enrol_in_study, by_policy("Mutation.enrolInStudy")),
+    "Mutation.reportTimezone": Case(
+        NOWHERE,
+        _mutating(
+            "reportTimezone",
+            'mutation { reportTimezone(input: {timezone: "Europe/Paris"}) { __typename ... on MutationError { code } } }',
+        ),
+        is_participant,
+    ),
+    "Mutation.scheduleVisit": Case(PEOPLE, m_schedule, by_policy("Mutation.scheduleVisit")),
+    "Mutation.rescheduleVisit": Case(
+        VISITS,
+        _mutating(
+            "rescheduleVisit",
+            'mutation($t: ID!) { rescheduleVisit(input: {visitId: $t, localStart: "2031-04-02T10:00", reason: "asked"}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.rescheduleVisit"),
+    ),
+    "Mutation.signRecord": Case(
+        VISITS,
+        _mutating(
+            "signRecord",
+            "mutation($t: ID!, $p: String!) { signRecord(input: {recordId: $t, meaning: REVIEW, password: $p}) { __typename ... on MutationError { code } } }",
+            p=PASSWORD,
+        ),
+        by_policy("Mutation.signRecord"),
+    ),
+    "Mutation.completeVisit": Case(
+        VISITS,
+        _mutating(
+            "completeVisit",
+            'mutation($t: ID!) { completeVisit(input: {visitId: $t, outcome: DONE, notes: "All fine"}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.completeVisit"),
+    ),
+    "Mutation.cancelVisit": Case(
+        VISITS,
+        _mutating(
+            "cancelVisit",
+            'mutation($t: ID!) { cancelVisit(input: {visitId: $t, reason: "ill"}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.cancelVisit"),
+    ),
+    "Mutation.raiseQuery": Case(
+        PEOPLE,
+        _mutating(
+            "raiseQuery",
+            'mutation($t: ID!) { raiseQuery(input: {recordId: $t, question: "Why?"}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.raiseQuery"),
+    ),
+    "Mutation.answerQuery": Case(
+        QUERIES,
+        _mutating(
+            "answerQuery",
+            'mutation($t: ID!) { answerQuery(input: {queryId: $t, answer: "Checked."}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.answerQuery"),
+    ),
+    "Mutation.closeQuery": Case(
+        QUERIES,
+        _mutating(
+            "closeQuery",
+            "mutation($t: ID!) { closeQuery(input: {queryId: $t}) { __typename ... on MutationError { code } } }",
+        ),
+        by_policy("Mutation.closeQuery"),
+    ),
+    "Study.arms": Case(
+        ("A",),
+        f_nested("query($id: ID!) { node(id: $id) { ... on Study { arms { id } } } }", "A", "arms"),
+        within("A", "Study.arms"),
+    ),
+    "Study.visitDefinitions": Case(
+        ("A",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Study { visitDefinitions { id } } } }",
+            "A",
+            "visitDefinitions",
+        ),
+        within("A", "Study.visitDefinitions"),
+    ),
+    "Study.consentVersions": Case(
+        ("A",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Study { consentVersions { id } } } }",
+            "A",
+            "consentVersions",
+        ),
+        within("A", "Study.consentVersions"),
+    ),
+    "Participant.consent": Case(
+        ("own",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Participant { consent { current } } } }",
+            "own",
+            "consent",
+        ),
+        within("own", "Participant.consent"),
+    ),
+    "Participant.visits": Case(
+        ("visit_own",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Participant { visits { edges { node { id } } } } } }",
+            "own",
+            "visits",
+            find="v",
+        ),
+        within("own", "Participant.visits"),
+    ),
+    "Visit.participant": Case(
+        ("visit_own",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Visit { participant { id } } } }",
+            "*",
+            "participant",
+        ),
+        lambda w, who, t: visible(w, who, t) and by_policy("Visit.participant")(w, who, t),
+    ),
+    "Visit.notes": Case(
+        VISITS,
+        f_visit_notes,
+        lambda w, who, t: visible(w, who, t) and by_policy("Visit.notes")(w, who, t),
+    ),
 }
 
 

@@ -117,7 +117,7 @@ async def test_stale_version_is_refused() -> None:
             uow=uow,
             ctx=caller(admin()),
             participant_id=participant.id,
-            status=ParticipantStatus.CONSENTED,
+            status=ParticipantStatus.WITHDRAWN,
             reason="signed",
             expected_version=7,
         )
@@ -168,3 +168,19 @@ def test_oversized_pages_are_refused() -> None:
     with pytest.raises(DomainError) as raised:
         PageRequest(first=101)
     assert raised.value.code is ErrorCode.PAGE_SIZE_EXCEEDED
+
+
+async def test_consent_and_enrolment_have_their_own_use_cases() -> None:
+    uow = FakeUnitOfWork()
+    participant = make_participant()
+    await uow.participants.try_add(participant)
+    for status in (ParticipantStatus.CONSENTED, ParticipantStatus.ENROLLED):
+        with pytest.raises(DomainError) as raised:
+            await cases.change_status(
+                uow=uow,
+                ctx=caller(admin()),
+                participant_id=participant.id,
+                status=status,
+                reason="x",
+            )
+        assert raised.value.code is ErrorCode.INVALID_TRANSITION

@@ -3,7 +3,9 @@
 from infra.db.tables.audit import AuditEventRow
 from infra.db.tables.base import Base
 from infra.db.tables.checkpoints import CheckpointRow
+from infra.db.tables.consent import ConsentRow, ConsentVersionRow, SignatureRow
 from infra.db.tables.contacts import ContactRow
+from infra.db.tables.design import ArmRow, VisitDefinitionRow
 from infra.db.tables.enrolment import AppInstallationRow, EnrolmentCodeRow
 from infra.db.tables.keys import DataKeyRow
 from infra.db.tables.participants import ParticipantRow
@@ -11,25 +13,34 @@ from infra.db.tables.sealed_values import SealedValueRow
 from infra.db.tables.sessions import RateLimitRow, RefreshTokenRow, SessionRow
 from infra.db.tables.studies import SiteRow, StudyRow
 from infra.db.tables.users import StaffGrantRow, StaffUserRow
+from infra.db.tables.visits import DataQueryRow, ParticipantZoneRow, VisitRow
 
 metadata = Base.metadata
 
 __all__ = [
     "AppInstallationRow",
+    "ArmRow",
     "AuditEventRow",
     "Base",
     "CheckpointRow",
+    "ConsentRow",
+    "ConsentVersionRow",
     "ContactRow",
     "DataKeyRow",
+    "DataQueryRow",
     "EnrolmentCodeRow",
     "ParticipantRow",
+    "ParticipantZoneRow",
     "RateLimitRow",
     "RefreshTokenRow",
     "SealedValueRow",
     "SessionRow",
+    "SignatureRow",
     "SiteRow",
     "StaffGrantRow",
     "StaffUserRow",
     "StudyRow",
+    "VisitDefinitionRow",
+    "VisitRow",
     "metadata",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlmodel import Field
@@ -32,4 +32,6 @@ class ParticipantRow(Base, table=True):
     registered_at: datetime = timestamp()
     status_changed_at: datetime = timestamp()
     erased_at: datetime | None = timestamp(default=None)
+    arm_id: uuid.UUID | None = Field(default=None, foreign_key="arms.id")
+    enrolled_on: date | None = Field(default=None)
     version: int = Field(default=1)

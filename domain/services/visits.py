@@ -1,0 +1,194 @@
+"""Use cases for remote visits: schedule, reschedule, cancel, complete, list."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from domain import access, audit
+from domain.access import Permission
+from domain.actors import ActorKind, Grant, RequestContext
+from domain.design import ContactMode, VisitDefinition
+from domain.errors import DomainError, ErrorCode, NotFound
+from domain.ids import ParticipantId, VisitDefinitionId, VisitId
+from domain.pagination import Page, PageRequest
+from domain.participants import Participant
+from domain.ports import UnitOfWork
+from domain.records import VisitFilter
+from domain.services.participants import participant_scope
+from domain.visits import Visit, VisitOutcome
+
+
+def _subject(v: Visit) -> audit.Subject:
+    return audit.Subject(study_id=v.study_id, site_id=v.site_id, participant_id=v.participant_id)
+
+
+def visit_scope(v: Visit) -> access.Scope:
+    return access.Scope(v.study_id, v.site_id, v.participant_id)
+
+
+async def _definition(
+    uow: UnitOfWork, participant: Participant, definition_id: VisitDefinitionId
+) -> VisitDefinition:
+    definition = await uow.design.visit_definition(definition_id)
+    if definition is None or definition.study_id != participant.study_id:
+        raise NotFound("Visit definition")
+    return definition
+
+
+async def schedule(
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    participant_id: ParticipantId,
+    definition_id: VisitDefinitionId,
+    mode: ContactMode,
+    local_start: datetime,
+    duration_minutes: int = 30,
+    assignee_id: uuid.UUID | None = None,
+) -> Visit:
+    """Schedule in the participant's local time; a date outside the window is allowed, flagged."""
+    async with uow:
+        found = await uow.participants.get(participant_id)
+        participant = access.visible(
+            ctx.actor, Permission.PARTICIPANT_READ, found, participant_scope, "Participant"
+        )
+        grant = access.require(ctx.actor, Permission.VISIT_MANAGE, participant_scope(participant))
+        if not participant.is_active:
+            raise DomainError(
+                ErrorCode.PARTICIPANT_WITHDRAWN, "This participant no longer takes part."
+            )
+        definition = await _definition(uow, participant, definition_id)
+        visit = Visit.schedule(
+            participant=participant,
+            definition=definition,
+            enrolled_on=participant.enrolled_on,
+            mode=mode,
+            local_start=local_start,
+            duration_minutes=duration_minutes,
+            assignee_id=assignee_id,
+        )
+        await uow.visits.add(visit)
+        uow.record(audit.created(ctx, grant, visit, _subject(visit)))
+        await uow.commit()
+    return visit
+
+
+async def _managed(uow: UnitOfWork, ctx: RequestContext, visit_id: VisitId) -> tuple[Visit, Grant]:
+    found = await uow.visits.get(visit_id)
+    visit = access.visible(ctx.actor, Permission.PARTICIPANT_READ, found, visit_scope, "Visit")
+    return visit, access.require(ctx.actor, Permission.VISIT_MANAGE, visit_scope(visit))
+
+
+async def reschedule(
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    visit_id: VisitId,
+    local_start: datetime,
+    assignee_id: uuid.UUID | None,
+    reason: str,
+) -> Visit:
+    async with uow:
+        visit, grant = await _managed(uow, ctx, visit_id)
+        definition = await uow.design.visit_definition(visit.definition_id)
+        participant = await uow.participants.get(visit.participant_id)
+        if definition is None or participant is None:
+            raise NotFound("Visit definition")
+        moved = visit.rescheduled(definition, participant.enrolled_on, local_start, assignee_id)
+        return await _store(
+            uow,
+            ctx,
+            grant,
+            before=visit,
+            after=moved,
+            action="rescheduled",
+            reason=_required(reason),
+        )
+
+
+async def cancel(*, uow: UnitOfWork, ctx: RequestContext, visit_id: VisitId, reason: str) -> Visit:
+    async with uow:
+        visit, grant = await _managed(uow, ctx, visit_id)
+        return await _store(
+            uow,
+            ctx,
+            grant,
+            before=visit,
+            after=visit.cancelled(),
+            action="cancelled",
+            reason=_required(reason),
+        )
+
+
+async def complete(
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    visit_id: VisitId,
+    outcome: VisitOutcome,
+    notes: str | None,
+) -> Visit:
+    async with uow:
+        visit, grant = await _managed(uow, ctx, visit_id)
+        done = visit.completed(outcome, notes, uow.clock.now())
+        return await _store(
+            uow, ctx, grant, before=visit, after=done, action="completed", reason=None
+        )
+
+
+def _required(reason: str) -> str:
+    why = audit.normalise_reason(reason)
+    if why is None:
+        raise DomainError(ErrorCode.REASON_REQUIRED, "Give a reason.", field="reason")
+    return why
+
+
+async def _store(
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    grant: Grant,
+    *,
+    before: Visit,
+    after: Visit,
+    action: str,
+    reason: str | None,
+) -> Visit:
+    await uow.visits.update(after)
+    change = audit.updated(
+        ctx, grant, before, after, _subject(before), action=action, reason=reason
+    )
+    if change is not None:
+        uow.record(change)
+    await uow.commit()
+    return after
+
+
+async def page(
+    *, uow: UnitOfWork, ctx: RequestContext, filters: VisitFilter, request: PageRequest
+) -> Page[Visit]:
+    """Staff: their sites' visits. A participant: only their own (and never anyone else's)."""
+    actor = ctx.actor
+    if actor.kind is ActorKind.PARTICIPANT and actor.id is not None:
+        filters = VisitFilter(
+            participant_id=ParticipantId(actor.id),
+            status=filters.status,
+            upcoming_from=filters.upcoming_from,
+        )
+    visible = access.read_filter(actor, Permission.PARTICIPANT_READ)
+    if visible.nothing:
+        access.require_somewhere(actor, Permission.PARTICIPANT_READ)
+    async with uow:
+        return await uow.visits.page(filters, visible, request)
+
+
+async def get(*, uow: UnitOfWork, ctx: RequestContext, visit_id: VisitId) -> Visit:
+    async with uow:
+        found = await uow.visits.get(visit_id)
+    return access.visible(ctx.actor, Permission.PARTICIPANT_READ, found, visit_scope, "Visit")
+
+
+def notes(ctx: RequestContext, visit: Visit) -> str | None:
+    """Visit notes are free text about the participant: their site staff and they may read them."""
+    access.require(ctx.actor, Permission.IDENTIFIERS_READ, visit_scope(visit))
+    return visit.notes
