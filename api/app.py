@@ -21,6 +21,7 @@ from strawberry.printer import print_schema
 
 from api import logging as hearth_logging
 from api.http import GraphQLEndpoint, GraphQLView, healthz, readyz, schema_sdl
+from api.ingest import ReadingUpload
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.schema import build_schema
 from api.services import Services
@@ -129,6 +130,9 @@ def build_runtime(
     return Runtime(settings=settings, engine=engine, keys=keys, services=services, storage=storage)
 
 
+INGEST_PATH = "/ingest/readings"
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     runtime = build_runtime(settings, clock=clock)
     schema = build_schema(
@@ -142,6 +146,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     endpoint = GraphQLEndpoint(view, runtime.services, console=not settings.is_production)
     routes = [
         Route("/graphql", endpoint, methods=["GET", "POST"]),
+        Route(INGEST_PATH, ReadingUpload(runtime.services).handle, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz(lambda: _readiness(runtime.engine)), methods=["GET"]),
     ]
@@ -164,7 +169,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(
+                BodyLimitMiddleware,
+                max_bytes=settings.max_body_bytes,
+                routes={INGEST_PATH: settings.ingest_max_bytes},
+            ),
         ],
         lifespan=lifespan,
     )

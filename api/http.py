@@ -60,9 +60,9 @@ class GraphQLEndpoint:
             await HTMLResponse(_console_page())(scope, receive, send)
             return
         try:
-            caller = await self._caller(request)
+            caller = await authenticate(request, self.services)
         except DomainError as error:
-            await _refused(error)(scope, receive, send)
+            await refused(error)(scope, receive, send)
             return
         scope.setdefault("state", {})["caller"] = caller
         await self.view(scope, receive, send)
@@ -71,22 +71,24 @@ class GraphQLEndpoint:
         accept = request.headers.get("accept", "")
         return self.console and "text/html" in accept and "query" not in request.query_params
 
-    async def _caller(self, request: Request) -> RequestContext:
-        origin = Origin(
-            request_id=request_id_var.get(),
-            app_version=_header(request, "x-app-version"),
-            device_id=_header(request, "x-device-id"),
-            device_time=_device_time(_header(request, "x-device-time")),
-        )
-        header = request.headers.get("authorization")
-        if header is None:
-            return RequestContext(actor=ANONYMOUS, origin=origin)
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated
-        claims = self.services.tokens.verify_access(token.strip())
-        actor = await auth_cases.resolve_actor(uow=self.services.uow(), claims=claims)
-        return RequestContext(actor=actor, origin=origin)
+
+async def authenticate(request: Request, services: Services) -> RequestContext:
+    """Who is calling (anonymous without a token) and from where; a bad token raises."""
+    origin = Origin(
+        request_id=request_id_var.get(),
+        app_version=_header(request, "x-app-version"),
+        device_id=_header(request, "x-device-id"),
+        device_time=_device_time(_header(request, "x-device-time")),
+    )
+    header = request.headers.get("authorization")
+    if header is None:
+        return RequestContext(actor=ANONYMOUS, origin=origin)
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated
+    claims = services.tokens.verify_access(token.strip())
+    actor = await auth_cases.resolve_actor(uow=services.uow(), claims=claims)
+    return RequestContext(actor=actor, origin=origin)
 
 
 def _header(request: Request, name: str) -> str | None:
@@ -111,7 +113,7 @@ def _device_time(value: str | None) -> datetime | None:
     return moment
 
 
-def _refused(error: DomainError) -> Response:
+def refused(error: DomainError) -> Response:
     if error.code is not ErrorCode.UNAUTHENTICATED:
         extensions = {"code": error.code.value, "field": error.field}
         return JSONResponse({"errors": [{"message": error.message, "extensions": extensions}]}, 400)

@@ -1,10 +1,19 @@
-"""Rate limits on sign-in, enrolment and refresh: 429 with Retry-After when exceeded."""
+"""Rate limits on sign-in, enrolment, refresh and every write: 429 with Retry-After."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from api.context import Info
+from graphql import ExecutionResult, GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
+
+from api.context import Context, Info
+from api.services import Services
+from domain.actors import RequestContext
 from domain.errors import DomainError, ErrorCode
 
 
@@ -19,6 +28,8 @@ LOGIN_PER_IP = Limit("login-ip", "login_limit_per_ip", 60)
 LOGIN_PER_ACCOUNT = Limit("login-account", "login_limit_per_account", 300)
 ENROL_PER_IP = Limit("enrol-ip", "enrol_limit_per_ip", 60)
 REFRESH_PER_IP = Limit("refresh-ip", "refresh_limit_per_ip", 60)
+WRITES_PER_CALLER = Limit("write-caller", "write_limit_per_caller", 60)
+WRITES_PER_IP = Limit("write-ip", "write_limit_per_ip", 60)
 
 
 class RateLimited(DomainError):
@@ -30,18 +41,57 @@ class RateLimited(DomainError):
 
 
 def client_address(info: Info) -> str:
-    client = info.context.request.client
+    return address_of(info.context.request)
+
+
+def address_of(request: Request) -> str:
+    client = request.client
     return client.host if client else "unknown"
 
 
-async def enforce(info: Info, limit: Limit, key: str) -> None:
-    """Count the attempt; past the limit, answer HTTP 429 with Retry-After and stop here."""
-    services = info.context.services
+async def check(services: Services, limit: Limit, key: str) -> None:
+    """Count the attempt; past the limit, raise RateLimited with the seconds to wait."""
     allowed = int(getattr(services.settings, limit.setting))
     wait = await services.limits.hit(
         limit.bucket, key, limit=allowed, per_seconds=limit.per_seconds
     )
     if wait is not None:
-        info.context.response.status_code = 429
-        info.context.response.headers["Retry-After"] = str(wait)
         raise RateLimited(wait)
+
+
+async def check_writes(services: Services, request: Request, caller: RequestContext) -> None:
+    """Every write counts against the caller (participant or staff user) and the address."""
+    await check(services, WRITES_PER_IP, address_of(request))
+    if caller.actor.id is not None:
+        await check(services, WRITES_PER_CALLER, f"{caller.actor.kind.value}:{caller.actor.id}")
+
+
+async def enforce(info: Info, limit: Limit, key: str) -> None:
+    """Count the attempt; past the limit, answer HTTP 429 with Retry-After and stop here."""
+    try:
+        await check(info.context.services, limit, key)
+    except RateLimited as limited:
+        refuse(info.context.response, limited)
+        raise
+
+
+def refuse(response: Response, limited: RateLimited) -> None:
+    response.status_code = 429
+    response.headers["Retry-After"] = str(limited.retry_after)
+
+
+class WriteLimits(SchemaExtension):
+    """Mutations count as writes: past a limit the operation does not run (429, Retry-After)."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        if execution.operation_type is OperationType.MUTATION:
+            context: Context = execution.context
+            try:
+                await check_writes(context.services, context.request, context.caller)
+            except RateLimited as limited:
+                refuse(context.response, limited)
+                execution.result = ExecutionResult(
+                    data=None, errors=[GraphQLError(limited.message, original_error=limited)]
+                )
+        yield

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,18 +57,25 @@ class RequestIdMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Answer 413 to bodies over the limit, whether or not Content-Length tells the truth."""
+    """Answer 413 to bodies over the limit, whether or not Content-Length tells the truth.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `routes` gives single paths (bulk uploads) a limit of their own.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, routes: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.routes = dict(routes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.routes.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send)
             return
         received = 0
@@ -78,7 +86,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 

@@ -25,6 +25,7 @@ class Kind(StrEnum):
 class Rule:
     kind: Kind
     permissions: tuple[Permission, ...] = ()  # all of them, on the object's scope
+    any_of: bool = False  # one of them is enough (e.g. the participant, or staff for them)
 
 
 PUBLIC = Rule(Kind.PUBLIC)
@@ -34,6 +35,10 @@ PARENT = Rule(Kind.PARENT)
 
 def guarded(*permissions: Permission) -> Rule:
     return Rule(Kind.GUARDED, permissions)
+
+
+def either(*permissions: Permission) -> Rule:
+    return Rule(Kind.GUARDED, permissions, any_of=True)
 
 
 def _plain(*names: str) -> dict[str, Rule]:
@@ -88,6 +93,16 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "answerQuery": guarded(Permission.QUERY_ANSWER),
         "closeQuery": guarded(Permission.QUERY_RAISE),
         "signRecord": guarded(Permission.RECORD_SIGN),
+        "publishQuestionnaire": guarded(Permission.STUDY_DESIGN),
+        "createDiarySchedule": guarded(Permission.STUDY_DESIGN),
+        # the participant's app, or site staff entering data for them with a reason
+        "submitDiaryEntries": either(Permission.DATA_SUBMIT, Permission.DATA_PROXY),
+        "correctDiaryEntry": guarded(Permission.DATA_CORRECT),
+        "registerDevice": guarded(Permission.DEVICE_MANAGE),
+        "assignDevice": guarded(Permission.DEVICE_MANAGE),
+        "unassignDevice": guarded(Permission.DEVICE_MANAGE),
+        "submitReadings": guarded(Permission.DATA_SUBMIT),
+        "deleteReading": guarded(Permission.DATA_CORRECT),
     },
     "Study": _plain("id", "code", "title", "createdAt")
     | {
@@ -95,11 +110,15 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "arms": guarded(Permission.STUDY_READ),
         "visitDefinitions": guarded(Permission.STUDY_READ),
         "consentVersions": guarded(Permission.STUDY_READ),
+        "questionnaires": guarded(Permission.STUDY_READ),
+        "diarySchedules": guarded(Permission.STUDY_READ),
     },
     "Site": _plain("id", "code", "name", "country", "timezone", "createdAt")
     | {
         "study": guarded(Permission.STUDY_READ),
         "participants": guarded(Permission.PARTICIPANT_READ),
+        "devices": guarded(Permission.SITE_READ),
+        "compliance": guarded(Permission.PARTICIPANT_READ),
     },
     "Participant": _plain(
         "id",
@@ -119,6 +138,11 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "site": guarded(Permission.SITE_READ),
         "consent": guarded(Permission.PARTICIPANT_READ),
         "visits": guarded(Permission.PARTICIPANT_READ),
+        "diaryDue": guarded(Permission.PARTICIPANT_READ),
+        "diaryEntries": guarded(Permission.PARTICIPANT_READ),
+        "compliance": guarded(Permission.PARTICIPANT_READ),
+        "readings": guarded(Permission.PARTICIPANT_READ),
+        "readingSummaries": guarded(Permission.PARTICIPANT_READ),
     },
     "Arm": _plain("id", "code", "name", "createdAt"),
     "VisitDefinition": _plain("id", "code", "name", "day", "windowBefore", "windowAfter", "modes"),
@@ -157,6 +181,42 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "field",
         "participantId",
     ),
+    "DiaryEntry": _plain(
+        "id",
+        "occurrenceKey",
+        "dueAt",
+        "questionnaireCode",
+        "questionnaireVersion",
+        "contentHash",
+        "answers",
+        "completedAt",
+        "receivedAt",
+        "timeliness",
+        "status",
+        "quarantineCode",
+        "clockSkewed",
+        "version",
+        "signatures",
+    )
+    | {
+        "freeText": guarded(Permission.IDENTIFIERS_READ),
+        "changeRequests": guarded(Permission.PARTICIPANT_READ),  # reasons: IDENTIFIERS_READ
+    },
+    "Device": _plain(
+        "id", "kinds", "model", "serial", "registeredAt", "participantId", "assignedAt", "version"
+    ),
+    "Reading": _plain(
+        "id",
+        "kind",
+        "sourceId",
+        "deviceId",
+        "effectiveStart",
+        "effectiveEnd",
+        "receivedAt",
+        "clockSkewed",
+        "deletedAt",
+        "components",
+    ),
     "ContactDetails": _plain("fullName", "email", "phone", "dateOfBirth", "address", "version"),
     "StaffUser": _plain(
         "id", "email", "name", "status", "createdAt", "lockedUntil", "version", "grants"
@@ -190,6 +250,31 @@ CARRIERS = frozenset(
         "AuditFieldChange",
         "AuditOrigin",
         "AuditValue",
+        "Anchor",
+        "AnswerProblem",
+        "Choice",
+        "Compliance",
+        "CorrectDiaryEntrySuccess",
+        "CreateDiaryScheduleSuccess",
+        "DataChangeRequest",
+        "DailySummary",
+        "DeleteReadingSuccess",
+        "DeviceSuccess",
+        "DiaryEntryConnection",
+        "DiaryEntryEdge",
+        "DiaryEntryResult",
+        "DiarySchedule",
+        "DueDiary",
+        "LocalizedText",
+        "PublishQuestionnaireSuccess",
+        "Questionnaire",
+        "QuestionnaireItem",
+        "ReadingComponent",
+        "ReadingConnection",
+        "ReadingEdge",
+        "ReadingResult",
+        "SubmitDiaryEntriesSuccess",
+        "SubmitReadingsSuccess",
         "ConsentStatus",
         "ConsentText",
         "ConsentVersion",

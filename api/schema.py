@@ -20,6 +20,7 @@ from strawberry.types.execution import ExecutionContext
 
 from api.context import Info
 from api.errors import apply_contract
+from api.limits import WriteLimits
 from api.relay import Node, from_global_id
 from api.types.audit import AuditQueries
 from api.types.auth import AuthMutations, AuthQueries
@@ -27,13 +28,15 @@ from api.types.consent import ConsentMutations
 from api.types.contacts import ContactMutations, ContactQueries
 from api.types.data_queries import DataQueryMutations, DataQueryQueries, query_by_id
 from api.types.design import DesignMutations
+from api.types.devices import DeviceMutations, device_by_id
+from api.types.diaries import DiaryMutations, entry_by_id
 from api.types.enrolment import EnrolmentMutations
 from api.types.participants import LifecycleMutations, ParticipantMutations, participant_by_id
 from api.types.signatures import SignatureMutations
 from api.types.studies import StudyMutations, StudyQueries, site_by_id, study_by_id
 from api.types.users import UserMutations, UserQueries, staff_user_by_id
 from api.types.visits import VisitMutations, VisitQueries, visit_by_id
-from domain.ids import DataQueryId, ParticipantId, SiteId, StudyId, UserId, VisitId
+from domain.ids import DataQueryId, DeviceId, ParticipantId, SiteId, StudyId, UserId, VisitId
 from domain.pagination import MAX_PAGE_SIZE
 
 
@@ -62,6 +65,10 @@ class Query(
             return await visit_by_id(info, VisitId(raw))
         if type_name == "DataQuery":
             return await query_by_id(info, DataQueryId(raw))
+        if type_name == "DiaryEntry":
+            return await entry_by_id(info, raw)
+        if type_name == "Device":
+            return await device_by_id(info, DeviceId(raw))
         return None
 
 
@@ -74,6 +81,8 @@ class Mutation(
     LifecycleMutations,
     VisitMutations,
     DataQueryMutations,
+    DiaryMutations,
+    DeviceMutations,
     SignatureMutations,
     ContactMutations,
     EnrolmentMutations,
@@ -105,6 +114,7 @@ def build_schema(
         mutation=Mutation,
         extensions=[
             functools.partial(MaxTokensLimiter, max_token_count=max_tokens),
+            WriteLimits,
             functools.partial(ParserCache, maxsize=512),
             functools.partial(AddValidationRules, _rules(production, max_depth, max_aliases)),
             functools.partial(ValidationCache, maxsize=512),

@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     login_limit_per_account: int = Field(default=10, ge=1, description="Per 5 minutes.")
     enrol_limit_per_ip: int = Field(default=10, ge=1, description="Enrolments a minute per IP.")
     refresh_limit_per_ip: int = Field(default=120, ge=1, description="Refreshes a minute per IP.")
+    write_limit_per_caller: int = Field(
+        default=120, ge=1, description="Writes (mutations, uploads) a minute per signed-in caller."
+    )
+    write_limit_per_ip: int = Field(default=600, ge=1, description="Writes a minute per IP.")
+    ingest_max_bytes: int = Field(
+        default=32_000_000,
+        ge=1024,
+        description="Largest bulk upload, compressed and after decompression.",
+    )
+    ingest_concurrency: int = Field(
+        default=4, ge=1, description="Bulk uploads processed at once per worker; more get 429."
+    )
     max_query_depth: int = Field(default=12, ge=2)
     max_aliases: int = Field(default=20, ge=1)
     max_tokens: int = Field(default=3000, ge=100)

@@ -11,7 +11,7 @@ import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar, Protocol, TypeAlias
@@ -84,6 +84,8 @@ def to_json(value: object) -> JsonValue:
         return str(value)
     if isinstance(value, datetime | date | time):
         return value.isoformat()
+    if isinstance(value, timedelta):  # durations as whole seconds: exact and language-neutral
+        return int(value.total_seconds())
     if isinstance(value, list | tuple | frozenset):
         return [to_json(v) for v in value]
     if isinstance(value, Mapping):

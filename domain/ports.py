@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -14,13 +14,17 @@ from domain.audit import Change, JsonValue
 from domain.clock import Clock
 from domain.consent import Consent, ConsentVersion
 from domain.contacts import ContactDetails
+from domain.corrections import DataChangeRequest
 from domain.data_queries import DataQuery
 from domain.design import Arm, VisitDefinition
+from domain.devices import DailySummary, Device, StoredReading
+from domain.diaries import DiaryEntry, DiarySchedule
 from domain.enrolment import AppInstallation, EnrolmentCode
 from domain.ids import (
     ArmId,
     ConsentVersionId,
     DataQueryId,
+    DeviceId,
     ParticipantId,
     SiteId,
     StudyId,
@@ -30,7 +34,9 @@ from domain.ids import (
 )
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
-from domain.records import Located, QueryFilter, VisitFilter
+from domain.questionnaires import PublishedQuestionnaire
+from domain.readings import ReadingKind
+from domain.records import Located, QueryFilter, ReadingFilter, VisitFilter
 from domain.schedules import ZoneChange
 from domain.sessions import RefreshRecord, RevokeReason, Session
 from domain.signatures import Signature
@@ -139,6 +145,69 @@ class DataQueryRepository(Protocol):
     async def page(
         self, filters: QueryFilter, visible: ReadFilter, request: PageRequest
     ) -> Page[DataQuery]: ...
+
+
+class QuestionnaireRepository(Protocol):
+    async def add(self, published: PublishedQuestionnaire) -> None: ...
+
+    async def all(self, study_id: StudyId) -> Sequence[PublishedQuestionnaire]:
+        """Every version of every questionnaire of the study, oldest first."""
+        ...
+
+
+class DiaryRepository(Protocol):
+    async def add_schedule(self, schedule: DiarySchedule) -> None: ...
+    async def schedules(self, study_id: StudyId) -> Sequence[DiarySchedule]: ...
+    async def get(self, entry_id: uuid.UUID) -> DiaryEntry | None: ...
+
+    async def try_add(self, entry: DiaryEntry) -> bool:
+        """Insert unless the id exists, or an accepted entry answers the occurrence already."""
+        ...
+
+    async def update(self, entry: DiaryEntry) -> None: ...
+
+    async def answered(self, participant_ids: Sequence[ParticipantId]) -> Sequence[DiaryEntry]:
+        """The accepted entries of these participants."""
+        ...
+
+    async def page(
+        self, participant_id: ParticipantId, request: PageRequest
+    ) -> Page[DiaryEntry]: ...
+    async def add_change_request(self, request: DataChangeRequest) -> None: ...
+
+    async def change_requests(self, record_id: uuid.UUID) -> Sequence[DataChangeRequest]:
+        """The record's data change requests, oldest first."""
+        ...
+
+
+class DeviceRepository(Protocol):
+    async def add(self, device: Device) -> None: ...
+    async def get(self, device_id: DeviceId) -> Device | None: ...
+    async def update(self, device: Device) -> None: ...
+    async def assigned_to(self, participant_id: ParticipantId) -> Sequence[Device]: ...
+    async def at_site(self, site_id: SiteId) -> Sequence[Device]: ...
+
+
+class ReadingRepository(Protocol):
+    async def add_batch(self, readings: Sequence[StoredReading]) -> set[uuid.UUID]:
+        """Insert in bulk (never row by row); the ids inserted, the others were duplicates."""
+        ...
+
+    async def get(self, reading_id: uuid.UUID) -> StoredReading | None: ...
+    async def update(self, reading: StoredReading) -> None: ...
+
+    async def page(
+        self, participant_id: ParticipantId, filters: ReadingFilter, request: PageRequest
+    ) -> Page[StoredReading]: ...
+
+    async def daily(
+        self,
+        participant_id: ParticipantId,
+        kind: ReadingKind,
+        timezone: str,
+        first: date,
+        last: date,
+    ) -> Sequence[DailySummary]: ...
 
 
 class RecordLocator(Protocol):
@@ -307,6 +376,14 @@ class UnitOfWork(Protocol):
     def queries(self) -> DataQueryRepository: ...
     @property
     def records(self) -> RecordLocator: ...
+    @property
+    def questionnaires(self) -> QuestionnaireRepository: ...
+    @property
+    def diaries(self) -> DiaryRepository: ...
+    @property
+    def devices(self) -> DeviceRepository: ...
+    @property
+    def readings(self) -> ReadingRepository: ...
     @property
     def keys(self) -> DataKeys: ...
 

@@ -8,13 +8,14 @@ import hashlib
 import json
 import re
 import unicodedata
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Context, Decimal, InvalidOperation, localcontext
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TypeAlias
+from typing import ClassVar, TypeAlias
 
 from domain import values
 from domain.errors import Invalid, NotFound
@@ -789,3 +790,17 @@ def to_plain(value: Answer) -> PlainAnswer:
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+@dataclass(frozen=True)
+class PublishedQuestionnaire:
+    """A published version as stored in a study: the audited entity around the definition."""
+
+    ENTITY: ClassVar[str] = "QuestionnaireVersion"
+    PERSONAL: ClassVar[frozenset[str]] = frozenset()
+    REASON_REQUIRED: ClassVar[bool] = False
+
+    id: uuid.UUID
+    study_id: uuid.UUID
+    definition: QuestionnaireVersion
+    published_at: datetime

@@ -43,3 +43,11 @@ class QueryFilter:
     participant_id: ParticipantId | None = None
     status: QueryStatus | None = None
     record_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class ReadingFilter:
+    kind: Any = None  # a ReadingKind
+    since: Any = None  # aware datetimes: effective start in [since, until)
+    until: Any = None
+    include_deleted: bool = False

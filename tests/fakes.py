@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -15,14 +15,18 @@ from domain.audit import Change, JsonValue
 from domain.auth import IssuedToken, TokenClaims
 from domain.consent import Consent, ConsentVersion
 from domain.contacts import ContactDetails
+from domain.corrections import DataChangeRequest
 from domain.data_queries import DataQuery
 from domain.design import Arm, VisitDefinition
+from domain.devices import DailySummary, Device, StoredReading
+from domain.diaries import DiaryEntry, DiarySchedule, EntryStatus
 from domain.enrolment import AppInstallation, EnrolmentCode
 from domain.errors import AlreadyExists, DomainError, ErrorCode
 from domain.ids import (
     ArmId,
     ConsentVersionId,
     DataQueryId,
+    DeviceId,
     ParticipantId,
     SiteId,
     StudyId,
@@ -32,7 +36,9 @@ from domain.ids import (
 )
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
-from domain.records import Located, QueryFilter, VisitFilter
+from domain.questionnaires import PublishedQuestionnaire
+from domain.readings import ReadingKind
+from domain.records import Located, QueryFilter, ReadingFilter, VisitFilter
 from domain.schedules import ZoneChange
 from domain.sessions import RefreshRecord, RevokeReason, Session
 from domain.signatures import Signature
@@ -132,6 +138,9 @@ class FakeParticipants:
             raise AlreadyExists("A participant with this screening number")
         self.taken_subject_ids.add(participant.subject_id)
         self.rows[participant.id] = participant
+        self.zone_history[participant.id] = [
+            ZoneChange(participant.registered_at, participant.timezone)
+        ]
         return True
 
     async def get(self, participant_id: ParticipantId) -> Participant | None:
@@ -543,6 +552,145 @@ class FakeRecords:
         return Located(record, participant.study_id, participant.site_id, participant.id)
 
 
+class FakeQuestionnaires:
+    def __init__(self) -> None:
+        self.rows: list[PublishedQuestionnaire] = []
+
+    async def add(self, published: PublishedQuestionnaire) -> None:
+        self.rows.append(published)
+
+    async def all(self, study_id: StudyId) -> Sequence[PublishedQuestionnaire]:
+        return [q for q in self.rows if q.study_id == study_id]
+
+
+class FakeDiaries:
+    def __init__(self) -> None:
+        self.schedule_rows: dict[uuid.UUID, DiarySchedule] = {}
+        self.rows: dict[uuid.UUID, DiaryEntry] = {}
+        self.requests: list[DataChangeRequest] = []
+
+    async def add_schedule(self, schedule: DiarySchedule) -> None:
+        self.schedule_rows[schedule.id] = schedule
+
+    async def schedules(self, study_id: StudyId) -> Sequence[DiarySchedule]:
+        return [s for s in self.schedule_rows.values() if s.study_id == study_id]
+
+    async def get(self, entry_id: uuid.UUID) -> DiaryEntry | None:
+        return self.rows.get(entry_id)
+
+    async def try_add(self, entry: DiaryEntry) -> bool:
+        taken = entry.status is EntryStatus.ACCEPTED and any(
+            e.status is EntryStatus.ACCEPTED
+            and (e.participant_id, e.schedule_id, e.occurrence_key)
+            == (entry.participant_id, entry.schedule_id, entry.occurrence_key)
+            for e in self.rows.values()
+        )
+        if entry.id in self.rows or taken:
+            return False
+        self.rows[entry.id] = entry
+        return True
+
+    async def update(self, entry: DiaryEntry) -> None:
+        self.rows[entry.id] = entry
+
+    async def answered(self, participant_ids: Sequence[ParticipantId]) -> Sequence[DiaryEntry]:
+        return [
+            e
+            for e in self.rows.values()
+            if e.participant_id in participant_ids and e.status is EntryStatus.ACCEPTED
+        ]
+
+    async def page(self, participant_id: ParticipantId, request: PageRequest) -> Page[DiaryEntry]:
+        rows = sorted(
+            (e for e in self.rows.values() if e.participant_id == participant_id),
+            key=lambda e: str(e.id),
+        )
+        return Page.from_overfetch(rows[: request.first + 1], request)
+
+    async def add_change_request(self, request: DataChangeRequest) -> None:
+        self.requests.append(request)
+
+    async def change_requests(self, record_id: uuid.UUID) -> Sequence[DataChangeRequest]:
+        return [r for r in self.requests if r.record_id == record_id]
+
+
+class FakeDevices:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, Device] = {}
+
+    async def add(self, device: Device) -> None:
+        self.rows[device.id] = device
+
+    async def get(self, device_id: DeviceId) -> Device | None:
+        return self.rows.get(device_id)
+
+    async def update(self, device: Device) -> None:
+        self.rows[device.id] = device
+
+    async def assigned_to(self, participant_id: ParticipantId) -> Sequence[Device]:
+        return [d for d in self.rows.values() if d.participant_id == participant_id]
+
+    async def at_site(self, site_id: SiteId) -> Sequence[Device]:
+        return [d for d in self.rows.values() if d.site_id == site_id]
+
+
+class FakeReadings:
+    """Deduplicates like the database's unique key does."""
+
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, StoredReading] = {}
+
+    async def add_batch(self, readings: Sequence[StoredReading]) -> set[uuid.UUID]:
+        keys = {self._key(r) for r in self.rows.values()}
+        new = set()
+        for reading in readings:
+            if self._key(reading) not in keys:
+                keys.add(self._key(reading))
+                self.rows[reading.id] = reading
+                new.add(reading.id)
+        return new
+
+    @staticmethod
+    def _key(r: StoredReading) -> tuple[object, ...]:
+        return (
+            r.participant_id,
+            r.device_id,
+            r.reading.kind,
+            r.reading.effective_key,
+            r.reading.source_id,
+        )
+
+    async def get(self, reading_id: uuid.UUID) -> StoredReading | None:
+        return self.rows.get(reading_id)
+
+    async def update(self, reading: StoredReading) -> None:
+        self.rows[reading.id] = reading
+
+    async def page(
+        self, participant_id: ParticipantId, filters: ReadingFilter, request: PageRequest
+    ) -> Page[StoredReading]:
+        rows = sorted(
+            (
+                r
+                for r in self.rows.values()
+                if r.participant_id == participant_id
+                and (filters.include_deleted or r.deleted_at is None)
+            ),
+            key=lambda r: (r.reading.effective_start, str(r.id)),
+        )
+        return Page.from_overfetch(rows[: request.first + 1], request)
+
+    async def daily(
+        self,
+        participant_id: ParticipantId,
+        kind: ReadingKind,
+        timezone: str,
+        first: date,
+        last: date,
+    ) -> Sequence[DailySummary]:
+        return []
+
+
 class FakeUnitOfWork:
     """Commits are counted and events kept; a failed block leaves the stores untouched."""
 
@@ -561,6 +709,10 @@ class FakeUnitOfWork:
         self.visits = FakeVisits()
         self.queries = FakeQueries()
         self.records = FakeRecords(self)
+        self.questionnaires = FakeQuestionnaires()
+        self.diaries = FakeDiaries()
+        self.devices = FakeDevices()
+        self.readings = FakeReadings()
         self.trail = FakeTrail()
         self.keys = FakeKeys()
         self.events: list[Change] = []

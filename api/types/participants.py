@@ -14,12 +14,16 @@ from api.relay import Connection, Node, from_global_id, to_global_id
 from domain.ids import ParticipantId, SiteId
 from domain.pagination import Page
 from domain.participants import Participant, ParticipantStatus
+from domain.readings import ReadingKind
+from domain.records import ReadingFilter  # a GraphQL enum once api.types.devices is loaded
 from domain.services import participants as cases
 from domain.services import studies as study_cases
 
 if TYPE_CHECKING:
     from api.types.consent import ConsentStatusType
     from api.types.contacts import ContactDetailsType
+    from api.types.devices import DailySummaryType, ReadingType
+    from api.types.diaries import ComplianceType, DiaryEntryType, DueDiaryType
     from api.types.studies import SiteType
     from api.types.visits import VisitType
 
@@ -78,6 +82,66 @@ class ParticipantType(Node):
             first,
             after,
         )
+
+    @strawberry.field(
+        description="Diary occurrences between start and end, in the participant's local time."
+    )
+    async def diary_due(
+        self, info: Info, start: datetime, end: datetime
+    ) -> list[Annotated[DueDiaryType, strawberry.lazy("api.types.diaries")]]:
+        from api.types.diaries import due_of
+
+        return await due_of(info, self.entity.id, start, end)
+
+    @strawberry.field(description="Submitted diary entries, oldest first.")
+    async def diary_entries(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[DiaryEntryType, strawberry.lazy("api.types.diaries")]]:
+        from api.types.diaries import entries_of
+
+        return await entries_of(info, self.entity.id, first, after)
+
+    @strawberry.field(description="Diary compliance so far: on time, late, missed.")
+    async def compliance(
+        self, info: Info
+    ) -> Annotated[ComplianceType, strawberry.lazy("api.types.diaries")]:
+        from api.types.diaries import compliance_of
+
+        return await compliance_of(info, [self.entity.id])
+
+    @strawberry.field(description="Device readings by effective time, oldest first.")
+    async def readings(
+        self,
+        info: Info,
+        *,
+        kind: ReadingKind | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_deleted: bool = False,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Annotated[ReadingType, strawberry.lazy("api.types.devices")]]:
+        from api.types.devices import readings_of
+
+        return await readings_of(
+            info,
+            self.entity.id,
+            ReadingFilter(kind=kind, since=since, until=until, include_deleted=include_deleted),
+            first=first,
+            after=after,
+        )
+
+    @strawberry.field(description="Per-day count, minimum, maximum and mean, in local days.")
+    async def reading_summaries(
+        self,
+        info: Info,
+        kind: ReadingKind,
+        from_day: date,
+        to_day: date,
+    ) -> list[Annotated[DailySummaryType, strawberry.lazy("api.types.devices")]]:
+        from api.types.devices import summaries_of
+
+        return await summaries_of(info, self.entity.id, kind, from_day, to_day)
 
     @strawberry.field
     async def site(self, info: Info) -> Annotated[SiteType, strawberry.lazy("api.types.studies")]:

@@ -14,6 +14,15 @@ from api.exposure import expose
 from api.relay import Connection, Node, from_global_id, page_request
 from api.types.consent import ConsentVersionType, versions_of
 from api.types.design import ArmType, VisitDefinitionType, arms_of, definitions_of
+from api.types.devices import DeviceType, devices_at
+from api.types.diaries import (
+    ComplianceType,
+    DiaryScheduleType,
+    QuestionnaireType,
+    questionnaires_of,
+    schedules_of,
+    site_compliance_of,
+)
 from api.types.participants import ParticipantStatusType, ParticipantType, participant_connection
 from domain.errors import NotFound
 from domain.ids import SiteId, StudyId
@@ -41,6 +50,14 @@ class StudyType(Node):
     @strawberry.field(description="Versions of the consent document, oldest first.")
     async def consent_versions(self, info: Info) -> list[ConsentVersionType]:
         return await versions_of(info, self.entity.id)
+
+    @strawberry.field(description="Published questionnaire versions, by code and version.")
+    async def questionnaires(self, info: Info) -> list[QuestionnaireType]:
+        return await questionnaires_of(info, self.entity.id)
+
+    @strawberry.field(description="When participants answer which questionnaire.")
+    async def diary_schedules(self, info: Info) -> list[DiaryScheduleType]:
+        return await schedules_of(info, self.entity.id)
 
     @strawberry.field(description="The study's sites that you may see.")
     async def sites(self, info: Info) -> list[SiteType]:
@@ -80,6 +97,14 @@ class SiteType(Node):
             request=page_request(first, after, "participant", uuid.UUID),
         )
         return participant_connection(page)
+
+    @strawberry.field(description="Devices registered at this site.")
+    async def devices(self, info: Info) -> list[DeviceType]:
+        return await devices_at(info, self.entity.id)
+
+    @strawberry.field(description="Diary compliance of the site's participants so far.")
+    async def compliance(self, info: Info) -> ComplianceType:
+        return await site_compliance_of(info, self.entity.id)
 
 
 async def study_by_id(info: Info, raw: StudyId) -> StudyType | None:

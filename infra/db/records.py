@@ -19,6 +19,8 @@ class SqlRecordLocator:
             "Participant": lambda i: uow.participants.get(ParticipantId(i)),
             "Visit": lambda i: uow.visits.get(VisitId(i)),
             "Consent": uow.consents.consent,
+            "DiaryEntry": uow.diaries.get,
+            "Reading": uow.readings.get,
         }
 
     def register(self, record_type: str, finder: Callable[[uuid.UUID], Awaitable[Any]]) -> None:

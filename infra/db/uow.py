@@ -16,8 +16,12 @@ from infra.db.contacts import SqlContactRepository
 from infra.db.data_keys import DataKeyAdmin, DataKeyStore, FieldCipher
 from infra.db.data_queries import SqlDataQueryRepository
 from infra.db.design import SqlDesignRepository
+from infra.db.devices import SqlDeviceRepository
+from infra.db.diaries import SqlDiaryRepository
 from infra.db.enrolment import SqlEnrolmentRepository
 from infra.db.participants import SqlParticipantRepository
+from infra.db.questionnaires import SqlQuestionnaireRepository
+from infra.db.readings import SqlReadingRepository
 from infra.db.records import SqlRecordLocator
 from infra.db.sessions import SqlSessionRepository
 from infra.db.studies import SqlSiteRepository, SqlStudyRepository
@@ -111,6 +115,22 @@ class SqlUnitOfWork:
     @property
     def records(self) -> SqlRecordLocator:
         return SqlRecordLocator(self)
+
+    @property
+    def questionnaires(self) -> SqlQuestionnaireRepository:
+        return SqlQuestionnaireRepository(self.session)
+
+    @property
+    def diaries(self) -> SqlDiaryRepository:
+        return SqlDiaryRepository(self.session, self.cipher)
+
+    @property
+    def devices(self) -> SqlDeviceRepository:
+        return SqlDeviceRepository(self.session)
+
+    @property
+    def readings(self) -> SqlReadingRepository:
+        return SqlReadingRepository(self.session, self.cipher)
 
     @property
     def trail(self) -> SqlAuditTrail:

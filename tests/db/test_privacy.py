@@ -12,13 +12,22 @@ from domain.actors import Actor, Role
 from domain.contacts import ContactField
 from domain.errors import DomainError, ErrorCode
 from domain.pagination import PageRequest
-from domain.services import contacts, keys, participants, trail
+from domain.services import contacts, diaries, keys, participants, trail
 from domain.trail import TrailQuery, ValueState
 from infra.db.data_keys import DataKeyStore
 from infra.db.engine import create_engine
 from tests.conftest import Scratch
 from tests.factories import admin, caller, staff
-from tests.world import PEOPLE, REASON, build_world
+from tests.world import (
+    CORRECTION_REASON,
+    DELETE_REASON,
+    DIARY_TEXT,
+    PEOPLE,
+    PROXY_REASON,
+    REASON,
+    add_diary,
+    build_world,
+)
 
 SECRETS = [
     *(p["full_name"] for p in PEOPLE),
@@ -28,6 +37,10 @@ SECRETS = [
     *(p["address"] for p in PEOPLE),
     REASON,
     "Möllendorffstraße",
+    DIARY_TEXT,
+    PROXY_REASON,
+    CORRECTION_REASON,
+    DELETE_REASON,
 ]
 
 
@@ -54,6 +67,7 @@ async def _dump(scratch: Scratch) -> str:
 
 async def test_a_dump_shows_no_personal_data(scratch: Scratch) -> None:
     world = await build_world(scratch.runtime.services.uow)
+    diary = await add_diary(scratch.runtime.services.uow, world)
     dump = (await _dump(scratch)).lower()
     for secret in SECRETS:
         assert secret.lower() not in dump, secret
@@ -71,6 +85,10 @@ async def test_a_dump_shows_no_personal_data(scratch: Scratch) -> None:
     )
     assert detail is not None
     assert detail.full_name == PEOPLE[0]["full_name"]
+    entry = await diaries.get_entry(
+        uow=scratch.runtime.services.uow(), ctx=caller(world.coordinator), entry_id=diary.entry_id
+    )
+    assert entry.free_text == {"NOTE": DIARY_TEXT}
 
 
 async def _trail(scratch: Scratch, actor: Actor, **query: object) -> list[object]:

@@ -35,6 +35,8 @@ def make_settings(database: ScratchDatabase, key_file: Path, **overrides: Any) -
         "login_limit_per_account": 100_000,
         "enrol_limit_per_ip": 100_000,
         "refresh_limit_per_ip": 100_000,
+        "write_limit_per_caller": 100_000,
+        "write_limit_per_ip": 100_000,
     }
     return Settings(**(values | overrides))
 

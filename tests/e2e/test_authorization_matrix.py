@@ -30,6 +30,28 @@ from domain.access import Permission, Scope
 from domain.actors import ANONYMOUS, Actor, ActorKind, Grant, Role
 from domain.ids import ParticipantId, SiteId, StudyId
 from tests.e2e.conftest import PASSWORD, create_user
+from tests.e2e.trial import (
+    ASSIGN_DEVICE,
+    CREATE_ARM,
+    CREATE_DIARY,
+    CREATE_SITE,
+    CREATE_STUDY,
+    ENROL,
+    ENROL_ARM,
+    HOURS,
+    ISSUE_CODE,
+    LOGIN,
+    PUBLISH,
+    PUBLISH_QUESTIONNAIRE,
+    REGISTER,
+    REGISTER_DEVICE,
+    SIGN_CONSENT,
+    SUBMIT_DIARY,
+    SUBMIT_READINGS,
+    diary_entry,
+    heart_rate,
+    open_occurrence,
+)
 
 DENIALS = {"FORBIDDEN", "NOT_FOUND", "UNAUTHENTICATED"}
 ROLES = (
@@ -72,6 +94,7 @@ class World:
     staff: dict[str, str] = field(default_factory=dict)  # role name -> StaffUser global id
     emails: dict[str, str] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=itertools.count)
+    due: dict[str, Any] = field(default_factory=dict)  # an open diary occurrence of "own"
 
     async def gql(self, who: str | None, query: str, **variables: Any) -> dict[str, Any]:
         token = self.tokens.get(who) if who else None
@@ -92,13 +115,7 @@ class World:
 
 # --- building the world ------------------------------------------------------------------
 
-CREATE_STUDY = 'mutation($c: String!) { createStudy(input: {code: $c, title: "M"}) { __typename ... on CreateStudySuccess { study { id } } ... on MutationError { code } } }'
-CREATE_SITE = 'mutation($s: ID!, $c: String!) { createSite(input: {studyId: $s, code: $c, name: "S", country: "DE", timezone: "Europe/Berlin"}) { __typename ... on CreateSiteSuccess { site { id } } ... on MutationError { code } } }'
-REGISTER = "mutation($s: ID!, $n: String!) { registerParticipant(input: {siteId: $s, screeningNumber: $n}) { __typename ... on RegisterParticipantSuccess { participant { id } } ... on MutationError { code } } }"
-SET_CONTACT = 'mutation($p: ID!, $e: String) { setParticipantContact(input: {participantId: $p, fullName: "Full Name", email: $e, address: "Street 1"}) { __typename ... on MutationError { code } } }'
-ISSUE_CODE = "mutation($p: ID!) { issueEnrolmentCode(input: {participantId: $p}) { __typename ... on IssueEnrolmentCodeSuccess { enrolment { code } } ... on MutationError { code } } }"
-ENROL = 'mutation($c: String!) { enrolParticipant(input: {code: $c, installation: {platform: ANDROID, model: "P", osVersion: "16", appVersion: "1"}}) { __typename ... on EnrolParticipantSuccess { accessToken } ... on MutationError { code } } }'
-LOGIN = "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { __typename ... on LoginSuccess { accessToken refreshToken } ... on MutationError { code } } }"
+SET_CONTACT = 'mutation($p: ID!, $e: String) { setParticipantContact(input: {participantId: $p, fullName: "Full Name", email: $e, address: "Street 1"}) { __typename ... on MutationError { code message field } } }'
 
 
 async def _login(world: World, email: str) -> dict[str, str]:
@@ -160,12 +177,9 @@ async def _build(world: World, settings: Settings) -> None:
     world.actors["anonymous"] = ANONYMOUS
 
 
-CREATE_ARM = 'mutation($s: ID!, $c: String!) { createArm(input: {studyId: $s, code: $c, name: "Arm"}) { __typename ... on CreateArmSuccess { arm { id } } ... on MutationError { code } } }'
-CREATE_VISIT_DEF = 'mutation($s: ID!, $c: String!) { createVisitDefinition(input: {studyId: $s, code: $c, name: "Week 1", day: 7, windowBefore: 2, windowAfter: 2, modes: [VIDEO, PHONE]}) { __typename ... on CreateVisitDefinitionSuccess { visitDefinition { id } } ... on MutationError { code } } }'
-PUBLISH = 'mutation($s: ID!) { publishConsentVersion(input: {studyId: $s, texts: [{language: "en", title: "Consent", body: "You agree."}]}) { __typename ... on PublishConsentVersionSuccess { consentVersion { id } } ... on MutationError { code } } }'
-SIGN_CONSENT = 'mutation($v: ID!) { signConsent(input: {consentVersionId: $v, language: "en", name: "P. Participant"}) { __typename ... on SignConsentSuccess { consent { id } } ... on MutationError { code } } }'
-SCHEDULE = 'mutation($p: ID!, $d: ID!) { scheduleVisit(input: {participantId: $p, visitDefinitionId: $d, mode: VIDEO, localStart: "2031-04-01T09:00"}) { __typename ... on VisitSuccess { visit { id } } ... on MutationError { code } } }'
-RAISE = 'mutation($r: ID!) { raiseQuery(input: {recordId: $r, field: "screeningNumber", question: "Please confirm."}) { __typename ... on DataQuerySuccess { query { id } } ... on MutationError { code } } }'
+CREATE_VISIT_DEF = 'mutation($s: ID!, $c: String!) { createVisitDefinition(input: {studyId: $s, code: $c, name: "Week 1", day: 7, windowBefore: 2, windowAfter: 2, modes: [VIDEO, PHONE]}) { __typename ... on CreateVisitDefinitionSuccess { visitDefinition { id } } ... on MutationError { code message field } } }'
+SCHEDULE = 'mutation($p: ID!, $d: ID!) { scheduleVisit(input: {participantId: $p, visitDefinitionId: $d, mode: VIDEO, localStart: "2031-04-01T09:00"}) { __typename ... on VisitSuccess { visit { id } } ... on MutationError { code message field } } }'
+RAISE = 'mutation($r: ID!) { raiseQuery(input: {recordId: $r, field: "screeningNumber", question: "Please confirm."}) { __typename ... on DataQuerySuccess { query { id } } ... on MutationError { code message field } } }'
 
 
 async def _build_trial(world: World) -> None:
@@ -189,6 +203,7 @@ async def _build_trial(world: World) -> None:
         world.places[f"query_{label}"] = Place(
             gid, person.study, person.site, person.participant, Permission.QUERY_READ
         )
+    await _build_diaries_and_devices(world)
 
 
 async def _publish_and_sign(world: World) -> None:
@@ -205,6 +220,50 @@ async def _publish_and_sign(world: World) -> None:
         person = world.places[label]
         gid = signed["data"]["signConsent"]["consent"]["id"]
         world.places[f"consent_{label}"] = Place(gid, person.study, person.site, person.participant)
+
+
+async def _open_occurrence(world: World, app: str, person: Place) -> dict[str, Any]:
+    return await open_occurrence(lambda q, **v: world.gql(app, q, **v), person.gid)
+
+
+async def _build_diaries_and_devices(world: World) -> None:
+    """Study A: a questionnaire, an hourly diary, both participants enrolled with an entry,
+    a heart-rate device each and a reading each."""
+    a = world.places["A"]
+    published = await world.gql("admin", PUBLISH_QUESTIONNAIRE, s=a.gid, c="PAIN")
+    assert _data(published, "publishQuestionnaire", "questionnaire"), published
+    made = await world.gql("admin", CREATE_DIARY, s=a.gid, t=HOURS)
+    assert _data(made, "createDiarySchedule", "__typename") == "CreateDiaryScheduleSuccess", made
+    for label, staff, app in (
+        ("own", "coordinator", "participant"),
+        ("other", "a2_coordinator", "_other_app"),
+    ):
+        person = world.places[label]
+        enrolled = await world.gql(staff, ENROL_ARM, p=person.gid, a=world.places["arm"].gid)
+        assert _data(enrolled, "enrolInStudy", "__typename") == "ParticipantSuccess", enrolled
+        due = await _open_occurrence(world, app, person)
+        world.due = world.due or due
+        entry = diary_entry(due)
+        sent = await world.gql(app, SUBMIT_DIARY, e=[entry])
+        result = _data(sent, "submitDiaryEntries", "results")[0]
+        assert result["outcome"] == "ACCEPTED", sent
+        world.places[f"entry_{label}"] = Place(
+            result["entry"]["id"], person.study, person.site, person.participant
+        )
+        site = world.places["A1" if label == "own" else "A2"]
+        registered = await world.gql(staff, REGISTER_DEVICE, t=site.gid, n=world.unique("SN"))
+        assert _data(registered, "registerDevice", "device"), registered
+        device = registered["data"]["registerDevice"]["device"]["id"]
+        await world.gql(staff, ASSIGN_DEVICE, t=device, p=person.gid)
+        world.places[f"device_{label}"] = Place(
+            device, person.study, person.site, read=Permission.SITE_READ
+        )
+        readings = await world.gql(app, SUBMIT_READINGS, i=[heart_rate(device)])
+        outcome = _data(readings, "submitReadings", "results")[0]
+        assert outcome["outcome"] == "ACCEPTED", readings
+        world.places[f"reading_{label}"] = Place(
+            outcome["readingId"], person.study, person.site, person.participant
+        )
 
 
 async def _enrol_own(world: World) -> None:
@@ -237,14 +296,18 @@ class Case:
     expect: Expect
 
 
-def _rule(path: str) -> tuple[Permission, ...]:
-    type_name, field_name = path.split(".")
-    return FIELD_RULES[type_name][field_name].permissions
-
-
 def by_policy(path: str) -> Expect:
-    """Expected: the field's permissions hold on the target's scope."""
-    return lambda w, who, target: w.allows(who, _rule(path), w.places[target].scope)
+    """Expected: the field's permissions (all, or one of them) hold on the target's scope."""
+    type_name, field_name = path.split(".")
+    rule = FIELD_RULES[type_name][field_name]
+
+    def expect(w: World, who: str, target: str) -> bool:
+        scope = w.places[target].scope
+        if rule.any_of:
+            return any(w.allows(who, (p,), scope) for p in rule.permissions)
+        return w.allows(who, rule.permissions, scope)
+
+    return expect
 
 
 def visible(w: World, who: str, target: str) -> bool:
@@ -342,7 +405,7 @@ async def m_register(w: World, who: str, target: str) -> bool:
 
 
 async def m_status(w: World, who: str, target: str) -> bool:
-    query = 'mutation($p: ID!) { changeParticipantStatus(input: {participantId: $p, status: CONSENTED, reason: "signed"}) { __typename ... on MutationError { code } } }'
+    query = 'mutation($p: ID!) { changeParticipantStatus(input: {participantId: $p, status: CONSENTED, reason: "signed"}) { __typename ... on MutationError { code message field } } }'
     return _mutation("changeParticipantStatus")(await w.gql(who, query, p=w.places[target].gid))
 
 
@@ -352,13 +415,13 @@ async def m_contact(w: World, who: str, target: str) -> bool:
 
 
 async def m_redact(w: World, who: str, target: str) -> bool:
-    query = 'mutation($p: ID!) { redactParticipantContact(input: {participantId: $p, field: FULL_NAME, reason: "typo", replacement: "Full Name"}) { __typename ... on MutationError { code } } }'
+    query = 'mutation($p: ID!) { redactParticipantContact(input: {participantId: $p, field: FULL_NAME, reason: "typo", replacement: "Full Name"}) { __typename ... on MutationError { code message field } } }'
     return _mutation("redactParticipantContact")(await w.gql(who, query, p=w.places[target].gid))
 
 
 async def m_erase(w: World, who: str, target: str) -> bool:
     fresh = await _participant(w, "A1" if target == "own" else "A2")
-    query = 'mutation($p: ID!) { eraseParticipant(input: {participantId: $p, legalBasis: "GDPR"}) { __typename ... on MutationError { code } } }'
+    query = 'mutation($p: ID!) { eraseParticipant(input: {participantId: $p, legalBasis: "GDPR"}) { __typename ... on MutationError { code message field } } }'
     return _mutation("eraseParticipant")(await w.gql(who, query, p=fresh.gid))
 
 
@@ -374,7 +437,7 @@ async def m_enrol(w: World, who: str, target: str) -> bool:
 
 
 async def m_create_user(w: World, who: str, target: str) -> bool:
-    query = 'mutation($e: String!) { createStaffUser(input: {email: $e, name: "N", password: "a long password 1", grants: []}) { __typename ... on MutationError { code } } }'
+    query = 'mutation($e: String!) { createStaffUser(input: {email: $e, name: "N", password: "a long password 1", grants: []}) { __typename ... on MutationError { code message field } } }'
     return _mutation("createStaffUser")(await w.gql(who, query, e=f"{w.unique('u')}@example.org"))
 
 
@@ -384,7 +447,7 @@ async def m_grants(w: World, who: str, target: str) -> bool:
 
 
 async def m_user_status(w: World, who: str, target: str) -> bool:
-    query = 'mutation($u: ID!) { setStaffUserStatus(input: {userId: $u, status: ACTIVE, reason: "check"}) { __typename ... on MutationError { code } } }'
+    query = 'mutation($u: ID!) { setStaffUserStatus(input: {userId: $u, status: ACTIVE, reason: "check"}) { __typename ... on MutationError { code message field } } }'
     return _mutation("setStaffUserStatus")(await w.gql(who, query, u=w.staff["monitor"]))
 
 
@@ -410,7 +473,7 @@ async def m_logout(w: World, who: str, target: str) -> bool:
 
 
 async def m_password(w: World, who: str, target: str) -> bool:
-    query = 'mutation { changePassword(input: {currentPassword: "not it at all", newPassword: "another long one"}) { __typename ... on MutationError { code } } }'
+    query = 'mutation { changePassword(input: {currentPassword: "not it at all", newPassword: "another long one"}) { __typename ... on MutationError { code message field } } }'
     return _mutation("changePassword")(await w.gql(who, query))
 
 
@@ -507,7 +570,51 @@ async def f_visit_notes(w: World, who: str, target: str) -> bool:
     return _data(body, "node") is not None and not _denied(body)
 
 
+async def m_submit_diary(w: World, who: str, target: str) -> bool:
+    body = await w.gql(
+        who, SUBMIT_DIARY, e=[diary_entry(w.due)], p=w.places[target].gid, r="Read out by phone"
+    )
+    return _mutation("submitDiaryEntries")(body)
+
+
+async def m_submit_readings(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, SUBMIT_READINGS, i=[heart_rate(w.places["device_own"].gid, 75)])
+    return _mutation("submitReadings")(body)
+
+
+async def m_register_device(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, REGISTER_DEVICE, t=w.places[target].gid, n=w.unique("SN"))
+    return _mutation("registerDevice")(body)
+
+
+async def m_assign_device(w: World, who: str, target: str) -> bool:
+    owner = w.places[target.replace("device_", "")].gid
+    body = await w.gql(who, ASSIGN_DEVICE, t=w.places[target].gid, p=owner)
+    return _mutation("assignDevice")(body)
+
+
+async def f_free_text(w: World, who: str, target: str) -> bool:
+    body = await w.gql(
+        who,
+        "query($id: ID!) { node(id: $id) { ... on DiaryEntry { freeText } } }",
+        id=w.places[target].gid,
+    )
+    return _data(body, "node") is not None and not _denied(body)
+
+
+def _on_participant(selection: str, *path: str, find: str | None = None) -> Run:
+    return f_nested(
+        f"query($id: ID!) {{ node(id: $id) {{ ... on Participant {{ {selection} }} }} }}",
+        "own",
+        *path,
+        find=find,
+    )
+
+
 PEOPLE = ("own", "other")
+ENTRIES = ("entry_own", "entry_other")
+DEVICES = ("device_own", "device_other")
+READINGS = ("reading_own", "reading_other")
 VISITS = ("visit_own", "visit_other")
 QUERIES = ("query_own", "query_other")
 CONSENTS = ("consent_own", "consent_other")
@@ -518,7 +625,7 @@ NOWHERE = ("A",)  # global actions: the target does not matter
 CASES: dict[str, Case] = {
     "Query.studies": Case(STUDIES, q_studies, by_policy("Query.studies")),
     "Query.study": Case(STUDIES, q_study, by_policy("Query.study")),
-    "Query.node": Case(STUDIES + SITES + PEOPLE, q_node, visible),
+    "Query.node": Case(STUDIES + SITES + PEOPLE + ENTRIES + DEVICES, q_node, visible),
     "Query.findParticipantsByContact": Case(
         PEOPLE, q_find, by_policy("Query.findParticipantsByContact")
     ),
@@ -766,6 +873,136 @@ CASES: dict[str, Case] = {
         f_visit_notes,
         lambda w, who, t: visible(w, who, t) and by_policy("Visit.notes")(w, who, t),
     ),
+    "Mutation.publishQuestionnaire": Case(
+        STUDIES,
+        _mutating(
+            "publishQuestionnaire",
+            'mutation($t: ID!) { publishQuestionnaire(input: {studyId: $t, code: "MOOD", title: [{language: "en", text: "Mood"}], languages: ["en"], items: [{code: "M", type: INTEGER, minimum: "0", maximum: "5", texts: [{language: "en", text: "Mood?"}]}]}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.publishQuestionnaire"),
+    ),
+    "Mutation.createDiarySchedule": Case(
+        ("A",),
+        _mutating(
+            "createDiarySchedule",
+            'mutation($t: ID!) { createDiarySchedule(input: {studyId: $t, questionnaireCode: "PAIN", times: ["21:00"], startDay: 500}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.createDiarySchedule"),
+    ),
+    "Mutation.submitDiaryEntries": Case(
+        PEOPLE, m_submit_diary, by_policy("Mutation.submitDiaryEntries")
+    ),
+    "Mutation.correctDiaryEntry": Case(
+        ENTRIES,
+        _mutating(
+            "correctDiaryEntry",
+            'mutation($t: ID!) { correctDiaryEntry(input: {entryId: $t, changes: {PAIN: 4}, reason: "Misread"}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.correctDiaryEntry"),
+    ),
+    "Mutation.registerDevice": Case(SITES, m_register_device, by_policy("Mutation.registerDevice")),
+    "Mutation.submitReadings": Case(NOWHERE, m_submit_readings, is_participant),
+    "Mutation.deleteReading": Case(
+        READINGS,
+        _mutating(
+            "deleteReading",
+            'mutation($t: ID!) { deleteReading(input: {readingId: $t, reason: "Strap loose"}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.deleteReading"),
+    ),
+    "Mutation.unassignDevice": Case(
+        DEVICES,
+        _mutating(
+            "unassignDevice",
+            'mutation($t: ID!) { unassignDevice(input: {deviceId: $t, reason: "Broken"}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.unassignDevice"),
+    ),
+    "Mutation.assignDevice": Case(DEVICES, m_assign_device, by_policy("Mutation.assignDevice")),
+    "Study.questionnaires": Case(
+        ("A",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Study { questionnaires { code } } } }",
+            "A",
+            "questionnaires",
+        ),
+        within("A", "Study.questionnaires"),
+    ),
+    "Study.diarySchedules": Case(
+        ("A",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Study { diarySchedules { id } } } }",
+            "A",
+            "diarySchedules",
+        ),
+        within("A", "Study.diarySchedules"),
+    ),
+    "Site.devices": Case(
+        ("device_own",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Site { devices { id } } } }",
+            "A1",
+            "devices",
+            find="device",
+        ),
+        within("A1", "Site.devices"),
+    ),
+    "Site.compliance": Case(
+        ("A1",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Site { compliance { expected } } } }",
+            "A1",
+            "compliance",
+        ),
+        within("A1", "Site.compliance"),
+    ),
+    "Participant.diaryDue": Case(
+        ("own",),
+        _on_participant(
+            'diaryDue(start: "2030-01-01T00:00:00Z", end: "2030-01-02T00:00:00Z") { dueAt }',
+            "diaryDue",
+        ),
+        within("own", "Participant.diaryDue"),
+    ),
+    "Participant.diaryEntries": Case(
+        ("entry_own",),
+        _on_participant("diaryEntries { edges { node { id } } }", "diaryEntries", find="e"),
+        within("own", "Participant.diaryEntries"),
+    ),
+    "Participant.compliance": Case(
+        ("own",),
+        _on_participant("compliance { expected }", "compliance"),
+        within("own", "Participant.compliance"),
+    ),
+    "Participant.readings": Case(
+        ("reading_own",),
+        _on_participant(
+            "readings(includeDeleted: true) { edges { node { id } } }", "readings", find="r"
+        ),
+        within("own", "Participant.readings"),
+    ),
+    "Participant.readingSummaries": Case(
+        ("own",),
+        _on_participant(
+            'readingSummaries(kind: HEART_RATE, fromDay: "2030-01-01", toDay: "2030-01-31") { day }',
+            "readingSummaries",
+        ),
+        within("own", "Participant.readingSummaries"),
+    ),
+    "DiaryEntry.changeRequests": Case(
+        ENTRIES,
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on DiaryEntry { changeRequests { items } } } }",
+            "*",
+            "changeRequests",
+        ),
+        lambda w, who, t: visible(w, who, t) and by_policy("DiaryEntry.changeRequests")(w, who, t),
+    ),
+    "DiaryEntry.freeText": Case(
+        ENTRIES,
+        f_free_text,
+        lambda w, who, t: visible(w, who, t) and by_policy("DiaryEntry.freeText")(w, who, t),
+    ),
 }
 
 
@@ -843,7 +1080,14 @@ def _selection(schema: GraphQLSchema, type_name: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("type_name", "targets"), [("Study", STUDIES), ("Site", SITES), ("Participant", PEOPLE)]
+    ("type_name", "targets"),
+    [
+        ("Study", STUDIES),
+        ("Site", SITES),
+        ("Participant", PEOPLE),
+        ("DiaryEntry", ENTRIES),
+        ("Device", DEVICES),
+    ],
 )
 async def test_plain_fields_follow_their_object(
     world: World, type_name: str, targets: tuple[str, ...]
@@ -897,3 +1141,18 @@ async def test_data_managers_never_receive_direct_identifiers(world: World) -> N
                 body = await world.gql(who, query, id=gid)
                 leaked = [k for k in known if k.lower() in str(body).lower()]
                 assert not leaked, (who, target, leaked)
+
+
+async def test_free_text_answers_stay_with_the_participant_and_their_site(world: World) -> None:
+    """Free text can identify a person: the sponsor side and admins never receive it."""
+    for who in ROLES:
+        for target in ENTRIES:
+            body = await world.gql(
+                who,
+                "query($id: ID!) { node(id: $id) { ... on DiaryEntry { answers freeText } } }",
+                id=world.places[target].gid,
+            )
+            expected = by_policy("DiaryEntry.freeText")(world, who, target) and visible(
+                world, who, target
+            )
+            assert ("Knee hurts" in str(body)) == expected, (who, target, body)

@@ -6,6 +6,13 @@ from infra.db.tables.checkpoints import CheckpointRow
 from infra.db.tables.consent import ConsentRow, ConsentVersionRow, SignatureRow
 from infra.db.tables.contacts import ContactRow
 from infra.db.tables.design import ArmRow, VisitDefinitionRow
+from infra.db.tables.devices import DeviceRow, ReadingRow
+from infra.db.tables.diaries import (
+    DataChangeRequestRow,
+    DiaryEntryRow,
+    DiaryScheduleRow,
+    QuestionnaireVersionRow,
+)
 from infra.db.tables.enrolment import AppInstallationRow, EnrolmentCodeRow
 from infra.db.tables.keys import DataKeyRow
 from infra.db.tables.participants import ParticipantRow
@@ -26,12 +33,18 @@ __all__ = [
     "ConsentRow",
     "ConsentVersionRow",
     "ContactRow",
+    "DataChangeRequestRow",
     "DataKeyRow",
     "DataQueryRow",
+    "DeviceRow",
+    "DiaryEntryRow",
+    "DiaryScheduleRow",
     "EnrolmentCodeRow",
     "ParticipantRow",
     "ParticipantZoneRow",
+    "QuestionnaireVersionRow",
     "RateLimitRow",
+    "ReadingRow",
     "RefreshTokenRow",
     "SealedValueRow",
     "SessionRow",

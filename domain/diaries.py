@@ -1,0 +1,278 @@
+"""ePRO diaries: schedules, entries, and what becomes of each entry the app sends.
+
+Entries carry a client-generated id: sending one again is answered DUPLICATE with the
+original result, never stored twice. An entry is pinned to a questionnaire version and its
+content hash, and to an occurrence of a schedule (the "09:00 diary of 29 March").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from domain.errors import Invalid
+from domain.ids import ParticipantId, SiteId, StudyId, new_id
+from domain.questionnaires import AnswerProblem, PlainAnswer, QuestionnaireVersion
+from domain.schedules import Occurrence, Recurrence, Timeliness, classify
+
+FUTURE_TOLERANCE = timedelta(minutes=10)
+
+
+class LatePolicy(StrEnum):
+    REJECT = "REJECT"  # after the window: refused with WINDOW_CLOSED
+    ACCEPT_LATE = "ACCEPT_LATE"  # within the grace: stored as late; after it: quarantined
+
+
+@dataclass(frozen=True)
+class DiarySchedule:
+    ENTITY: ClassVar[str] = "DiarySchedule"
+    PERSONAL: ClassVar[frozenset[str]] = frozenset()
+    REASON_REQUIRED: ClassVar[bool] = False
+
+    id: uuid.UUID
+    study_id: StudyId
+    questionnaire_code: str
+    arm_id: uuid.UUID | None  # None: every participant of the study
+    recurrence: Recurrence
+    late_policy: LatePolicy
+    late_grace: timedelta
+    created_at: datetime
+    version: int = 1
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        study_id: StudyId,
+        questionnaire_code: str,
+        arm_id: uuid.UUID | None,
+        recurrence: Recurrence,
+        late_policy: LatePolicy,
+        late_grace: timedelta,
+        now: datetime,
+    ) -> DiarySchedule:
+        if not timedelta(0) <= late_grace <= timedelta(days=7):
+            raise Invalid("late_grace", "Late entries may be accepted up to 7 days.")
+        if late_policy is LatePolicy.REJECT and late_grace:
+            raise Invalid("late_grace", "A schedule that rejects late entries has no grace.")
+        return cls(
+            new_id(), study_id, questionnaire_code, arm_id, recurrence, late_policy, late_grace, now
+        )
+
+    def applies_to(self, arm_id: uuid.UUID | None) -> bool:
+        return self.arm_id is None or self.arm_id == arm_id
+
+    @property
+    def grace(self) -> timedelta | None:
+        return self.late_grace if self.late_policy is LatePolicy.ACCEPT_LATE else None
+
+
+class EntryStatus(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    QUARANTINED = "QUARANTINED"  # kept for review, not counted as the occurrence's answer
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    DUPLICATE = "DUPLICATE"
+    QUARANTINED = "QUARANTINED"
+    REJECTED = "REJECTED"
+
+
+class EntryCode(StrEnum):
+    """Why an entry was quarantined or rejected (stable, per item)."""
+
+    UNKNOWN_SCHEDULE = "UNKNOWN_SCHEDULE"
+    UNKNOWN_QUESTIONNAIRE = "UNKNOWN_QUESTIONNAIRE"
+    QUESTIONNAIRE_MISMATCH = "QUESTIONNAIRE_MISMATCH"  # hash does not match the version
+    OLDER_VERSION = "OLDER_VERSION"
+    UNKNOWN_OCCURRENCE = "UNKNOWN_OCCURRENCE"
+    WINDOW_NOT_OPEN = "WINDOW_NOT_OPEN"
+    WINDOW_CLOSED = "WINDOW_CLOSED"
+    INVALID_ANSWERS = "INVALID_ANSWERS"
+    INVALID_TIME = "INVALID_TIME"
+    ANSWERED_ALREADY = "ANSWERED_ALREADY"  # another entry answered this occurrence first
+    CLIENT_ID_CONFLICT = "CLIENT_ID_CONFLICT"  # the same id was sent with other content
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One entry as the app sends it."""
+
+    client_id: uuid.UUID
+    schedule_id: uuid.UUID
+    occurrence_key: str
+    questionnaire_code: str
+    questionnaire_version: int
+    content_hash: str
+    answers: Mapping[str, object]
+    completed_at: datetime  # the device's clock, with its offset
+
+    def digest(self) -> str:
+        """What makes two sends 'the same entry': everything the app decided."""
+        document = {
+            "schedule": str(self.schedule_id),
+            "occurrence": self.occurrence_key,
+            "questionnaire": [
+                self.questionnaire_code,
+                self.questionnaire_version,
+                self.content_hash,
+            ],
+            "answers": self.answers,
+            "completedAt": self.completed_at.isoformat(),
+        }
+        body = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DiaryEntry:
+    ENTITY: ClassVar[str] = "DiaryEntry"
+    PERSONAL: ClassVar[frozenset[str]] = frozenset({"free_text"})
+    REASON_REQUIRED: ClassVar[bool] = True
+
+    id: uuid.UUID
+    participant_id: ParticipantId
+    study_id: StudyId
+    site_id: SiteId
+    schedule_id: uuid.UUID
+    occurrence_key: str
+    due_at: datetime
+    questionnaire_code: str
+    questionnaire_version: int
+    content_hash: str
+    answers: Mapping[str, PlainAnswer]  # structured answers: pseudonymous study data
+    free_text: Mapping[str, str]  # free-text answers: personal, sealed
+    completed_at: datetime
+    received_at: datetime
+    timeliness: Timeliness
+    status: EntryStatus
+    quarantine_code: EntryCode | None
+    entered_by: uuid.UUID
+    proxy_reason: str | None
+    clock_skewed: bool
+    digest: str
+    version: int = 1
+
+    def corrected(
+        self, answers: Mapping[str, PlainAnswer], free_text: Mapping[str, str]
+    ) -> DiaryEntry:
+        return dataclasses.replace(
+            self, answers=dict(answers), free_text=dict(free_text), version=self.version + 1
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with one submission, decided before anything is stored."""
+
+    outcome: Outcome
+    code: EntryCode | None = None
+    problems: tuple[AnswerProblem, ...] = ()
+    occurrence: Occurrence | None = None
+    timeliness: Timeliness | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the decision needs, loaded once per batch."""
+
+    schedules: Mapping[uuid.UUID, DiarySchedule]
+    versions: Mapping[tuple[str, int], QuestionnaireVersion]
+    latest: Mapping[str, int]
+    arm_id: uuid.UUID | None
+    occurrences: Mapping[tuple[uuid.UUID, str], Occurrence] = field(default_factory=dict)
+
+
+def assess(submission: Submission, context: Context, received_at: datetime) -> Verdict:
+    """Accept, quarantine or reject one entry: the rules of requirement 24 and the issue."""
+    schedule = context.schedules.get(submission.schedule_id)
+    if schedule is None or not schedule.applies_to(context.arm_id):
+        return Verdict(Outcome.REJECTED, EntryCode.UNKNOWN_SCHEDULE)
+    key = (submission.questionnaire_code, submission.questionnaire_version)
+    version = context.versions.get(key)
+    if version is None or submission.questionnaire_code != schedule.questionnaire_code:
+        return Verdict(Outcome.REJECTED, EntryCode.UNKNOWN_QUESTIONNAIRE)
+    if version.content_hash != submission.content_hash:
+        return Verdict(Outcome.REJECTED, EntryCode.QUESTIONNAIRE_MISMATCH)
+    if submission.completed_at > received_at + FUTURE_TOLERANCE:
+        return Verdict(Outcome.REJECTED, EntryCode.INVALID_TIME)
+    occurrence = context.occurrences.get((schedule.id, submission.occurrence_key))
+    if occurrence is None:
+        return Verdict(Outcome.REJECTED, EntryCode.UNKNOWN_OCCURRENCE)
+    return _timely(
+        submission, schedule, occurrence, older=version.version < context.latest[version.code]
+    )
+
+
+def _timely(
+    submission: Submission, schedule: DiarySchedule, occurrence: Occurrence, *, older: bool
+) -> Verdict:
+    timeliness = classify(occurrence, submission.completed_at, late_grace=schedule.grace)
+    if timeliness is Timeliness.EARLY:
+        return Verdict(Outcome.REJECTED, EntryCode.WINDOW_NOT_OPEN, occurrence=occurrence)
+    if timeliness is Timeliness.WINDOW_CLOSED:
+        if schedule.late_policy is LatePolicy.REJECT:
+            return Verdict(Outcome.REJECTED, EntryCode.WINDOW_CLOSED, occurrence=occurrence)
+        return Verdict(
+            Outcome.QUARANTINED,
+            EntryCode.WINDOW_CLOSED,
+            occurrence=occurrence,
+            timeliness=Timeliness.LATE,
+        )
+    if older:
+        return Verdict(
+            Outcome.QUARANTINED,
+            EntryCode.OLDER_VERSION,
+            occurrence=occurrence,
+            timeliness=timeliness,
+        )
+    return Verdict(Outcome.ACCEPTED, occurrence=occurrence, timeliness=timeliness)
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    client_id: uuid.UUID
+    outcome: Outcome
+    code: EntryCode | str | None = None
+    problems: tuple[AnswerProblem, ...] = ()
+    entry: DiaryEntry | None = None
+
+
+@dataclass(frozen=True)
+class Compliance:
+    """Occurrences whose window has closed, and how they were answered."""
+
+    expected: int
+    on_time: int
+    late: int
+
+    @property
+    def missed(self) -> int:
+        return max(0, self.expected - self.on_time - self.late)
+
+    @property
+    def rate(self) -> float | None:
+        return None if self.expected == 0 else (self.on_time + self.late) / self.expected
+
+    def __add__(self, other: Compliance) -> Compliance:
+        return Compliance(
+            self.expected + other.expected, self.on_time + other.on_time, self.late + other.late
+        )
+
+
+def split_answers(
+    version: QuestionnaireVersion, plain: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Structured answers (study data) apart from free text (personal, sealed)."""
+    personal = version.personal_items()
+    structured = {k: v for k, v in plain.items() if k not in personal}
+    free = {k: str(v) for k, v in plain.items() if k in personal}
+    return structured, free

@@ -1,0 +1,286 @@
+"""Use cases for device readings: batch ingestion with per-item outcomes, reads, deletion."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from domain import access, audit
+from domain.access import Permission, Scope
+from domain.actors import ActorKind, RequestContext, Role
+from domain.consent import ensure_can_collect
+from domain.devices import DailySummary, Device, StoredReading
+from domain.diaries import Outcome
+from domain.errors import DomainError, ErrorCode, Forbidden, NotFound, Unauthenticated
+from domain.ids import DeviceId, ParticipantId, new_id
+from domain.pagination import Page, PageRequest
+from domain.participants import Participant
+from domain.ports import UnitOfWork
+from domain.readings import Reading, ReadingKind, ReadingRejected, parse_reading, skew_flag
+from domain.records import ReadingFilter
+from domain.services.participants import participant_scope
+
+MAX_BATCH = 50_000
+UNKNOWN_DEVICE = "UNKNOWN_DEVICE"
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    index: int
+    outcome: Outcome
+    code: str | None = None
+    field: str | None = None
+    message: str | None = None
+    reading_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Ingested:
+    batch_id: uuid.UUID
+    items: list[ItemOutcome]
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(item.outcome is outcome for item in self.items)
+
+
+def _dedup_key(participant: uuid.UUID, device: uuid.UUID, reading: Reading) -> tuple[object, ...]:
+    return (participant, device, reading.kind, reading.effective_key, reading.source_id)
+
+
+async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object]) -> Ingested:
+    """Readings from the participant's app: each item ACCEPTED, DUPLICATE or REJECTED.
+
+    Rows go in with one bulk statement; one audit event records the batch (count and digest).
+    """
+    actor = ctx.actor
+    if actor.kind is ActorKind.ANONYMOUS:
+        raise Unauthenticated
+    if actor.kind is not ActorKind.PARTICIPANT or actor.id is None:
+        raise Forbidden("Readings come from the participant's app.")
+    if len(items) > MAX_BATCH:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED, f"At most {MAX_BATCH} readings a batch.", field="items"
+        )
+    batch_id = new_id()
+    async with uow:
+        participant = await uow.participants.get(ParticipantId(actor.id))
+        if participant is None:
+            raise NotFound("Participant")
+        grant = access.require(actor, Permission.DATA_SUBMIT, participant_scope(participant))
+        received_at = uow.clock.now()
+        try:
+            latest = await uow.consents.latest_version(participant.study_id)
+            ensure_can_collect(
+                participant, latest, await uow.consents.latest_consent(participant.id)
+            )
+        except DomainError as refused:
+            return Ingested(
+                batch_id,
+                [
+                    ItemOutcome(i, Outcome.REJECTED, refused.code.value, message=refused.message)
+                    for i in range(len(items))
+                ],
+            )
+        devices = {d.id: d for d in await uow.devices.assigned_to(participant.id)}
+        outcomes, rows = _sort_items(
+            items, participant, devices, batch_id=batch_id, received_at=received_at, ctx=ctx
+        )
+        inserted = await uow.readings.add_batch(rows) if rows else set()
+        final = [_after_insert(o, inserted) for o in outcomes]
+        stored = [r for r in rows if r.id in inserted]
+        if stored:
+            uow.record(
+                _batch_change(
+                    ctx, grant.role, participant, batch_id=batch_id, stored=stored, outcomes=final
+                )
+            )
+        await uow.commit()
+    return Ingested(batch_id, final)
+
+
+def _sort_items(
+    items: Sequence[object],
+    participant: Participant,
+    devices: dict[DeviceId, Device],
+    *,
+    batch_id: uuid.UUID,
+    received_at: datetime,
+    ctx: RequestContext,
+) -> tuple[list[ItemOutcome], list[StoredReading]]:
+    outcomes: list[ItemOutcome] = []
+    rows: list[StoredReading] = []
+    seen: set[tuple[object, ...]] = set()
+    for index, item in enumerate(items):
+        try:
+            reading = parse_reading(item, now=received_at)
+        except ReadingRejected as rejected:
+            outcomes.append(
+                ItemOutcome(
+                    index, Outcome.REJECTED, rejected.code.value, rejected.field, rejected.message
+                )
+            )
+            continue
+        device = devices.get(_device_id(item))  # type: ignore[arg-type]
+        if device is None or not device.accepts(participant.id, reading.kind):
+            outcomes.append(
+                ItemOutcome(
+                    index,
+                    Outcome.REJECTED,
+                    UNKNOWN_DEVICE,
+                    "deviceId",
+                    "The device is not assigned to you for this kind of reading.",
+                )
+            )
+            continue
+        key = _dedup_key(participant.id, device.id, reading)
+        if key in seen:
+            outcomes.append(ItemOutcome(index, Outcome.DUPLICATE))
+            continue
+        seen.add(key)
+        row = StoredReading(
+            id=new_id(),
+            participant_id=participant.id,
+            device_id=device.id,
+            study_id=participant.study_id,
+            site_id=participant.site_id,
+            reading=reading,
+            received_at=received_at,
+            clock_skewed=skew_flag(reading.device_time or ctx.origin.device_time, received_at),
+            batch_id=batch_id,
+        )
+        rows.append(row)
+        outcomes.append(ItemOutcome(index, Outcome.ACCEPTED, reading_id=row.id))
+    return outcomes, rows
+
+
+def _device_id(item: object) -> DeviceId | None:
+    raw = item.get("deviceId") if isinstance(item, dict) else None
+    try:
+        return DeviceId(uuid.UUID(str(raw))) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _after_insert(outcome: ItemOutcome, inserted: set[uuid.UUID]) -> ItemOutcome:
+    if outcome.outcome is Outcome.ACCEPTED and outcome.reading_id not in inserted:
+        return ItemOutcome(outcome.index, Outcome.DUPLICATE)
+    return outcome
+
+
+def _batch_change(
+    ctx: RequestContext,
+    role: Role,
+    participant: Participant,
+    *,
+    batch_id: uuid.UUID,
+    stored: list[StoredReading],
+    outcomes: list[ItemOutcome],
+) -> audit.Change:
+    """High-volume readings: one event per batch, with the count and a digest of the rows."""
+    lines = sorted(
+        json.dumps(r.reading.canonical(), sort_keys=True, separators=(",", ":")) for r in stored
+    )
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return audit.Change(
+        entity_type="ReadingBatch",
+        entity_id=batch_id,
+        action="received",
+        fields=(
+            audit.FieldChange("accepted", None, len(stored)),
+            audit.FieldChange(
+                "duplicates", None, sum(o.outcome is Outcome.DUPLICATE for o in outcomes)
+            ),
+            audit.FieldChange(
+                "rejected", None, sum(o.outcome is Outcome.REJECTED for o in outcomes)
+            ),
+            audit.FieldChange(
+                "kinds", None, audit.to_json(sorted({r.reading.kind.value for r in stored}))
+            ),
+            audit.FieldChange(
+                "devices", None, audit.to_json(sorted({str(r.device_id) for r in stored}))
+            ),
+            audit.FieldChange("digest", None, f"sha256:{digest}"),
+        ),
+        actor=ctx.actor,
+        role=role,
+        origin=ctx.origin,
+        subject=audit.Subject(participant.study_id, participant.site_id, participant.id),
+    )
+
+
+def reading_scope(reading: StoredReading) -> Scope:
+    return Scope(reading.study_id, reading.site_id, reading.participant_id)
+
+
+async def page(
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    participant_id: ParticipantId,
+    filters: ReadingFilter,
+    request: PageRequest,
+) -> Page[StoredReading]:
+    async with uow:
+        found = await uow.participants.get(participant_id)
+        access.visible(
+            ctx.actor, Permission.PARTICIPANT_READ, found, participant_scope, "Participant"
+        )
+        return await uow.readings.page(participant_id, filters, request)
+
+
+async def daily(
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    participant_id: ParticipantId,
+    kind: ReadingKind,
+    first: date,
+    last: date,
+) -> Sequence[DailySummary]:
+    """Per day in the participant's time zone: count, minimum, maximum and mean per component."""
+    if (last - first).days > 366 or last < first:
+        raise DomainError(ErrorCode.VALIDATION_FAILED, "Ask for 1 to 366 days.", field="last")
+    async with uow:
+        found = await uow.participants.get(participant_id)
+        participant = access.visible(
+            ctx.actor, Permission.PARTICIPANT_READ, found, participant_scope, "Participant"
+        )
+        return await uow.readings.daily(participant.id, kind, participant.timezone, first, last)
+
+
+async def delete(
+    *, uow: UnitOfWork, ctx: RequestContext, reading_id: uuid.UUID, reason: str
+) -> StoredReading:
+    """A logical delete by site staff: the row stays, flagged, with the reason and who did it."""
+    why = audit.normalise_reason(reason)
+    if why is None:
+        raise DomainError(
+            ErrorCode.REASON_REQUIRED, "Deleting a reading needs a reason.", field="reason"
+        )
+    async with uow:
+        found = await uow.readings.get(reading_id)
+        reading = access.visible(
+            ctx.actor, Permission.PARTICIPANT_READ, found, reading_scope, "Reading"
+        )
+        grant = access.require(ctx.actor, Permission.DATA_CORRECT, reading_scope(reading))
+        deleted = reading.deleted(why, uow.clock.now())
+        await uow.readings.update(deleted)
+        uow.record(
+            audit.Change(
+                entity_type=reading.ENTITY,
+                entity_id=reading.id,
+                action="deleted",
+                fields=(audit.FieldChange("deleted_at", None, audit.to_json(deleted.deleted_at)),),
+                actor=ctx.actor,
+                role=grant.role,
+                origin=ctx.origin,
+                subject=audit.Subject(reading.study_id, reading.site_id, reading.participant_id),
+                reason=why,
+            )
+        )
+        await uow.commit()
+    return deleted

@@ -1,0 +1,63 @@
+"""Tables for devices and their readings (high volume: written with COPY)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Index, LargeBinary, Numeric, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field
+
+from infra.db.tables.base import Base, timestamp
+
+
+class DeviceRow(Base, table=True):
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("study_id", "serial"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    study_id: uuid.UUID = Field(foreign_key="studies.id")
+    site_id: uuid.UUID = Field(foreign_key="sites.id", index=True)
+    kinds: list[Any] = Field(sa_type=JSONB)
+    model: str = Field(max_length=100)
+    serial: str = Field(max_length=100)
+    registered_at: datetime = timestamp()
+    participant_id: uuid.UUID | None = Field(
+        default=None, foreign_key="participants.id", index=True
+    )
+    assigned_at: datetime | None = timestamp(default=None)
+    version: int = Field(default=1)
+
+
+class ReadingRow(Base, table=True):
+    __tablename__ = "device_readings"
+    __table_args__ = (
+        # Deduplication: the same measurement from the same device is stored once.
+        UniqueConstraint("participant_id", "device_id", "kind", "effective_start", "source_id"),
+        Index(
+            "ix_device_readings_participant_kind_start", "participant_id", "kind", "effective_start"
+        ),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    participant_id: uuid.UUID = Field(foreign_key="participants.id")
+    device_id: uuid.UUID = Field(foreign_key="devices.id")
+    study_id: uuid.UUID
+    site_id: uuid.UUID
+    kind: str = Field(max_length=32)
+    effective_start: datetime = timestamp()
+    effective_end: datetime | None = timestamp(default=None)
+    effective_offset: str = Field(max_length=6)  # the device's UTC offset at the start
+    source_id: str = Field(max_length=200)
+    components: dict[str, Any] = Field(sa_type=JSONB)  # canonical and original value and unit
+    primary_value: Decimal = Field(sa_type=Numeric(18, 3))
+    received_at: datetime = timestamp()
+    device_time: datetime | None = timestamp(default=None)
+    clock_skewed: bool
+    batch_id: uuid.UUID = Field(index=True)
+    deleted_at: datetime | None = timestamp(default=None)
+    deleted_reason_sealed: bytes | None = Field(default=None, sa_type=LargeBinary)
+    version: int = Field(default=1)
