@@ -9,8 +9,10 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,6 +22,8 @@ from starlette.routing import Route
 from strawberry.printer import print_schema
 
 from api import logging as hearth_logging
+from api.exports import ExportRunner
+from api.exports import download as export_download
 from api.http import GraphQLEndpoint, GraphQLView, healthz, readyz, schema_sdl
 from api.ingest import ReadingUpload
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -40,6 +44,8 @@ from infra.db.uow import SqlUnitOfWorkFactory, Storage
 from infra.eventlog import checkpoints, verify
 from infra.eventlog.checkpoints import Checkpoint
 from infra.eventlog.writer import EventLogWriter
+from infra.exports.engine import FileExportEngine, export_signing_key
+from infra.exports.manifest import Verification, verify_export
 
 EMBEDDED_DATABASE = "hearth"
 AuditReport = verify.Report
@@ -117,14 +123,21 @@ def build_runtime(
         timedelta(minutes=settings.access_token_minutes),
         digest_key=keys.purpose_key(Purpose.TOKEN_HASHING),
     )
+    uows = SqlUnitOfWorkFactory(storage)
     services = Services(
         settings=settings,
         clock=clock,
-        uow=SqlUnitOfWorkFactory(storage),
+        uow=uows,
         passwords=Argon2Passwords(),
         tokens=tokens,
         limits=PostgresRateLimiter(
             storage.sessions, clock, keys.purpose_key(Purpose.TOKEN_HASHING)
+        ),
+        exports=ExportRunner(
+            FileExportEngine(engine, keys, clock),
+            uows,
+            settings.export_path,
+            signing.public_key_pem(export_signing_key(keys)),
         ),
     )
     return Runtime(settings=settings, engine=engine, keys=keys, services=services, storage=storage)
@@ -147,6 +160,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     routes = [
         Route("/graphql", endpoint, methods=["GET", "POST"]),
         Route(INGEST_PATH, ReadingUpload(runtime.services).handle, methods=["POST"]),
+        Route("/exports/{job}/{name}", export_download(runtime.services), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz(lambda: _readiness(runtime.engine)), methods=["GET"]),
     ]
@@ -163,6 +177,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 sealer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sealer
+            await runtime.services.exports.stop()
             await runtime.close()
 
     return Starlette(
@@ -261,3 +276,32 @@ def _owner_url(settings: Settings) -> str:
 def schema_sdl_text() -> str:
     """The SDL the code exports; `schema.graphql` must equal it."""
     return print_schema(build_schema(production=False))
+
+
+def export_public_key(settings: Settings) -> str:
+    """The PEM public key that verifies this installation's export manifests."""
+    return signing.public_key_pem(export_signing_key(_existing_keys(settings)))
+
+
+def verify_exported(
+    directory: Path, settings: Settings, public_key_pem: str | None
+) -> Verification:
+    """Check an export directory against a trusted key: a PEM file's, else the key file's."""
+    if public_key_pem is not None:
+        try:
+            key = serialization.load_pem_public_key(public_key_pem.encode())
+        except ValueError as error:
+            raise ConfigurationError("The public key file is not a PEM public key.") from error
+        if not isinstance(key, Ed25519PublicKey):
+            raise ConfigurationError("The public key is not an Ed25519 key.")
+    else:
+        key = export_signing_key(_existing_keys(settings)).public_key()
+    return verify_export(directory, key)
+
+
+def _existing_keys(settings: Settings) -> KeyProvider:
+    if not settings.key_path.exists():
+        raise ConfigurationError(
+            f"No key file at {settings.key_path}: set HEARTH_KEY_FILE, or give --public-key."
+        )
+    return KeyFileProvider.open_or_create(settings.key_path)

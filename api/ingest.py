@@ -10,10 +10,12 @@ item limits (compressed and decompressed), 415 for another media type.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -31,6 +33,7 @@ from domain.services import readings as cases
 
 MEDIA_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/json-lines"})
 BUSY_RETRY_SECONDS = 2
+MAX_LINE_BYTES = 16_384  # one reading is a few hundred bytes
 
 
 @dataclass
@@ -79,11 +82,9 @@ class ReadingUpload:
                     BUSY_RETRY_SECONDS,
                 )
             async with self.busy:
-                lines = _lines(await _body(request, self.services.settings.ingest_max_bytes))
-                if len(lines) > cases.MAX_BATCH:
-                    raise _Refusal(
-                        413, "TOO_MANY_ITEMS", f"Send at most {cases.MAX_BATCH} readings at a time."
-                    )
+                body = await _body(request, self.services.settings.ingest_max_bytes)
+                # Parsing is CPU work: off the event loop, so other requests keep flowing.
+                lines = await asyncio.to_thread(_lines, body)
                 parsed = [line for line in lines if line.item is not None]
                 done = await cases.ingest(
                     uow=self.services.uow(),
@@ -176,17 +177,30 @@ class _Inflater:
 
 
 def _lines(body: bytes) -> list[_Line]:
-    found = []
-    for number, raw in enumerate(body.split(b"\n"), start=1):
-        text = raw.strip()
+    """Count the lines before parsing any: too many is refused without the work."""
+    raw_lines: list[tuple[int, bytes]] = []
+    for number, line in enumerate(io.BytesIO(body), start=1):  # lazily, line by line
+        text = line.strip()
         if not text:
             continue
-        try:
-            item: object | None = json.loads(text)
-        except (UnicodeDecodeError, ValueError):
-            item = None
-        found.append(_Line(number, item if isinstance(item, dict) else None))
-    return found
+        if len(raw_lines) == cases.MAX_BATCH:
+            raise _Refusal(
+                413, "TOO_MANY_ITEMS", f"Send at most {cases.MAX_BATCH} readings at a time."
+            )
+        raw_lines.append((number, text))
+    return [_Line(n, _parsed(raw)) for n, raw in raw_lines]
+
+
+def _parsed(raw: bytes) -> object | None:
+    """One JSON object, numbers as exact decimals; anything else (too long, too deep, not
+    JSON, not an object) is None and answered INVALID_JSON."""
+    if len(raw) > MAX_LINE_BYTES:
+        return None
+    try:
+        item: object = json.loads(raw, parse_float=Decimal)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return item if isinstance(item, dict) else None
 
 
 def _report(lines: list[_Line], parsed: list[_Line], done: cases.Ingested) -> dict[str, Any]:
@@ -202,7 +216,7 @@ def _report(lines: list[_Line], parsed: list[_Line], done: cases.Ingested) -> di
                     "outcome": Outcome.REJECTED.value,
                     "code": "INVALID_JSON",
                     "field": None,
-                    "message": "Each line must be one JSON object.",
+                    "message": "Each line must be one JSON object (at most 16 kB).",
                     "readingId": None,
                 }
             )

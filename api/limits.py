@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from graphql import ExecutionResult, GraphQLError
+from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from api.context import Context, Info
@@ -49,21 +50,24 @@ def address_of(request: Request) -> str:
     return client.host if client else "unknown"
 
 
-async def check(services: Services, limit: Limit, key: str) -> None:
-    """Count the attempt; past the limit, raise RateLimited with the seconds to wait."""
+async def check(services: Services, limit: Limit, key: str, amount: int = 1) -> None:
+    """Count the attempts; past the limit, raise RateLimited with the seconds to wait."""
     allowed = int(getattr(services.settings, limit.setting))
     wait = await services.limits.hit(
-        limit.bucket, key, limit=allowed, per_seconds=limit.per_seconds
+        limit.bucket, key, limit=allowed, per_seconds=limit.per_seconds, amount=amount
     )
     if wait is not None:
         raise RateLimited(wait)
 
 
-async def check_writes(services: Services, request: Request, caller: RequestContext) -> None:
+async def check_writes(
+    services: Services, request: Request, caller: RequestContext, writes: int = 1
+) -> None:
     """Every write counts against the caller (participant or staff user) and the address."""
-    await check(services, WRITES_PER_IP, address_of(request))
+    await check(services, WRITES_PER_IP, address_of(request), writes)
     if caller.actor.id is not None:
-        await check(services, WRITES_PER_CALLER, f"{caller.actor.kind.value}:{caller.actor.id}")
+        key = f"{caller.actor.kind.value}:{caller.actor.id}"
+        await check(services, WRITES_PER_CALLER, key, writes)
 
 
 async def enforce(info: Info, limit: Limit, key: str) -> None:
@@ -88,10 +92,24 @@ class WriteLimits(SchemaExtension):
         if execution.operation_type is OperationType.MUTATION:
             context: Context = execution.context
             try:
-                await check_writes(context.services, context.request, context.caller)
+                writes = _root_fields(execution)  # aliases make one operation several writes
+                await check_writes(context.services, context.request, context.caller, writes)
             except RateLimited as limited:
                 refuse(context.response, limited)
                 execution.result = ExecutionResult(
                     data=None, errors=[GraphQLError(limited.message, original_error=limited)]
                 )
         yield
+
+
+def _root_fields(execution: ExecutionContext) -> int:
+    document = execution.graphql_document
+    if document is None:
+        return 1
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        name = definition.name.value if definition.name else None
+        if execution.operation_name in (None, name):
+            return max(1, len(definition.selection_set.selections))
+    return 1

@@ -55,6 +55,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "visits": guarded(Permission.PARTICIPANT_READ),
         "dataQueries": guarded(Permission.QUERY_READ),
         "viewer": PUBLIC,
+        "exportSigningKey": PUBLIC,  # a public key: verifying needs no account
         "node": guarded(Permission.PARTICIPANT_READ),  # per type: the type's read permission
     },
     "Mutation": {
@@ -103,6 +104,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "unassignDevice": guarded(Permission.DEVICE_MANAGE),
         "submitReadings": guarded(Permission.DATA_SUBMIT),
         "deleteReading": guarded(Permission.DATA_CORRECT),
+        "startExport": guarded(Permission.EXPORT),
     },
     "Study": _plain("id", "code", "title", "createdAt")
     | {
@@ -112,6 +114,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "consentVersions": guarded(Permission.STUDY_READ),
         "questionnaires": guarded(Permission.STUDY_READ),
         "diarySchedules": guarded(Permission.STUDY_READ),
+        "exports": guarded(Permission.EXPORT),
     },
     "Site": _plain("id", "code", "name", "country", "timezone", "createdAt")
     | {
@@ -203,8 +206,9 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "changeRequests": guarded(Permission.PARTICIPANT_READ),  # reasons: IDENTIFIERS_READ
     },
     "Device": _plain(
-        "id", "kinds", "model", "serial", "registeredAt", "participantId", "assignedAt", "version"
-    ),
+        "id", "kinds", "model", "registeredAt", "participantId", "assignedAt", "version"
+    )
+    | {"serial": guarded(Permission.IDENTIFIERS_READ)},
     "Reading": _plain(
         "id",
         "kind",
@@ -216,6 +220,21 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "clockSkewed",
         "deletedAt",
         "components",
+    ),
+    "ExportJob": _plain(
+        "id",
+        "format",
+        "status",
+        "requestedAt",
+        "finishedAt",
+        "progress",
+        "rowsDone",
+        "rowsTotal",
+        "logPosition",
+        "chainHead",
+        "manifestSha256",
+        "error",
+        "files",
     ),
     "ContactDetails": _plain("fullName", "email", "phone", "dateOfBirth", "address", "version"),
     "StaffUser": _plain(
@@ -265,6 +284,8 @@ CARRIERS = frozenset(
         "DiaryEntryResult",
         "DiarySchedule",
         "DueDiary",
+        "ExportFile",
+        "StartExportSuccess",
         "LocalizedText",
         "PublishQuestionnaireSuccess",
         "Questionnaire",

@@ -31,6 +31,7 @@ from api.types.design import DesignMutations
 from api.types.devices import DeviceMutations, device_by_id
 from api.types.diaries import DiaryMutations, entry_by_id
 from api.types.enrolment import EnrolmentMutations
+from api.types.exports import ExportMutations, ExportQueries, export_by_id
 from api.types.participants import LifecycleMutations, ParticipantMutations, participant_by_id
 from api.types.signatures import SignatureMutations
 from api.types.studies import StudyMutations, StudyQueries, site_by_id, study_by_id
@@ -47,6 +48,7 @@ class Query(
     VisitQueries,
     DataQueryQueries,
     AuditQueries,
+    ExportQueries,
     UserQueries,
     AuthQueries,
 ):
@@ -69,6 +71,8 @@ class Query(
             return await entry_by_id(info, raw)
         if type_name == "Device":
             return await device_by_id(info, DeviceId(raw))
+        if type_name == "ExportJob":
+            return await export_by_id(info, raw)
         return None
 
 
@@ -83,6 +87,7 @@ class Mutation(
     DataQueryMutations,
     DiaryMutations,
     DeviceMutations,
+    ExportMutations,
     SignatureMutations,
     ContactMutations,
     EnrolmentMutations,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from api.settings import Settings
 from domain.auth import PasswordHasher, RateLimiter, TokenService
 from domain.clock import Clock
 from domain.ports import UnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from api.exports import ExportRunner
 
 
 @dataclass(frozen=True)
@@ -18,3 +22,4 @@ class Services:
     passwords: PasswordHasher
     tokens: TokenService
     limits: RateLimiter
+    exports: ExportRunner

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path(".hearth"), description="Embedded database and key file.")
     key_file: Path | None = Field(default=None, description="Default: <data_dir>/keys.json")
+    export_dir: Path | None = Field(default=None, description="Default: <data_dir>/exports")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
@@ -77,3 +78,7 @@ class Settings(BaseSettings):
     @property
     def key_path(self) -> Path:
         return self.key_file or self.data_dir / "keys.json"
+
+    @property
+    def export_path(self) -> Path:
+        return self.export_dir or self.data_dir / "exports"

@@ -40,6 +40,7 @@ class Permission(StrEnum):
     DATA_PROXY = "DATA_PROXY"  # site staff entering data for a participant, with a reason
     DATA_CORRECT = "DATA_CORRECT"  # data change requests on submitted data
     DEVICE_MANAGE = "DEVICE_MANAGE"
+    EXPORT = "EXPORT"  # pseudonymised datasets of a whole study (sponsor side)
 
 
 _STAFF_READ = frozenset(
@@ -80,7 +81,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.COORDINATOR: _SITE_STAFF | {Permission.STUDY_DESIGN},
     Role.INVESTIGATOR: _SITE_STAFF | {Permission.RECORD_SIGN},
     Role.MONITOR: _CHECKERS,
-    Role.DATA_MANAGER: _CHECKERS,
+    Role.DATA_MANAGER: _CHECKERS | {Permission.EXPORT},
     Role.PARTICIPANT: frozenset(
         {
             Permission.PARTICIPANT_READ,

@@ -42,8 +42,10 @@ class TokenService(Protocol):
 
 
 class RateLimiter(Protocol):
-    async def hit(self, bucket: str, key: str, *, limit: int, per_seconds: int) -> int | None:
-        """Count one attempt; None if allowed, else the seconds to wait before retrying."""
+    async def hit(
+        self, bucket: str, key: str, *, limit: int, per_seconds: int, amount: int = 1
+    ) -> int | None:
+        """Count `amount` attempts; None if allowed, else the seconds to wait before retrying."""
         ...
 
 

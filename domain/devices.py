@@ -76,6 +76,26 @@ class Device:
 
 
 @dataclass(frozen=True)
+class Assignment:
+    """A device in one participant's hands from `since` until `until` (None: still)."""
+
+    device: Device
+    participant_id: ParticipantId
+    since: datetime
+    until: datetime | None = None
+
+    def covers(self, reading: Reading) -> bool:
+        """The reading is this participant's: their device, a kind it takes, taken while
+        they held it (a device passed on keeps the earlier holder's readings theirs)."""
+        moment = reading.effective_start
+        return (
+            reading.kind in self.device.kinds
+            and self.since <= moment
+            and (self.until is None or moment < self.until)
+        )
+
+
+@dataclass(frozen=True)
 class StoredReading:
     """A reading as kept: who, which device, when received, and whether it was deleted."""
 

@@ -17,9 +17,10 @@ from domain.contacts import ContactDetails
 from domain.corrections import DataChangeRequest
 from domain.data_queries import DataQuery
 from domain.design import Arm, VisitDefinition
-from domain.devices import DailySummary, Device, StoredReading
+from domain.devices import Assignment, DailySummary, Device, StoredReading
 from domain.diaries import DiaryEntry, DiarySchedule
 from domain.enrolment import AppInstallation, EnrolmentCode
+from domain.exports import ExportJob, ExportResult
 from domain.ids import (
     ArmId,
     ConsentVersionId,
@@ -159,6 +160,12 @@ class DiaryRepository(Protocol):
     async def add_schedule(self, schedule: DiarySchedule) -> None: ...
     async def schedules(self, study_id: StudyId) -> Sequence[DiarySchedule]: ...
     async def get(self, entry_id: uuid.UUID) -> DiaryEntry | None: ...
+    async def get_many(self, entry_ids: Sequence[uuid.UUID]) -> Sequence[DiaryEntry]: ...
+
+    async def fingerprint(self, participant_id: ParticipantId, digest: str) -> str:
+        """The submission digest keyed with the participant's data key: a stored fingerprint
+        cannot be used to guess free text, and erasure makes it meaningless."""
+        ...
 
     async def try_add(self, entry: DiaryEntry) -> bool:
         """Insert unless the id exists, or an accepted entry answers the occurrence already."""
@@ -180,17 +187,59 @@ class DiaryRepository(Protocol):
         ...
 
 
+class ExportRepository(Protocol):
+    async def add(self, job: ExportJob) -> None: ...
+    async def get(self, job_id: uuid.UUID) -> ExportJob | None: ...
+    async def update(self, job: ExportJob) -> None: ...
+
+    async def beat(self, job_id: uuid.UUID, rows_done: int, rows_total: int, now: datetime) -> None:
+        """Progress and heartbeat of a running job: operational, so not an audit event."""
+        ...
+
+    async def of_study(self, study_id: StudyId, limit: int) -> Sequence[ExportJob]:
+        """The study's latest jobs, newest first."""
+        ...
+
+
+class ExportProgress(Protocol):
+    async def __call__(self, rows_done: int, rows_total: int) -> None: ...
+
+
+class ExportEngine(Protocol):
+    """Writes the study as of one event-log position into `directory`, with a signed manifest."""
+
+    async def run(
+        self, job: ExportJob, directory: str, progress: ExportProgress
+    ) -> ExportResult: ...
+
+
 class DeviceRepository(Protocol):
     async def add(self, device: Device) -> None: ...
     async def get(self, device_id: DeviceId) -> Device | None: ...
     async def update(self, device: Device) -> None: ...
     async def assigned_to(self, participant_id: ParticipantId) -> Sequence[Device]: ...
+
+    async def assignments_of(self, participant_id: ParticipantId) -> Sequence[Assignment]:
+        """Every period in which the participant held a device, current ones included."""
+        ...
+
+    async def open_assignment(
+        self, device_id: DeviceId, participant_id: ParticipantId, at: datetime
+    ) -> None: ...
+    async def close_assignment(self, device_id: DeviceId, at: datetime) -> None: ...
     async def at_site(self, site_id: SiteId) -> Sequence[Device]: ...
 
 
 class ReadingRepository(Protocol):
-    async def add_batch(self, readings: Sequence[StoredReading]) -> set[uuid.UUID]:
-        """Insert in bulk (never row by row); the ids inserted, the others were duplicates."""
+    async def add_batch(
+        self, readings: Sequence[StoredReading], *, store: bool = True
+    ) -> tuple[set[uuid.UUID], dict[uuid.UUID, StoredReading]]:
+        """Insert the readings that are new, in key order, with one bulk statement.
+
+        Returns the ids inserted, and for each reading not inserted the stored reading with
+        the same identity (device, kind, effective start, source id). With `store=False`
+        nothing is inserted: only the stored counterparts are looked up.
+        """
         ...
 
     async def get(self, reading_id: uuid.UUID) -> StoredReading | None: ...
@@ -384,6 +433,8 @@ class UnitOfWork(Protocol):
     def devices(self) -> DeviceRepository: ...
     @property
     def readings(self) -> ReadingRepository: ...
+    @property
+    def exports(self) -> ExportRepository: ...
     @property
     def keys(self) -> DataKeys: ...
 

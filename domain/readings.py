@@ -230,6 +230,17 @@ class Reading:
     ) -> bool:
         return skew_flag(self.device_time, received_at, threshold=threshold)
 
+    def same_measurement(self, other: Reading) -> bool:
+        """Whether two sends describe the same measurement: equal values and instants (the
+        send-time `device_time` and how an offset is spelled do not matter)."""
+        return (
+            self.kind is other.kind
+            and self.source_id == other.source_id
+            and self.effective_start == other.effective_start
+            and self.effective_end == other.effective_end
+            and dict(self.components) == dict(other.components)
+        )
+
     def canonical(self) -> dict[str, JsonValue]:
         """Plain JSON values (decimals and times as strings) for hashing a batch of readings."""
         components: dict[str, JsonValue] = {

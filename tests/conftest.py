@@ -142,6 +142,7 @@ async def scratch(server_url: str, tmp_path: Path) -> AsyncIterator[Scratch]:
         env=Environment.TEST,
         database_url=SecretStr(owner),
         key_file=tmp_path / "keys.json",
+        export_dir=tmp_path / "exports",
         db_pool_size=4,
     )
     runtime = build_runtime(settings)

@@ -18,10 +18,11 @@ from domain.contacts import ContactDetails
 from domain.corrections import DataChangeRequest
 from domain.data_queries import DataQuery
 from domain.design import Arm, VisitDefinition
-from domain.devices import DailySummary, Device, StoredReading
+from domain.devices import Assignment, DailySummary, Device, StoredReading
 from domain.diaries import DiaryEntry, DiarySchedule, EntryStatus
 from domain.enrolment import AppInstallation, EnrolmentCode
 from domain.errors import AlreadyExists, DomainError, ErrorCode
+from domain.exports import ExportJob
 from domain.ids import (
     ArmId,
     ConsentVersionId,
@@ -575,6 +576,12 @@ class FakeDiaries:
     async def schedules(self, study_id: StudyId) -> Sequence[DiarySchedule]:
         return [s for s in self.schedule_rows.values() if s.study_id == study_id]
 
+    async def get_many(self, entry_ids: Sequence[uuid.UUID]) -> Sequence[DiaryEntry]:
+        return [self.rows[i] for i in entry_ids if i in self.rows]
+
+    async def fingerprint(self, participant_id: ParticipantId, digest: str) -> str:
+        return f"{participant_id}:{digest}"
+
     async def get(self, entry_id: uuid.UUID) -> DiaryEntry | None:
         return self.rows.get(entry_id)
 
@@ -617,6 +624,7 @@ class FakeDiaries:
 class FakeDevices:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, Device] = {}
+        self.held: list[tuple[DeviceId, ParticipantId, datetime, datetime | None]] = []
 
     async def add(self, device: Device) -> None:
         self.rows[device.id] = device
@@ -633,6 +641,24 @@ class FakeDevices:
     async def at_site(self, site_id: SiteId) -> Sequence[Device]:
         return [d for d in self.rows.values() if d.site_id == site_id]
 
+    async def assignments_of(self, participant_id: ParticipantId) -> Sequence[Assignment]:
+        return [
+            Assignment(self.rows[d], p, since, until)
+            for d, p, since, until in self.held
+            if p == participant_id
+        ]
+
+    async def open_assignment(
+        self, device_id: DeviceId, participant_id: ParticipantId, at: datetime
+    ) -> None:
+        self.held.append((device_id, participant_id, at, None))
+
+    async def close_assignment(self, device_id: DeviceId, at: datetime) -> None:
+        self.held = [
+            (d, p, since, at if d == device_id and until is None else until)
+            for d, p, since, until in self.held
+        ]
+
 
 class FakeReadings:
     """Deduplicates like the database's unique key does."""
@@ -640,23 +666,27 @@ class FakeReadings:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, StoredReading] = {}
 
-    async def add_batch(self, readings: Sequence[StoredReading]) -> set[uuid.UUID]:
-        keys = {self._key(r) for r in self.rows.values()}
-        new = set()
-        for reading in readings:
-            if self._key(reading) not in keys:
-                keys.add(self._key(reading))
+    async def add_batch(
+        self, readings: Sequence[StoredReading], *, store: bool = True
+    ) -> tuple[set[uuid.UUID], dict[uuid.UUID, StoredReading]]:
+        by_key = {self._key(r): r for r in self.rows.values()}
+        new, found = set(), {}
+        for reading in sorted(readings, key=self._key):
+            existing = by_key.get(self._key(reading))
+            if existing is not None:
+                found[reading.id] = existing
+            elif store:
+                by_key[self._key(reading)] = reading
                 self.rows[reading.id] = reading
                 new.add(reading.id)
-        return new
+        return new, found
 
     @staticmethod
-    def _key(r: StoredReading) -> tuple[object, ...]:
+    def _key(r: StoredReading) -> tuple[str, str, str, str]:
         return (
-            r.participant_id,
-            r.device_id,
-            r.reading.kind,
-            r.reading.effective_key,
+            str(r.device_id),
+            r.reading.kind.value,
+            r.reading.effective_key.astimezone(UTC).isoformat(),
             r.reading.source_id,
         )
 
@@ -691,6 +721,30 @@ class FakeReadings:
         return []
 
 
+class FakeExports:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, ExportJob] = {}
+
+    async def add(self, job: ExportJob) -> None:
+        self.rows[job.id] = job
+
+    async def get(self, job_id: uuid.UUID) -> ExportJob | None:
+        return self.rows.get(job_id)
+
+    async def update(self, job: ExportJob) -> None:
+        self.rows[job.id] = job
+
+    async def beat(self, job_id: uuid.UUID, rows_done: int, rows_total: int, now: datetime) -> None:
+        job = self.rows[job_id]
+        self.rows[job_id] = dataclasses.replace(
+            job, rows_done=rows_done, rows_total=rows_total, heartbeat_at=now
+        )
+
+    async def of_study(self, study_id: StudyId, limit: int) -> Sequence[ExportJob]:
+        found = [j for j in self.rows.values() if j.study_id == study_id]
+        return sorted(found, key=lambda j: j.requested_at, reverse=True)[:limit]
+
+
 class FakeUnitOfWork:
     """Commits are counted and events kept; a failed block leaves the stores untouched."""
 
@@ -712,6 +766,7 @@ class FakeUnitOfWork:
         self.questionnaires = FakeQuestionnaires()
         self.diaries = FakeDiaries()
         self.devices = FakeDevices()
+        self.exports = FakeExports()
         self.readings = FakeReadings()
         self.trail = FakeTrail()
         self.keys = FakeKeys()

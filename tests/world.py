@@ -231,7 +231,7 @@ async def add_diary(uow: UnitOfWorkFactory, world: World) -> DiaryWorld:
                 "sourceId": "hr-1",
                 "body": {
                     "heart_rate": {"value": 64, "unit": "beats/min"},
-                    "effective_time_frame": {"date_time": now.isoformat()},
+                    "effective_time_frame": {"date_time": datetime.now(UTC).isoformat()},
                 },
             }
         ],

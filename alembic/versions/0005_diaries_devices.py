@@ -111,6 +111,18 @@ def upgrade() -> None:
     )
     op.create_index('ix_diary_entries_participant_due', 'diary_entries', ['participant_id', 'due_at'], unique=False)
     op.create_index('uq_diary_entries_occurrence', 'diary_entries', ['participant_id', 'schedule_id', 'occurrence_key'], unique=True, postgresql_where=sa.text("status = 'ACCEPTED'"))
+    op.create_table('device_assignments',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('device_id', sa.Uuid(), nullable=False),
+    sa.Column('participant_id', sa.Uuid(), nullable=False),
+    sa.Column('since', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('until', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_device_assignments_device_id_devices')),
+    sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_device_assignments_participant_id_participants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_device_assignments'))
+    )
+    op.create_index(op.f('ix_device_assignments_device_id'), 'device_assignments', ['device_id'], unique=False)
+    op.create_index(op.f('ix_device_assignments_participant_id'), 'device_assignments', ['participant_id'], unique=False)
     op.create_table('device_readings',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('participant_id', sa.Uuid(), nullable=False),
@@ -134,7 +146,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_device_readings_device_id_devices')),
     sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_device_readings_participant_id_participants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_device_readings')),
-    sa.UniqueConstraint('participant_id', 'device_id', 'kind', 'effective_start', 'source_id', name=op.f('uq_device_readings_participant_id_device_id_kind_effective_start_source_id'))
+    sa.UniqueConstraint('device_id', 'kind', 'effective_start', 'source_id', name=op.f('uq_device_readings_device_id_kind_effective_start_source_id'))
     )
     op.create_index(op.f('ix_device_readings_batch_id'), 'device_readings', ['batch_id'], unique=False)
     op.create_index('ix_device_readings_participant_kind_start', 'device_readings', ['participant_id', 'kind', 'effective_start'], unique=False)
@@ -154,6 +166,9 @@ def downgrade() -> None:
     op.drop_index('ix_device_readings_participant_kind_start', table_name='device_readings')
     op.drop_index(op.f('ix_device_readings_batch_id'), table_name='device_readings')
     op.drop_table('device_readings')
+    op.drop_index(op.f('ix_device_assignments_participant_id'), table_name='device_assignments')
+    op.drop_index(op.f('ix_device_assignments_device_id'), table_name='device_assignments')
+    op.drop_table('device_assignments')
     op.drop_index('uq_diary_entries_occurrence', table_name='diary_entries', postgresql_where=sa.text("status = 'ACCEPTED'"))
     op.drop_index('ix_diary_entries_participant_due', table_name='diary_entries')
     op.drop_table('diary_entries')

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from api.app import ConfigurationError
-from api.cli import audit, database, keys, participants, schema, serve, users
+from api.cli import audit, database, exports, keys, participants, schema, serve, users
 from api.cli.common import CliError
 from api.settings import Settings
 
@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     users.register(commands)
     participants.register(commands)
     audit.register(commands)
+    exports.register(commands)
     keys.register(commands)
     schema.register(commands)
     version = commands.add_parser("version", help="Print Hearth's version.")

@@ -32,11 +32,17 @@ MAX_GRAPHQL_READINGS = 1000  # larger backlogs go to POST /ingest/readings
 class DeviceType(Node):
     kinds: list[ReadingKindType]  # type: ignore[valid-type]
     model: str
-    serial: str
     registered_at: datetime
     participant_id: strawberry.ID | None
     assigned_at: datetime | None
     version: int
+    entity: strawberry.Private[Device]
+
+    @strawberry.field(
+        description="A device identifier (HIPAA): site staff only; FORBIDDEN for others."
+    )
+    def serial(self, info: Info) -> str:
+        return cases.serial_of(info.context.caller, self.entity)
 
     @classmethod
     def of(cls, d: Device) -> DeviceType:
@@ -44,7 +50,7 @@ class DeviceType(Node):
             id=to_global_id("Device", d.id),
             kinds=list(d.kinds),
             model=d.model,
-            serial=d.serial,
+            entity=d,
             registered_at=d.registered_at,
             participant_id=to_global_id("Participant", d.participant_id)
             if d.participant_id

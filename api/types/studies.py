@@ -23,6 +23,7 @@ from api.types.diaries import (
     schedules_of,
     site_compliance_of,
 )
+from api.types.exports import ExportJobType, exports_of
 from api.types.participants import ParticipantStatusType, ParticipantType, participant_connection
 from domain.errors import NotFound
 from domain.ids import SiteId, StudyId
@@ -58,6 +59,10 @@ class StudyType(Node):
     @strawberry.field(description="When participants answer which questionnaire.")
     async def diary_schedules(self, info: Info) -> list[DiaryScheduleType]:
         return await schedules_of(info, self.entity.id)
+
+    @strawberry.field(description="The latest export jobs (data managers, admins).")
+    async def exports(self, info: Info) -> list[ExportJobType]:
+        return await exports_of(info, self.entity)
 
     @strawberry.field(description="The study's sites that you may see.")
     async def sites(self, info: Info) -> list[SiteType]:

@@ -68,8 +68,11 @@ async def assign(
                 "The device belongs to another site.",
                 field="participant_id",
             )
-        assigned = device.assigned(participant.id, uow.clock.now())
+        now = uow.clock.now()
+        assigned = device.assigned(participant.id, now)
         await uow.devices.update(assigned)
+        if device.participant_id is None:
+            await uow.devices.open_assignment(device.id, participant.id, now)
         change = audit.updated(ctx, grant, device, assigned, _subject(assigned), action="assigned")
         if change is not None:
             uow.record(change)
@@ -89,6 +92,7 @@ async def unassign(
         grant = access.require(ctx.actor, Permission.DEVICE_MANAGE, device_scope(device))
         released = device.unassigned()
         await uow.devices.update(released)
+        await uow.devices.close_assignment(device.id, uow.clock.now())
         change = audit.updated(
             ctx, grant, device, released, _subject(device), action="unassigned", reason=why
         )
@@ -111,3 +115,9 @@ async def get(*, uow: UnitOfWork, ctx: RequestContext, device_id: DeviceId) -> D
     if found is None:
         raise NotFound("Device")
     return access.visible(ctx.actor, Permission.SITE_READ, found, device_scope, "Device")
+
+
+def serial_of(ctx: RequestContext, device: Device) -> str:
+    """Serial numbers identify a device and through it its holder: site staff only."""
+    access.require(ctx.actor, Permission.IDENTIFIERS_READ, device_scope(device))
+    return device.serial

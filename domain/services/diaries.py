@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from domain import access, audit
 from domain.access import Permission, Scope
@@ -94,13 +94,19 @@ class Due:
 
 
 async def _plan(
-    uow: UnitOfWork, participant: Participant, start: datetime, end: datetime
+    uow: UnitOfWork,
+    participant: Participant,
+    start: datetime,
+    end: datetime,
+    schedules: Sequence[DiarySchedule] | None = None,
 ) -> list[tuple[DiarySchedule, Occurrence]]:
     if participant.enrolled_on is None:  # diaries start at enrolment (day 0)
         return []
     history = await uow.participants.zones(participant.id)
+    if schedules is None:
+        schedules = await uow.diaries.schedules(participant.study_id)
     planned = []
-    for schedule in await uow.diaries.schedules(participant.study_id):
+    for schedule in schedules:
         if schedule.applies_to(participant.arm_id):
             found = occurrences(
                 schedule.recurrence,
@@ -161,8 +167,10 @@ async def _submitter(
     actor = ctx.actor
     if actor.kind is ActorKind.ANONYMOUS:
         raise Unauthenticated
+    # The participant's row stays locked until commit: one participant's batches run one
+    # after the other, in the order sent, and overlapping ones cannot deadlock.
     if actor.kind is ActorKind.PARTICIPANT and actor.id is not None:
-        participant = await uow.participants.get(ParticipantId(actor.id))
+        participant = await uow.participants.lock(ParticipantId(actor.id))
         if participant is None or participant_id not in (None, participant.id):
             raise NotFound("Participant")  # the app answers for its participant only
         return (
@@ -174,7 +182,7 @@ async def _submitter(
         raise DomainError(
             ErrorCode.VALIDATION_FAILED, "Say for which participant.", field="participant_id"
         )
-    found = await uow.participants.get(participant_id)
+    found = await uow.participants.lock(participant_id)
     participant = access.visible(
         actor, Permission.PARTICIPANT_READ, found, participant_scope, "Participant"
     )
@@ -208,28 +216,43 @@ async def submit(
     async with uow:
         participant, grant, why = await _submitter(uow, ctx, participant_id, proxy_reason)
         received_at = uow.clock.now()
+        stored = {e.id: e for e in await uow.diaries.get_many([s.client_id for s in submissions])}
+        digests = [await uow.diaries.fingerprint(participant.id, s.digest()) for s in submissions]
         try:
             latest_consent = await uow.consents.latest_consent(participant.id)
             ensure_can_collect(
                 participant, await uow.consents.latest_version(participant.study_id), latest_consent
             )
-        except DomainError as refused:
+        except DomainError as refused:  # resends still get their original answer
             return [
-                ItemResult(s.client_id, Outcome.REJECTED, refused.code.value) for s in submissions
+                _replayed(stored[s.client_id], participant, d)
+                if s.client_id in stored
+                else ItemResult(s.client_id, Outcome.REJECTED, refused.code.value)
+                for s, d in zip(submissions, digests, strict=True)
             ]
-        context = await _context(uow, participant, submissions)
-        batch = _Batch(uow, ctx, grant, participant, context, received_at, why)
-        results = [await batch.one(s) for s in submissions]
+        context = await _context(uow, participant, submissions, received_at)
+        batch = _Batch(uow, ctx, grant, participant, context, received_at, why, stored)
+        results = [await batch.one(s, d) for s, d in zip(submissions, digests, strict=True)]
         await uow.commit()
     return results
 
 
 async def _context(
-    uow: UnitOfWork, participant: Participant, submissions: Sequence[Submission]
+    uow: UnitOfWork,
+    participant: Participant,
+    submissions: Sequence[Submission],
+    received_at: datetime,
 ) -> Context:
     schedules = {s.id: s for s in await uow.diaries.schedules(participant.study_id)}
     definitions = [q.definition for q in await uow.questionnaires.all(participant.study_id)]
-    times = [s.completed_at for s in submissions]
+    # Only plausible times shape the window; others are refused per entry (INVALID_TIME or
+    # no matching occurrence) instead of failing the whole backlog.
+    earliest = participant.registered_at - timedelta(days=2)
+    times = [
+        s.completed_at
+        for s in submissions
+        if earliest <= s.completed_at <= received_at + timedelta(days=1)
+    ]
     planned = (
         await _plan(
             uow,
@@ -260,10 +283,11 @@ class _Batch:
     context: Context
     received_at: datetime
     proxy_reason: str | None
+    stored: dict[uuid.UUID, DiaryEntry]  # entries that already existed before this call
 
-    async def one(self, submission: Submission) -> ItemResult:
-        digest = submission.digest()
-        existing = await self.uow.diaries.get(submission.client_id)
+    async def one(self, submission: Submission, digest: str) -> ItemResult:
+        """`digest` is the submission's fingerprint under the participant's key."""
+        existing = self.stored.get(submission.client_id)
         if existing is not None:
             return _replayed(existing, self.participant, digest)
         verdict = assess(submission, self.context, self.received_at)
@@ -325,7 +349,11 @@ async def _store(
                 "quarantine_code": EntryCode.ANSWERED_ALREADY,
             }
         )
-        await uow.diaries.try_add(entry)
+        if not await uow.diaries.try_add(entry):  # a resend of this very entry won meanwhile
+            existing = await uow.diaries.get(entry.id)
+            if existing is None:
+                raise DomainError(ErrorCode.STALE_VERSION, "The entry changed meanwhile; resend.")
+            return _replayed(existing, participant, entry.digest)
     uow.record(_entry_change(ctx, grant, participant, entry))
     outcome = Outcome.ACCEPTED if entry.status is EntryStatus.ACCEPTED else Outcome.QUARANTINED
     return ItemResult(entry.id, outcome, entry.quarantine_code, entry=entry)
@@ -416,7 +444,8 @@ def free_text(ctx: RequestContext, entry: DiaryEntry) -> dict[str, str]:
 async def compliance(
     *, uow: UnitOfWork, ctx: RequestContext, participant_ids: Sequence[ParticipantId]
 ) -> Compliance:
-    """Of the occurrences whose window has closed, how many were answered on time or late."""
+    """Of the occurrences whose window has closed while the participant took part, how many
+    were answered on time or late (the rest were missed)."""
     async with uow:
         found = await uow.participants.get_many(participant_ids)
         people = [
@@ -426,23 +455,28 @@ async def compliance(
         ]
         now = uow.clock.now()
         total = Compliance(0, 0, 0)
-        answered = await uow.diaries.answered([p.id for p in people])
+        answered: dict[ParticipantId, dict[tuple[uuid.UUID, str], DiaryEntry]] = {}
+        for e in await uow.diaries.answered([p.id for p in people]):
+            answered.setdefault(e.participant_id, {})[(e.schedule_id, e.occurrence_key)] = e
+        by_study: dict[StudyId, Sequence[DiarySchedule]] = {}
         for participant in people:
-            if participant.enrolled_on is None:
+            if participant.enrolled_on is None:  # not enrolled: nothing was ever due
                 continue
-            since = participant.status_changed_at - timedelta(days=1)
+            if participant.study_id not in by_study:
+                by_study[participant.study_id] = await uow.diaries.schedules(participant.study_id)
+            # Due before now (or before withdrawal or completion), with the window closed.
+            until = now if participant.is_active else min(now, participant.status_changed_at)
+            start = datetime.combine(
+                participant.enrolled_on - timedelta(days=2), datetime.min.time(), tzinfo=UTC
+            )
             planned = [
                 (s, o)
                 for s, o in await _plan(
-                    uow, participant, min(since, now - timedelta(days=400)), now
+                    uow, participant, start, until, by_study[participant.study_id]
                 )
                 if o.closes_at < now
             ]
-            mine = {
-                (e.schedule_id, e.occurrence_key): e
-                for e in answered
-                if e.participant_id == participant.id
-            }
+            mine = answered.get(participant.id, {})
             done = [mine[(s.id, o.key)] for s, o in planned if (s.id, o.key) in mine]
             total += Compliance(
                 expected=len(planned),

@@ -13,7 +13,7 @@ from domain import access, audit
 from domain.access import Permission, Scope
 from domain.actors import ActorKind, RequestContext, Role
 from domain.consent import ensure_can_collect
-from domain.devices import DailySummary, Device, StoredReading
+from domain.devices import Assignment, DailySummary, StoredReading
 from domain.diaries import Outcome
 from domain.errors import DomainError, ErrorCode, Forbidden, NotFound, Unauthenticated
 from domain.ids import DeviceId, ParticipantId, new_id
@@ -26,6 +26,7 @@ from domain.services.participants import participant_scope
 
 MAX_BATCH = 50_000
 UNKNOWN_DEVICE = "UNKNOWN_DEVICE"
+SOURCE_ID_CONFLICT = "SOURCE_ID_CONFLICT"
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,10 @@ class Ingested:
         return sum(item.outcome is outcome for item in self.items)
 
 
-def _dedup_key(participant: uuid.UUID, device: uuid.UUID, reading: Reading) -> tuple[object, ...]:
-    return (participant, device, reading.kind, reading.effective_key, reading.source_id)
+def _dedup_key(device: uuid.UUID, reading: Reading) -> tuple[object, ...]:
+    """A reading's identity: the device's record of one measurement. Assignment periods
+    make every device record belong to one participant."""
+    return (device, reading.kind, reading.effective_key, reading.source_id)
 
 
 async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object]) -> Ingested:
@@ -72,30 +75,28 @@ async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object
             raise NotFound("Participant")
         grant = access.require(actor, Permission.DATA_SUBMIT, participant_scope(participant))
         received_at = uow.clock.now()
+        refused: DomainError | None = None
         try:
             latest = await uow.consents.latest_version(participant.study_id)
             ensure_can_collect(
                 participant, latest, await uow.consents.latest_consent(participant.id)
             )
-        except DomainError as refused:
-            return Ingested(
-                batch_id,
-                [
-                    ItemOutcome(i, Outcome.REJECTED, refused.code.value, message=refused.message)
-                    for i in range(len(items))
-                ],
-            )
-        devices = {d.id: d for d in await uow.devices.assigned_to(participant.id)}
+        except DomainError as error:  # new readings are refused; resends still get DUPLICATE
+            refused = error
+        held = await uow.devices.assignments_of(participant.id)
         outcomes, rows = _sort_items(
-            items, participant, devices, batch_id=batch_id, received_at=received_at, ctx=ctx
+            items, participant, held, batch_id=batch_id, received_at=received_at, ctx=ctx
         )
-        inserted = await uow.readings.add_batch(rows) if rows else set()
-        final = [_after_insert(o, inserted) for o in outcomes]
-        stored = [r for r in rows if r.id in inserted]
-        if stored:
+        inserted, stored = (
+            await uow.readings.add_batch(rows, store=refused is None) if rows else (set(), {})
+        )
+        by_id = {r.id: r for r in rows}
+        final = [_settled(o, by_id, inserted, stored, refused) for o in outcomes]
+        kept = [r for r in rows if r.id in inserted]
+        if kept:
             uow.record(
                 _batch_change(
-                    ctx, grant.role, participant, batch_id=batch_id, stored=stored, outcomes=final
+                    ctx, grant.role, participant, batch_id=batch_id, stored=kept, outcomes=final
                 )
             )
         await uow.commit()
@@ -105,7 +106,7 @@ async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object
 def _sort_items(
     items: Sequence[object],
     participant: Participant,
-    devices: dict[DeviceId, Device],
+    held: Sequence[Assignment],
     *,
     batch_id: uuid.UUID,
     received_at: datetime,
@@ -113,7 +114,7 @@ def _sort_items(
 ) -> tuple[list[ItemOutcome], list[StoredReading]]:
     outcomes: list[ItemOutcome] = []
     rows: list[StoredReading] = []
-    seen: set[tuple[object, ...]] = set()
+    seen: dict[tuple[object, ...], StoredReading] = {}
     for index, item in enumerate(items):
         try:
             reading = parse_reading(item, now=received_at)
@@ -124,27 +125,27 @@ def _sort_items(
                 )
             )
             continue
-        device = devices.get(_device_id(item))  # type: ignore[arg-type]
-        if device is None or not device.accepts(participant.id, reading.kind):
+        device_id = _device_id(item)
+        holding = next((a for a in held if a.device.id == device_id and a.covers(reading)), None)
+        if holding is None:
             outcomes.append(
                 ItemOutcome(
                     index,
                     Outcome.REJECTED,
                     UNKNOWN_DEVICE,
                     "deviceId",
-                    "The device is not assigned to you for this kind of reading.",
+                    "The device was not assigned to you for this kind of reading at that time.",
                 )
             )
             continue
-        key = _dedup_key(participant.id, device.id, reading)
-        if key in seen:
-            outcomes.append(ItemOutcome(index, Outcome.DUPLICATE))
+        key = _dedup_key(holding.device.id, reading)
+        if key in seen:  # the same record twice in one batch
+            outcomes.append(_again(index, seen[key], reading))
             continue
-        seen.add(key)
         row = StoredReading(
             id=new_id(),
             participant_id=participant.id,
-            device_id=device.id,
+            device_id=holding.device.id,
             study_id=participant.study_id,
             site_id=participant.site_id,
             reading=reading,
@@ -152,9 +153,43 @@ def _sort_items(
             clock_skewed=skew_flag(reading.device_time or ctx.origin.device_time, received_at),
             batch_id=batch_id,
         )
+        seen[key] = row
         rows.append(row)
         outcomes.append(ItemOutcome(index, Outcome.ACCEPTED, reading_id=row.id))
     return outcomes, rows
+
+
+def _again(index: int, stored: StoredReading, reading: Reading) -> ItemOutcome:
+    """A reading with a stored one's identity: a duplicate if it says the same, else refused
+    (never silently dropped, never silently overwritten)."""
+    if stored.reading.same_measurement(reading):
+        return ItemOutcome(index, Outcome.DUPLICATE, reading_id=stored.id)
+    return ItemOutcome(
+        index,
+        Outcome.REJECTED,
+        SOURCE_ID_CONFLICT,
+        "sourceId",
+        "A reading with this device, kind, time and sourceId was stored with other values.",
+    )
+
+
+def _settled(
+    outcome: ItemOutcome,
+    rows: dict[uuid.UUID, StoredReading],
+    inserted: set[uuid.UUID],
+    stored: dict[uuid.UUID, StoredReading],
+    refused: DomainError | None,
+) -> ItemOutcome:
+    if outcome.outcome is not Outcome.ACCEPTED or outcome.reading_id in inserted:
+        return outcome
+    rid = outcome.reading_id
+    if rid is not None and rid in stored:
+        return _again(outcome.index, stored[rid], rows[rid].reading)
+    if refused is not None:
+        return ItemOutcome(
+            outcome.index, Outcome.REJECTED, refused.code.value, message=refused.message
+        )
+    raise AssertionError("a reading was neither inserted nor found")  # the port's contract
 
 
 def _device_id(item: object) -> DeviceId | None:
@@ -163,12 +198,6 @@ def _device_id(item: object) -> DeviceId | None:
         return DeviceId(uuid.UUID(str(raw))) if raw is not None else None
     except ValueError:
         return None
-
-
-def _after_insert(outcome: ItemOutcome, inserted: set[uuid.UUID]) -> ItemOutcome:
-    if outcome.outcome is Outcome.ACCEPTED and outcome.reading_id not in inserted:
-        return ItemOutcome(outcome.index, Outcome.DUPLICATE)
-    return outcome
 
 
 def _batch_change(

@@ -7,6 +7,8 @@ after an erasure in one process, no other process can keep decrypting from memor
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -158,6 +160,13 @@ class FieldCipher:
         key = await self.keys.for_sealing(owner_id)
         context = envelope.field_context(table, column, row_id)
         return envelope.seal_text(key.secret, key.id, value, context)
+
+    async def keyed_digest(self, owner_id: uuid.UUID, purpose: str, value: str) -> str:
+        """HMAC-SHA256 of `value` under the owner's live data key (hex): comparable while the
+        key lives, meaningless once it is destroyed."""
+        key = await self.keys.for_sealing(owner_id)
+        message = f"{purpose}\x1f{value}".encode()
+        return hmac.new(key.secret, message, hashlib.sha256).hexdigest()
 
     async def open(
         self, owner_id: uuid.UUID, table: str, column: str, row_id: uuid.UUID, blob: bytes

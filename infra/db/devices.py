@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.devices import Device
+from domain.devices import Assignment, Device
 from domain.errors import AlreadyExists, DomainError, ErrorCode
-from domain.ids import DeviceId, ParticipantId, SiteId, StudyId
+from domain.ids import DeviceId, ParticipantId, SiteId, StudyId, new_id
 from domain.readings import ReadingKind
-from infra.db.tables import DeviceRow
+from infra.db.tables import DeviceAssignmentRow, DeviceRow
 
 _TABLE = DeviceRow.__table__  # type: ignore[attr-defined]
+_HELD = DeviceAssignmentRow.__table__  # type: ignore[attr-defined]
 
 
 def _device(row: Any) -> Device:
@@ -85,3 +87,28 @@ class SqlDeviceRepository:
             select(_TABLE).where(_TABLE.c.site_id == site_id).order_by(_TABLE.c.serial)
         )
         return [_device(r) for r in rows]
+
+    async def assignments_of(self, participant_id: ParticipantId) -> Sequence[Assignment]:
+        rows = await self._db.execute(
+            select(_TABLE, _HELD.c.since, _HELD.c.until)
+            .join(_HELD, _HELD.c.device_id == _TABLE.c.id)
+            .where(_HELD.c.participant_id == participant_id)
+            .order_by(_HELD.c.since)
+        )
+        return [Assignment(_device(r), participant_id, since=r.since, until=r.until) for r in rows]
+
+    async def open_assignment(
+        self, device_id: DeviceId, participant_id: ParticipantId, at: datetime
+    ) -> None:
+        await self._db.execute(
+            insert(_HELD).values(
+                id=new_id(), device_id=device_id, participant_id=participant_id, since=at
+            )
+        )
+
+    async def close_assignment(self, device_id: DeviceId, at: datetime) -> None:
+        await self._db.execute(
+            update(_HELD)
+            .where(_HELD.c.device_id == device_id, _HELD.c.until.is_(None))
+            .values(until=at)
+        )

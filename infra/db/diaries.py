@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,9 +88,18 @@ class SqlDiaryRepository:
         )
         return [_schedule(r) for r in rows]
 
+    async def get_many(self, entry_ids: Sequence[uuid.UUID]) -> Sequence[DiaryEntry]:
+        if not entry_ids:
+            return []
+        rows = await self._db.execute(select(_ENTRIES).where(_ENTRIES.c.id.in_(entry_ids)))
+        return [await self.entry_of(r) for r in rows.all()]
+
+    async def fingerprint(self, participant_id: ParticipantId, digest: str) -> str:
+        return await self._cipher.keyed_digest(participant_id, "diary-entry", digest)
+
     async def get(self, entry_id: uuid.UUID) -> DiaryEntry | None:
         row = (await self._db.execute(select(_ENTRIES).where(_ENTRIES.c.id == entry_id))).first()
-        return await self._entry(row) if row else None
+        return await self.entry_of(row) if row else None
 
     async def _values(self, entry: DiaryEntry) -> dict[str, Any]:
         seal = self._cipher.seal
@@ -170,16 +179,17 @@ class SqlDiaryRepository:
                 _ENTRIES.c.status == EntryStatus.ACCEPTED.value,
             )
         )
-        return [await self._entry(r, reveal=False) for r in rows.all()]
+        return [await self.entry_of(r, reveal=False) for r in rows.all()]
 
     async def page(self, participant_id: ParticipantId, request: PageRequest) -> Page[DiaryEntry]:
+        """Oldest occurrence first; the cursor is (due time, id)."""
         query = select(_ENTRIES).where(_ENTRIES.c.participant_id == participant_id)
         if request.after is not None:
-            query = query.where(_ENTRIES.c.id > uuid.UUID(request.after[0]))
-        rows = (
-            await self._db.execute(query.order_by(_ENTRIES.c.id).limit(request.first + 1))
-        ).all()
-        return Page.from_overfetch([await self._entry(r) for r in rows], request)
+            due, last = datetime.fromisoformat(request.after[0]), uuid.UUID(request.after[1])
+            query = query.where(tuple_(_ENTRIES.c.due_at, _ENTRIES.c.id) > tuple_(due, last))
+        ordered = query.order_by(_ENTRIES.c.due_at, _ENTRIES.c.id).limit(request.first + 1)
+        rows = (await self._db.execute(ordered)).all()
+        return Page.from_overfetch([await self.entry_of(r) for r in rows], request)
 
     async def add_change_request(self, request: DataChangeRequest) -> None:
         if request.reason is None:
@@ -224,7 +234,7 @@ class SqlDiaryRepository:
             for row in rows
         ]
 
-    async def _entry(self, row: Any, *, reveal: bool = True) -> DiaryEntry:
+    async def entry_of(self, row: Any, *, reveal: bool = True) -> DiaryEntry:
         free: dict[str, str] = {}
         reason = None
         if reveal and row.free_text_sealed is not None:

@@ -30,16 +30,19 @@ class PostgresRateLimiter:
         self._key = key
         self._hits = 0
 
-    async def hit(self, bucket: str, key: str, *, limit: int, per_seconds: int) -> int | None:
+    async def hit(
+        self, bucket: str, key: str, *, limit: int, per_seconds: int, amount: int = 1
+    ) -> int | None:
         now = self._clock.now()
         epoch = int(now.timestamp())
         start = datetime.fromtimestamp(epoch - epoch % per_seconds, UTC)
         digest = hmac.new(self._key, f"{bucket}\x1f{key}".encode(), hashlib.sha256).digest()
         statement = (
             insert(_TABLE)
-            .values(bucket=bucket, key=digest, window_start=start, hits=1)
+            .values(bucket=bucket, key=digest, window_start=start, hits=amount)
             .on_conflict_do_update(
-                index_elements=["bucket", "key", "window_start"], set_={"hits": _TABLE.c.hits + 1}
+                index_elements=["bucket", "key", "window_start"],
+                set_={"hits": _TABLE.c.hits + amount},
             )
             .returning(_TABLE.c.hits)
         )

@@ -51,10 +51,16 @@ _CREATE_STAGE = (
     f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE device_readings) ON COMMIT DELETE ROWS"
 )
 _LIST = ", ".join(_COLUMNS)  # constants only: nothing from input reaches this SQL
+_KEY = "device_id, kind, effective_start, source_id"
+# Key order: concurrent batches that overlap lock rows in the same order, never deadlock.
 _MOVE = (
     f"INSERT INTO device_readings ({_LIST}) SELECT {_LIST} FROM {_STAGE} "  # noqa: S608
-    "ON CONFLICT (participant_id, device_id, kind, effective_start, source_id) "
-    "DO NOTHING RETURNING id"
+    f"ORDER BY {_KEY} ON CONFLICT ({_KEY}) DO NOTHING RETURNING id"
+)
+# The stored counterpart of every staged reading that was not inserted.
+_MATCH = (
+    f"SELECT s.id AS staged_id, d.* FROM {_STAGE} s JOIN device_readings d "  # noqa: S608
+    "USING (device_id, kind, effective_start, source_id) WHERE d.id <> s.id"
 )
 
 
@@ -83,12 +89,24 @@ def _record(r: StoredReading) -> tuple[Any, ...]:
     )
 
 
+class _Row:
+    """Attribute access to an asyncpg record, as the row mapper expects."""
+
+    def __init__(self, record: Any) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        return self._record[name]
+
+
 class SqlReadingRepository:
     def __init__(self, session: AsyncSession, cipher: FieldCipher) -> None:
         self._db = session
         self._cipher = cipher
 
-    async def add_batch(self, readings: Sequence[StoredReading]) -> set[uuid.UUID]:
+    async def add_batch(
+        self, readings: Sequence[StoredReading], *, store: bool = True
+    ) -> tuple[set[uuid.UUID], dict[uuid.UUID, StoredReading]]:
         connection = await self._db.connection()
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection  # the asyncpg connection of this transaction
@@ -97,11 +115,13 @@ class SqlReadingRepository:
         await driver.copy_records_to_table(
             _STAGE, records=[_record(r) for r in readings], columns=_COLUMNS
         )
-        return {row["id"] for row in await driver.fetch(_MOVE)}
+        inserted = {row["id"] for row in await driver.fetch(_MOVE)} if store else set()
+        stored = {row["staged_id"]: stored_reading(_Row(row)) for row in await driver.fetch(_MATCH)}
+        return inserted, stored
 
     async def get(self, reading_id: uuid.UUID) -> StoredReading | None:
         row = (await self._db.execute(select(_TABLE).where(_TABLE.c.id == reading_id))).first()
-        return _stored(row) if row else None
+        return stored_reading(row) if row else None
 
     async def update(self, reading: StoredReading) -> None:
         reason = (
@@ -149,7 +169,7 @@ class SqlReadingRepository:
         rows = await self._db.execute(
             query.order_by(_TABLE.c.effective_start, _TABLE.c.id).limit(request.first + 1)
         )
-        return Page.from_overfetch([_stored(r) for r in rows], request)
+        return Page.from_overfetch([stored_reading(r) for r in rows], request)
 
     async def daily(
         self,
@@ -200,13 +220,15 @@ class SqlReadingRepository:
         ]
 
 
-def _stored(row: Any) -> StoredReading:
+def stored_reading(row: Any) -> StoredReading:
     offset = datetime.fromisoformat(f"2000-01-01T00:00:00{row.effective_offset}").tzinfo
+    raw = row.components
+    parts = json.loads(raw) if isinstance(raw, str) else raw
     components = {
         name: Measurement(
             Decimal(c["value"]), c["unit"], Decimal(c["original_value"]), c["original_unit"]
         )
-        for name, c in row.components.items()
+        for name, c in parts.items()
     }
     reading = Reading(
         kind=ReadingKind(row.kind),

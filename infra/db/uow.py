@@ -19,6 +19,7 @@ from infra.db.design import SqlDesignRepository
 from infra.db.devices import SqlDeviceRepository
 from infra.db.diaries import SqlDiaryRepository
 from infra.db.enrolment import SqlEnrolmentRepository
+from infra.db.exports import SqlExportRepository
 from infra.db.participants import SqlParticipantRepository
 from infra.db.questionnaires import SqlQuestionnaireRepository
 from infra.db.readings import SqlReadingRepository
@@ -127,6 +128,10 @@ class SqlUnitOfWork:
     @property
     def devices(self) -> SqlDeviceRepository:
         return SqlDeviceRepository(self.session)
+
+    @property
+    def exports(self) -> SqlExportRepository:
+        return SqlExportRepository(self.session)
 
     @property
     def readings(self) -> SqlReadingRepository:

@@ -19,7 +19,7 @@ from domain.actors import Actor, ActorKind, Grant, RequestContext, Role
 from domain.consent import ConsentText
 from domain.diaries import EntryCode, LatePolicy, Outcome, Submission
 from domain.errors import DomainError, ErrorCode, Forbidden
-from domain.ids import DeviceId
+from domain.ids import DeviceId, ParticipantId
 from domain.pagination import PageRequest
 from domain.participants import Participant, ParticipantStatus
 from domain.questionnaires import Item, ItemType, QuestionnaireDraft, QuestionnaireVersion
@@ -222,7 +222,10 @@ async def test_each_entry_gets_an_outcome_and_a_resend_changes_nothing(diary: Di
     invalid = diary.entry(1, answers={"PAIN": 11, "EXTRA": 1})
     unknown = Submission(**{**diary.entry(1).__dict__, "occurrence_key": "2026-03-02T10:00"})
     future = diary.entry(5)
-    batch = [on_time, late, closed, invalid, unknown, future]
+    ancient = Submission(
+        **{**diary.entry(1).__dict__, "completed_at": datetime(1, 1, 2, tzinfo=UTC)}
+    )
+    batch = [on_time, late, closed, invalid, unknown, future, ancient]
     results = await diary.submit(*batch)
     assert [r.client_id for r in results] == [s.client_id for s in batch]
     assert [(r.outcome, r.code) for r in results] == [
@@ -232,8 +235,12 @@ async def test_each_entry_gets_an_outcome_and_a_resend_changes_nothing(diary: Di
         (Outcome.REJECTED, EntryCode.INVALID_ANSWERS),
         (Outcome.REJECTED, EntryCode.UNKNOWN_OCCURRENCE),
         (Outcome.REJECTED, EntryCode.INVALID_TIME),
+        (Outcome.REJECTED, EntryCode.WINDOW_NOT_OPEN),  # a year-1 clock: refused, not a crash
     ]
     assert results[0].entry.timeliness is Timeliness.ON_TIME
+    # The stored fingerprint is keyed with the participant's data key: a dump cannot be used
+    # to test guesses of the free text against it.
+    assert results[0].entry.digest != on_time.digest()
     assert results[2].entry.timeliness is Timeliness.LATE
     assert {(p.item, p.code.value) for p in results[3].problems} == {
         ("PAIN", "OUT_OF_RANGE"),
@@ -323,6 +330,12 @@ async def test_withdrawal_stops_collection_and_keeps_what_was_collected(diary: D
     diary.clock.current = START + timedelta(days=1, minutes=30)
     (refused,) = await diary.submit(diary.entry(1))
     assert (refused.outcome, refused.code) == (Outcome.REJECTED, "PARTICIPANT_WITHDRAWN")
+    (resent,) = await diary.submit(diary.entry(0, client_id=first.client_id))
+    assert resent.outcome is Outcome.DUPLICATE  # what was stored is still answered as such
+    later = await diaries.compliance(
+        uow=diary.uow(), ctx=diary.coordinator, participant_ids=[diary.person.id]
+    )
+    assert later.expected == 1  # nothing falls due after withdrawal
     kept = await diaries.get_entry(uow=diary.uow(), ctx=diary.coordinator, entry_id=first.client_id)
     assert kept.answers == {"PAIN": 3}
 
@@ -437,7 +450,11 @@ def heart_rate(device: uuid.UUID, at: datetime, beats: object = 72, **extra: Any
     }
 
 
-async def _device(diary: Diary, *kinds: ReadingKind) -> DeviceId:
+async def _device(
+    diary: Diary, *kinds: ReadingKind, at: datetime = START - timedelta(days=1)
+) -> DeviceId:
+    """A device registered and assigned at `at` (the clock goes back to where it was)."""
+    now, diary.clock.current = diary.clock.current, at
     device = await devices.register(
         uow=diary.uow(),
         ctx=diary.coordinator,
@@ -449,6 +466,7 @@ async def _device(diary: Diary, *kinds: ReadingKind) -> DeviceId:
     await devices.assign(
         uow=diary.uow(), ctx=diary.coordinator, device_id=device.id, participant_id=diary.person.id
     )
+    diary.clock.current = now
     return device.id
 
 
@@ -518,16 +536,89 @@ async def test_a_batch_of_readings_gets_one_outcome_each_and_one_audit_event(
     assert str(logged["digest"]).startswith("sha256:")
 
 
-async def test_unassigned_devices_and_withdrawn_participants_send_nothing(diary: Diary) -> None:
+async def _second_participant(diary: Diary) -> RequestContext:
+    other = await participants.register_participant(
+        uow=diary.uow(), ctx=diary.coordinator, site_id=diary.site.id, screening_number="S-2"
+    )
+    app = caller(
+        Actor(
+            ActorKind.PARTICIPANT,
+            other.id,
+            (Grant(Role.PARTICIPANT, diary.study.id, diary.site.id),),
+        )
+    )
+    (version,) = await consent.versions(uow=diary.uow(), ctx=diary.boss, study_id=diary.study.id)
+    await consent.sign(
+        uow=diary.uow(), ctx=app, consent_version_id=version.id, language="en", name="Other"
+    )
+    return app
+
+
+async def test_a_device_passed_on_keeps_each_holders_readings_theirs(diary: Diary) -> None:
     diary.clock.current = START + timedelta(days=1)
     watch = await _device(diary, ReadingKind.HEART_RATE)
-    await devices.unassign(uow=diary.uow(), ctx=diary.coordinator, device_id=watch, reason="Lost")
-    done = await readings.ingest(
-        uow=diary.uow(), ctx=diary.me, items=[heart_rate(watch, START + timedelta(hours=1))]
+    mine = [heart_rate(watch, START + timedelta(hours=h)) for h in (1, 2)]
+    first = await readings.ingest(uow=diary.uow(), ctx=diary.me, items=mine[:1])
+    assert first.items[0].outcome is Outcome.ACCEPTED
+    await devices.unassign(uow=diary.uow(), ctx=diary.coordinator, device_id=watch, reason="Swap")
+    other_app = await _second_participant(diary)
+    assert other_app.actor.id is not None
+    await devices.assign(
+        uow=diary.uow(),
+        ctx=diary.coordinator,
+        device_id=watch,
+        participant_id=ParticipantId(other_app.actor.id),
     )
-    assert done.items[0].code == "UNKNOWN_DEVICE"
+    # The new holder's phone syncs the watch's memory: the first holder's readings are not
+    # theirs, and stay stored once, under the first holder.
+    theirs = await readings.ingest(uow=diary.uow(), ctx=other_app, items=mine)
+    assert [i.code for i in theirs.items] == ["UNKNOWN_DEVICE"] * 2
+    # The first holder may still send what they measured while they had it...
+    late = await readings.ingest(uow=diary.uow(), ctx=diary.me, items=mine)
+    assert [i.outcome for i in late.items] == [Outcome.DUPLICATE, Outcome.ACCEPTED]
+    # ...but nothing after they gave it back.
+    after = await readings.ingest(
+        uow=diary.uow(), ctx=diary.me, items=[heart_rate(watch, START + timedelta(days=1))]
+    )
+    assert after.items[0].code == "UNKNOWN_DEVICE"
     with pytest.raises(Forbidden):  # staff never submit readings
         await readings.ingest(uow=diary.uow(), ctx=diary.coordinator, items=[])
+
+
+async def test_a_resend_is_a_duplicate_and_a_changed_one_a_conflict(diary: Diary) -> None:
+    diary.clock.current = START + timedelta(days=1)
+    watch = await _device(diary, ReadingKind.HEART_RATE)
+    at = START + timedelta(hours=1)
+    await readings.ingest(uow=diary.uow(), ctx=diary.me, items=[heart_rate(watch, at, 70)])
+    same_instant = heart_rate(watch, at.astimezone(ZoneInfo("Asia/Tokyo")), 70)
+    same_instant["sourceId"] = heart_rate(watch, at)["sourceId"]
+    again = await readings.ingest(
+        uow=diary.uow(),
+        ctx=diary.me,
+        items=[same_instant, heart_rate(watch, at, 71), heart_rate(watch, at, 71)],
+    )
+    assert [(i.outcome, i.code) for i in again.items] == [
+        (Outcome.DUPLICATE, None),
+        (Outcome.REJECTED, "SOURCE_ID_CONFLICT"),
+        (Outcome.REJECTED, "SOURCE_ID_CONFLICT"),
+    ]
+    # After withdrawal new readings are refused, but a resend still hears DUPLICATE.
+    await participants.change_status(
+        uow=diary.uow(),
+        ctx=diary.coordinator,
+        participant_id=diary.person.id,
+        status=ParticipantStatus.WITHDRAWN,
+        reason="Moved abroad",
+    )
+    late = await readings.ingest(
+        uow=diary.uow(),
+        ctx=diary.me,
+        items=[heart_rate(watch, at, 70), heart_rate(watch, at + timedelta(hours=1))],
+    )
+    assert [(i.outcome, i.code) for i in late.items] == [
+        (Outcome.DUPLICATE, None),
+        (Outcome.REJECTED, "PARTICIPANT_WITHDRAWN"),
+    ]
 
 
 async def test_readings_page_by_time_summarise_by_local_day_and_delete_logically(

@@ -204,6 +204,10 @@ async def _build_trial(world: World) -> None:
             gid, person.study, person.site, person.participant, Permission.QUERY_READ
         )
     await _build_diaries_and_devices(world)
+    for label, study in (("export_a", "A"), ("export_b", "B")):
+        started = await world.gql("admin", START_EXPORT, t=world.places[study].gid)
+        gid = started["data"]["startExport"]["export"]["id"]
+        world.places[label] = Place(gid, world.places[study].study, read=Permission.EXPORT)
 
 
 async def _publish_and_sign(world: World) -> None:
@@ -570,6 +574,10 @@ async def f_visit_notes(w: World, who: str, target: str) -> bool:
     return _data(body, "node") is not None and not _denied(body)
 
 
+async def _got(w: World, who: str, query: str, field: str) -> bool:
+    return _data(await w.gql(who, query), field) is not None
+
+
 async def m_submit_diary(w: World, who: str, target: str) -> bool:
     body = await w.gql(
         who, SUBMIT_DIARY, e=[diary_entry(w.due)], p=w.places[target].gid, r="Read out by phone"
@@ -611,6 +619,9 @@ def _on_participant(selection: str, *path: str, find: str | None = None) -> Run:
     )
 
 
+START_EXPORT = "mutation($t: ID!) { startExport(input: {studyId: $t, format: SDTM}) { __typename ... on StartExportSuccess { export { id } } ... on MutationError { code } } }"
+EXPORTS = ("export_a", "export_b")
+
 PEOPLE = ("own", "other")
 ENTRIES = ("entry_own", "entry_other")
 DEVICES = ("device_own", "device_other")
@@ -625,7 +636,25 @@ NOWHERE = ("A",)  # global actions: the target does not matter
 CASES: dict[str, Case] = {
     "Query.studies": Case(STUDIES, q_studies, by_policy("Query.studies")),
     "Query.study": Case(STUDIES, q_study, by_policy("Query.study")),
-    "Query.node": Case(STUDIES + SITES + PEOPLE + ENTRIES + DEVICES, q_node, visible),
+    "Query.node": Case(STUDIES + SITES + PEOPLE + ENTRIES + DEVICES + EXPORTS, q_node, visible),
+    "Query.exportSigningKey": Case(
+        NOWHERE,
+        lambda w, who, t: _got(w, who, "{ exportSigningKey }", "exportSigningKey"),
+        always,
+    ),
+    "Mutation.startExport": Case(
+        STUDIES, _mutating("startExport", START_EXPORT), by_policy("Mutation.startExport")
+    ),
+    "Study.exports": Case(
+        ("export_a",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Study { exports { id } } } }",
+            "A",
+            "exports",
+            find="e",
+        ),
+        within("A", "Study.exports"),
+    ),
     "Query.findParticipantsByContact": Case(
         PEOPLE, q_find, by_policy("Query.findParticipantsByContact")
     ),
@@ -989,6 +1018,11 @@ CASES: dict[str, Case] = {
         ),
         within("own", "Participant.readingSummaries"),
     ),
+    "Device.serial": Case(
+        DEVICES,
+        f_nested("query($id: ID!) { node(id: $id) { ... on Device { serial } } }", "*", "serial"),
+        lambda w, who, t: visible(w, who, t) and by_policy("Device.serial")(w, who, t),
+    ),
     "DiaryEntry.changeRequests": Case(
         ENTRIES,
         f_nested(
@@ -1087,6 +1121,7 @@ def _selection(schema: GraphQLSchema, type_name: str) -> str:
         ("Participant", PEOPLE),
         ("DiaryEntry", ENTRIES),
         ("Device", DEVICES),
+        ("ExportJob", EXPORTS),
     ],
 )
 async def test_plain_fields_follow_their_object(

@@ -11,7 +11,7 @@ import pytest
 
 from api.cli.main import main
 from tests.conftest import Scratch
-from tests.world import build_world
+from tests.world import add_diary, build_world
 
 
 @pytest.fixture
@@ -135,3 +135,32 @@ def test_users_commands(
     assert "root@example.org" in listing
     assert "DISABLED" in listing
     assert "no roles" in listing
+
+
+@pytest.fixture
+async def study_code(env: Scratch) -> str:
+    world = await build_world(env.runtime.services.uow, code="CLI-EXPORT")
+    await add_diary(env.runtime.services.uow, world)
+    return world.study.code
+
+
+def test_export_verify_and_public_key(
+    study_code: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code = study_code
+    out = tmp_path / "sdtm"
+    assert main(["export", "--study", code, "--format", "sdtm", "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "audit-log position" in printed.out
+    assert "rows" in printed.err  # the progress report
+    assert main(["export", "verify", str(out)]) == 0
+    assert capsys.readouterr().out.startswith("OK: ")
+    assert main(["export", "public-key"]) == 0
+    pem = tmp_path / "export-key.pem"
+    pem.write_text(capsys.readouterr().out)
+    assert main(["export", "verify", str(out), "--public-key", str(pem)]) == 0
+    capsys.readouterr()
+    (out / "DM.csv").write_bytes((out / "DM.csv").read_bytes() + b"x")
+    assert main(["export", "verify", str(out)]) == 1
+    assert "DM.csv: changed" in capsys.readouterr().out
+    assert main(["export", "--study", code, "--format", "odm", "--out", str(out)]) == 2

@@ -214,3 +214,26 @@ async def test_writes_are_rate_limited_per_caller(tight: AppTrial) -> None:
         headers={"authorization": f"Bearer {tight.app}"},
     )
     assert reads.status_code == 200  # reading is not writing
+
+
+async def test_hostile_uploads_are_answered_not_crashed_on(trial: AppTrial) -> None:
+    many = gzip.compress(b"{}\n" * 50_001)  # 150 kB of empty objects in a few hundred bytes
+    response = await _upload(trial, many, **{"content-encoding": "gzip"})
+    assert (response.status_code, response.json()["errors"][0]["extensions"]["code"]) == (
+        413,
+        "TOO_MANY_ITEMS",
+    )
+    deep = b"[" * 100_000 + b"]" * 100_000
+    precise = json.dumps(heart_rate(trial.device_uuid)).replace('"value": 72', '"value": 72.50')
+    report = (await _upload(trial, deep + b"\n" + precise.encode() + b"\n")).json()
+    assert [(r["line"], r["code"]) for r in report["results"]] == [(1, "INVALID_JSON"), (2, None)]
+    reading = await trial.gql(
+        trial.app,
+        "query($p: ID!) { node(id: $p) { ... on Participant { readings { edges { node { components { originalValue } } } } } } }",
+        p=trial.participant,
+    )
+    values = [
+        e["node"]["components"][0]["originalValue"]
+        for e in reading["data"]["node"]["readings"]["edges"]
+    ]
+    assert values == ["72.50"]  # exactly as sent: numbers are parsed as decimals

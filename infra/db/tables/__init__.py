@@ -6,7 +6,7 @@ from infra.db.tables.checkpoints import CheckpointRow
 from infra.db.tables.consent import ConsentRow, ConsentVersionRow, SignatureRow
 from infra.db.tables.contacts import ContactRow
 from infra.db.tables.design import ArmRow, VisitDefinitionRow
-from infra.db.tables.devices import DeviceRow, ReadingRow
+from infra.db.tables.devices import DeviceAssignmentRow, DeviceRow, ReadingRow
 from infra.db.tables.diaries import (
     DataChangeRequestRow,
     DiaryEntryRow,
@@ -14,6 +14,7 @@ from infra.db.tables.diaries import (
     QuestionnaireVersionRow,
 )
 from infra.db.tables.enrolment import AppInstallationRow, EnrolmentCodeRow
+from infra.db.tables.exports import ExportJobRow
 from infra.db.tables.keys import DataKeyRow
 from infra.db.tables.participants import ParticipantRow
 from infra.db.tables.sealed_values import SealedValueRow
@@ -36,10 +37,12 @@ __all__ = [
     "DataChangeRequestRow",
     "DataKeyRow",
     "DataQueryRow",
+    "DeviceAssignmentRow",
     "DeviceRow",
     "DiaryEntryRow",
     "DiaryScheduleRow",
     "EnrolmentCodeRow",
+    "ExportJobRow",
     "ParticipantRow",
     "ParticipantZoneRow",
     "QuestionnaireVersionRow",

@@ -32,11 +32,23 @@ class DeviceRow(Base, table=True):
     version: int = Field(default=1)
 
 
+class DeviceAssignmentRow(Base, table=True):
+    """Who held a device when: readings belong to the holder at their effective time."""
+
+    __tablename__ = "device_assignments"
+
+    id: uuid.UUID = Field(primary_key=True)
+    device_id: uuid.UUID = Field(foreign_key="devices.id", index=True)
+    participant_id: uuid.UUID = Field(foreign_key="participants.id", index=True)
+    since: datetime = timestamp()
+    until: datetime | None = timestamp(default=None)
+
+
 class ReadingRow(Base, table=True):
     __tablename__ = "device_readings"
     __table_args__ = (
-        # Deduplication: the same measurement from the same device is stored once.
-        UniqueConstraint("participant_id", "device_id", "kind", "effective_start", "source_id"),
+        # Deduplication: a device's record of one measurement is stored once.
+        UniqueConstraint("device_id", "kind", "effective_start", "source_id"),
         Index(
             "ix_device_readings_participant_kind_start", "participant_id", "kind", "effective_start"
         ),

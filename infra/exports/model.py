@@ -1,0 +1,196 @@
+"""What an export sees: one study at one event-log position, pseudonymised, streamed by subject.
+
+A snapshot reader (`infra/exports/snapshot.py`) produces these objects inside one REPEATABLE
+READ transaction; the format writers (`odm.py`, `fhir.py`, `sdtm.py`) consume them and never
+touch the database. Nothing here carries a direct identifier: no names, contact details,
+screening numbers, free-text answers, visit notes or reasons about a participant. Staff
+names appear only where Part 11 needs them (who signed, who changed what).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Protocol
+
+from domain.consent import ConsentVersion
+from domain.design import Arm, VisitDefinition
+from domain.devices import StoredReading
+from domain.diaries import DiaryEntry
+from domain.participants import ParticipantStatus
+from domain.questionnaires import PublishedQuestionnaire
+from domain.studies import Site, Study
+from domain.visits import Visit
+
+
+@dataclass(frozen=True)
+class Meta:
+    """The study's metadata and the snapshot's identity."""
+
+    export_id: uuid.UUID
+    study: Study
+    sites: tuple[Site, ...]
+    arms: tuple[Arm, ...]
+    visit_definitions: tuple[VisitDefinition, ...]  # ordered by day, then code
+    questionnaires: tuple[PublishedQuestionnaire, ...]  # every version, by code then version
+    consent_versions: tuple[ConsentVersion, ...]  # by number
+    staff: Mapping[uuid.UUID, str]  # staff user id -> printed name (signatures, audit users)
+    position: int  # the last event-log position included (0: empty log)
+    chain_head: str  # hex SHA-256 of that event ("" for an empty log)
+    created_at: datetime  # aware, UTC
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field of an audit event, with values only when they are not personal."""
+
+    field: str
+    old: object  # JSON value; None when absent or withheld
+    new: object
+    personal: bool = False  # True: the values were personal data and are left out
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event-log entry about the subject or one of their records."""
+
+    position: int
+    id: uuid.UUID  # the event id: ODM AuditRecord/SourceID, FHIR Provenance identifier
+    recorded_at: datetime  # server time, aware UTC
+    actor_kind: str  # STAFF, PARTICIPANT or SYSTEM
+    actor_id: uuid.UUID | None
+    actor_role: str  # the role that allowed the change, e.g. COORDINATOR
+    site_id: uuid.UUID | None
+    entity_type: str  # Participant, Visit, DiaryEntry, ReadingBatch, Consent, Signature, ...
+    entity_id: uuid.UUID
+    action: str  # created, updated, submitted, corrected, received, signed, ...
+    changes: tuple[Change, ...]
+    reason: str | None  # only reasons that are not personal data (e.g. a legal basis)
+    device_time: datetime | None = None  # the device's clock, when the change came from one
+
+
+@dataclass(frozen=True)
+class SignedConsent:
+    id: uuid.UUID
+    consent_version_id: uuid.UUID
+    number: int  # the consent version's number
+    language: str
+    signed_at: datetime
+
+
+@dataclass(frozen=True)
+class RecordSignature:
+    """A Part 11 signature. `signer` is the staff member's printed name, or None when the
+    participant signed (their name is a direct identifier and stays out)."""
+
+    id: uuid.UUID
+    signer_id: uuid.UUID
+    signer: str | None
+    meaning: str  # domain.signatures.Meaning value
+    signed_at: datetime
+    record_type: str  # Visit, DiaryEntry, Participant, Consent
+    record_id: uuid.UUID
+    record_version: int
+    valid: bool  # False once the record changed after signing
+
+
+@dataclass(frozen=True)
+class SubjectInfo:
+    id: uuid.UUID  # internal participant id (never printed; OIDs use subject_id)
+    subject_id: str  # the random, pseudonymous study subject id, e.g. "K7Q2-9XHD"
+    site_id: uuid.UUID
+    status: ParticipantStatus
+    timezone: str  # current IANA zone
+    arm_id: uuid.UUID | None
+    enrolled_on: date | None
+    registered_at: datetime
+    status_changed_at: datetime
+    erased: bool  # personal data crypto-shredded (pseudonymous data still exported)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Everything exported about one participant. `readings` streams, the rest is small."""
+
+    info: SubjectInfo
+    consents: tuple[SignedConsent, ...]  # by signing time
+    visits: tuple[Visit, ...]  # by start; `notes` is always None here
+    entries: tuple[DiaryEntry, ...]  # by due time; `free_text` is always empty here
+    signatures: tuple[RecordSignature, ...]
+    events: tuple[Event, ...]  # every event about the subject, by position
+    reading_count: int
+    readings: Callable[[], AsyncIterator[StoredReading]]  # by effective time, deleted ones too
+
+
+class Snapshot(Protocol):
+    @property
+    def meta(self) -> Meta: ...
+
+    def subjects(self) -> AsyncIterator[Subject]:
+        """The study's participants ordered by subject id."""
+        ...
+
+
+Progress = Callable[[int], None]  # called with the number of rows just written
+
+
+@dataclass
+class WrittenFile:
+    name: str  # relative to the export directory
+    rows: int
+    bytes: int
+    sha256: str  # hex
+
+
+@dataclass
+class OutputFile:
+    """A UTF-8 file written once, front to back, hashed and counted as it goes."""
+
+    path: Path
+    rows: int = 0
+    size: int = 0
+    _digest: hashlib._Hash = field(default_factory=hashlib.sha256)
+    _handle: IO[bytes] | None = None
+
+    def __enter__(self) -> OutputFile:
+        self._handle = self.path.open("xb")
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+    def write(self, text: str, *, rows: int = 0) -> None:
+        """Append `text`; `rows` says how many data rows (lines, resources, records) it holds."""
+        assert self._handle is not None, "use OutputFile as a context manager"
+        data = text.encode("utf-8")
+        self._handle.write(data)
+        self._digest.update(data)
+        self.size += len(data)
+        self.rows += rows
+
+    def written(self, directory: Path) -> WrittenFile:
+        return WrittenFile(
+            name=self.path.relative_to(directory).as_posix(),
+            rows=self.rows,
+            bytes=self.size,
+            sha256=self._digest.hexdigest(),
+        )
+
+
+class Writer(Protocol):
+    """A format: writes its files into `directory` (which exists and is empty)."""
+
+    async def __call__(
+        self, snapshot: Snapshot, directory: Path, progress: Progress
+    ) -> list[WrittenFile]: ...

@@ -1,0 +1,347 @@
+"""The study as of one event-log position, read in one REPEATABLE READ transaction.
+
+The first statement fixes the transaction's snapshot and reads the log's last position and
+hash: every row read afterwards is exactly the state those events describe, whatever is
+committed meanwhile. Nothing personal is decrypted except staff names (for signatures and
+audit users); participants' sealed columns are never read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from domain.access import ReadFilter
+from domain.clock import Clock
+from domain.design import ContactMode
+from domain.devices import StoredReading
+from domain.diaries import DiaryEntry
+from domain.errors import NotFound
+from domain.exports import ExportJob
+from domain.ids import ParticipantId, SiteId, StudyId, VisitDefinitionId, VisitId
+from domain.participants import ParticipantStatus
+from domain.studies import Site
+from domain.visits import Visit, VisitOutcome, VisitStatus
+from infra.crypto.keys import KeyProvider
+from infra.db.consents import SqlConsentRepository
+from infra.db.data_keys import DataKeyStore, FieldCipher
+from infra.db.design import SqlDesignRepository
+from infra.db.diaries import SqlDiaryRepository
+from infra.db.questionnaires import SqlQuestionnaireRepository
+from infra.db.readings import stored_reading
+from infra.db.studies import SqlSiteRepository, SqlStudyRepository
+from infra.db.tables import (
+    AuditEventRow,
+    ConsentRow,
+    DiaryEntryRow,
+    ParticipantRow,
+    ReadingRow,
+    SignatureRow,
+    StaffUserRow,
+    VisitRow,
+)
+from infra.exports.model import (
+    Change,
+    Event,
+    Meta,
+    RecordSignature,
+    SignedConsent,
+    Subject,
+    SubjectInfo,
+)
+
+_EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
+_PEOPLE = ParticipantRow.__table__  # type: ignore[attr-defined]
+_CONSENTS = ConsentRow.__table__  # type: ignore[attr-defined]
+_VISITS = VisitRow.__table__  # type: ignore[attr-defined]
+_ENTRIES = DiaryEntryRow.__table__  # type: ignore[attr-defined]
+_READINGS = ReadingRow.__table__  # type: ignore[attr-defined]
+_SIGNATURES = SignatureRow.__table__  # type: ignore[attr-defined]
+_STAFF = StaffUserRow.__table__  # type: ignore[attr-defined]
+
+SUBJECT_PAGE = 200
+READING_BATCH = 2000
+FORMER_STAFF = "(name erased)"
+
+
+class SqlSnapshot:
+    """A `Snapshot` over one open REPEATABLE READ transaction on `connection`."""
+
+    def __init__(
+        self, connection: AsyncConnection, session: AsyncSession, meta: Meta, total: int
+    ) -> None:
+        self._db = connection
+        self._session = session
+        self._meta = meta
+        self.total = total  # rows to expect, roughly: for progress
+
+    @property
+    def meta(self) -> Meta:
+        return self._meta
+
+    @classmethod
+    async def open(
+        cls, connection: AsyncConnection, keys: KeyProvider, clock: Clock, job: ExportJob
+    ) -> SqlSnapshot:
+        """Fix the snapshot (this must be the transaction's first read) and load metadata."""
+        head = (
+            await connection.execute(
+                select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
+            )
+        ).first()
+        session = AsyncSession(bind=connection)
+        study_id = job.study_id
+        study = await SqlStudyRepository(session).get(study_id)
+        if study is None:
+            raise NotFound("Study")
+        cipher = FieldCipher(DataKeyStore(session, keys, clock), keys)
+        design = SqlDesignRepository(session)
+        meta = Meta(
+            export_id=job.id,
+            study=study,
+            sites=tuple(await _sites(session, study_id)),
+            arms=tuple(await design.arms(study_id)),
+            visit_definitions=tuple(
+                sorted(await design.visit_definitions(study_id), key=lambda d: (d.day, d.code))
+            ),
+            questionnaires=tuple(
+                sorted(
+                    await SqlQuestionnaireRepository(session).all(study_id),
+                    key=lambda q: (q.definition.code, q.definition.version),
+                )
+            ),
+            consent_versions=tuple(
+                sorted(
+                    await SqlConsentRepository(session, cipher).versions(study_id),
+                    key=lambda v: v.number,
+                )
+            ),
+            staff=await _staff_names(connection, cipher, study_id, head.seq if head else 0),
+            position=head.seq if head else 0,
+            chain_head=head.hash.hex() if head else "",
+            created_at=clock.now(),
+        )
+        return cls(connection, session, meta, await _total(connection, study_id))
+
+    async def subjects(self) -> AsyncIterator[Subject]:
+        after = ""
+        while True:
+            rows = (
+                await self._db.execute(
+                    select(_PEOPLE)
+                    .where(_PEOPLE.c.study_id == self._meta.study.id, _PEOPLE.c.subject_id > after)
+                    .order_by(_PEOPLE.c.subject_id)
+                    .limit(SUBJECT_PAGE)
+                )
+            ).all()
+            for row in rows:
+                yield await self._subject(row)
+            if len(rows) < SUBJECT_PAGE:
+                return
+            after = rows[-1].subject_id
+
+    async def _subject(self, row: Any) -> Subject:
+        pid = row.id
+        consents = [
+            SignedConsent(c.id, c.consent_version_id, c.number, c.language, c.signed_at)
+            for c in await self._rows(
+                select(_CONSENTS)
+                .where(_CONSENTS.c.participant_id == pid)
+                .order_by(_CONSENTS.c.signed_at)
+            )
+        ]
+        visits = [
+            _visit(v)
+            for v in await self._rows(
+                select(_VISITS).where(_VISITS.c.participant_id == pid).order_by(_VISITS.c.starts_at)
+            )
+        ]
+        entries = await self._entries(pid)
+        versions: dict[uuid.UUID, int] = {pid: row.version}
+        versions |= {v.id: v.version for v in visits} | {e.id: e.version for e in entries}
+        versions |= {c.id: 1 for c in consents}
+        count = await self._db.scalar(
+            select(func.count()).select_from(_READINGS).where(_READINGS.c.participant_id == pid)
+        )
+        return Subject(
+            info=_info(row),
+            consents=tuple(consents),
+            visits=tuple(visits),
+            entries=tuple(entries),
+            signatures=tuple(await self._signatures(versions)),
+            events=tuple(await self._events(pid)),
+            reading_count=int(count or 0),
+            readings=self._readings(pid),
+        )
+
+    async def _rows(self, statement: Any) -> Sequence[Any]:
+        return (await self._db.execute(statement)).all()
+
+    async def _entries(self, pid: uuid.UUID) -> list[DiaryEntry]:
+        # Free text and proxy reasons stay sealed: `reveal=False` never opens them.
+        repository = SqlDiaryRepository(self._session, _NO_CIPHER)  # type: ignore[arg-type]
+        rows = await self._rows(
+            select(_ENTRIES).where(_ENTRIES.c.participant_id == pid).order_by(_ENTRIES.c.due_at)
+        )
+        return [await repository.entry_of(r, reveal=False) for r in rows]
+
+    async def _signatures(self, versions: dict[uuid.UUID, int]) -> list[RecordSignature]:
+        rows = await self._rows(
+            select(_SIGNATURES)
+            .where(_SIGNATURES.c.record_id.in_(list(versions)))
+            .order_by(_SIGNATURES.c.signed_at, _SIGNATURES.c.id)
+        )
+        return [
+            RecordSignature(
+                id=s.id,
+                signer_id=s.signer_id,
+                signer=self._meta.staff.get(s.signer_id, FORMER_STAFF)
+                if s.signer_kind == "STAFF"
+                else None,
+                meaning=s.meaning,
+                signed_at=s.signed_at,
+                record_type=s.record_type,
+                record_id=s.record_id,
+                record_version=s.record_version,
+                valid=versions.get(s.record_id) == s.record_version,
+            )
+            for s in rows
+        ]
+
+    async def _events(self, pid: uuid.UUID) -> list[Event]:
+        rows = await self._rows(
+            select(_EVENTS)
+            .where(_EVENTS.c.participant_id == pid, _EVENTS.c.seq <= self._meta.position)
+            .order_by(_EVENTS.c.seq)
+        )
+        return [_event(r) for r in rows]
+
+    def _readings(self, pid: uuid.UUID) -> Callable[[], AsyncIterator[StoredReading]]:
+        async def stream() -> AsyncIterator[StoredReading]:
+            result = await self._db.stream(
+                select(_READINGS)
+                .where(_READINGS.c.participant_id == pid)
+                .order_by(_READINGS.c.effective_start, _READINGS.c.id)
+                .execution_options(yield_per=READING_BATCH)
+            )
+            async for partition in result.partitions(READING_BATCH):
+                for row in partition:
+                    yield stored_reading(row)
+
+        return stream
+
+
+class _NoCipher:
+    """Stands in for the cipher where nothing may be decrypted."""
+
+    async def open(self, *args: object) -> str | None:
+        raise AssertionError("an export never opens participants' sealed values")
+
+
+_NO_CIPHER = _NoCipher()
+
+
+async def _sites(session: AsyncSession, study_id: StudyId) -> Sequence[Site]:
+    everything = ReadFilter(everything=True)
+    return await SqlSiteRepository(session).list_for_studies([study_id], everything)
+
+
+async def _staff_names(
+    connection: AsyncConnection, cipher: FieldCipher, study_id: StudyId, position: int
+) -> dict[uuid.UUID, str]:
+    """Printed names of the staff who acted on the study's records (audit users, signers)."""
+    ids = select(_EVENTS.c.actor_id).where(
+        _EVENTS.c.study_id == study_id,
+        _EVENTS.c.actor_kind == "STAFF",
+        _EVENTS.c.seq <= position,
+        _EVENTS.c.actor_id.is_not(None),
+    )
+    rows = (
+        await connection.execute(
+            select(_STAFF.c.id, _STAFF.c.name_sealed).where(_STAFF.c.id.in_(ids.distinct()))
+        )
+    ).all()
+    names = {}
+    for row in rows:
+        name = await cipher.open(row.id, "staff_users", "name", row.id, row.name_sealed)
+        names[row.id] = name if name is not None else FORMER_STAFF
+    return dict(sorted(names.items()))
+
+
+async def _total(connection: AsyncConnection, study_id: StudyId) -> int:
+    total = 0
+    for table in (_PEOPLE, _VISITS, _ENTRIES, _READINGS):
+        count = await connection.scalar(
+            select(func.count()).select_from(table).where(table.c.study_id == study_id)
+        )
+        total += int(count or 0)
+    return total
+
+
+def _info(row: Any) -> SubjectInfo:
+    return SubjectInfo(
+        id=row.id,
+        subject_id=row.subject_id,
+        site_id=row.site_id,
+        status=ParticipantStatus(row.status),
+        timezone=row.timezone,
+        arm_id=row.arm_id,
+        enrolled_on=row.enrolled_on,
+        registered_at=row.registered_at,
+        status_changed_at=row.status_changed_at,
+        erased=row.erased_at is not None,
+    )
+
+
+def _visit(row: Any) -> Visit:
+    return Visit(
+        id=VisitId(row.id),
+        participant_id=ParticipantId(row.participant_id),
+        study_id=StudyId(row.study_id),
+        site_id=SiteId(row.site_id),
+        definition_id=VisitDefinitionId(row.definition_id),
+        mode=ContactMode(row.mode),
+        local_start=datetime.fromisoformat(row.local_start),
+        timezone=row.timezone,
+        starts_at=row.starts_at,
+        duration_minutes=row.duration_minutes,
+        assignee_id=row.assignee_id,
+        status=VisitStatus(row.status),
+        out_of_window=row.out_of_window,
+        outcome=VisitOutcome(row.outcome) if row.outcome else None,
+        notes=None,  # personal: never exported
+        completed_at=row.completed_at,
+        version=row.version,
+    )
+
+
+def _event(row: Any) -> Event:
+    origin = row.origin or {}
+    device_time = origin.get("deviceTime")
+    reason = row.reason
+    return Event(
+        position=row.seq,
+        id=row.id,
+        recorded_at=row.recorded_at,
+        actor_kind=row.actor_kind,
+        actor_id=row.actor_id,
+        actor_role=row.actor_role,
+        site_id=row.site_id,
+        entity_type=row.entity_type,
+        entity_id=row.entity_id,
+        action=row.action,
+        changes=tuple(_change(f) for f in row.fields),
+        reason=reason.get("text") if reason else None,  # sealed (personal) reasons stay out
+        device_time=datetime.fromisoformat(device_time) if device_time else None,
+    )
+
+
+def _change(entry: dict[str, Any]) -> Change:
+    if entry.get("personal"):
+        return Change(entry["field"], None, None, personal=True)
+    return Change(entry["field"], entry.get("old"), entry.get("new"))

@@ -1,0 +1,226 @@
+"""Exports from a real database: snapshot, formats, signed manifest, audit, tamper checks."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import odmlib
+import pytest
+import xmlschema
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fhir.resources.R4B import get_fhir_model_class
+
+from api import app
+from domain.errors import DomainError, ErrorCode
+from domain.exports import ExportFormat, ExportJob, ExportStatus
+from domain.pagination import PageRequest
+from domain.readings import ReadingKind
+from domain.services import devices, exports, trail
+from domain.trail import TrailQuery
+from infra.crypto import signing
+from infra.exports import engine as export_engine
+from infra.exports.manifest import verify_export
+from infra.exports.model import Progress, Snapshot, WrittenFile
+from tests.conftest import Scratch
+from tests.factories import admin, caller
+from tests.world import DIARY_TEXT, PEOPLE, World, add_diary, build_world
+
+ODM_XSD = Path(odmlib.__file__).parent / "schemas" / "odm" / "1.3.2" / "ODM1-3-2.xsd"
+
+
+async def _export(scratch: Scratch, world: World, format: ExportFormat, out: Path) -> ExportJob:
+    services = scratch.runtime.services
+    ctx = caller(admin())
+    job = await exports.start(uow=services.uow(), ctx=ctx, study_id=world.study.id, format=format)
+    return await exports.run(
+        uows=services.uow, engine=services.exports.engine, ctx=ctx, job=job, directory=str(out)
+    )
+
+
+@pytest.fixture
+async def world(scratch: Scratch) -> World:
+    built = await build_world(scratch.runtime.services.uow)
+    await add_diary(scratch.runtime.services.uow, built)
+    return built
+
+
+def _key(scratch: Scratch) -> object:
+    return export_engine.export_signing_key(scratch.runtime.keys).public_key()
+
+
+async def test_every_format_is_valid_pseudonymised_and_signed(
+    scratch: Scratch, world: World, tmp_path: Path
+) -> None:
+    secrets = [DIARY_TEXT, *(p["full_name"] for p in PEOPLE), *(p["email"] for p in PEOPLE)]
+    secrets += [str(p.id) for p in world.people] + [p.screening_number for p in world.people]
+    for format in ExportFormat:
+        out = tmp_path / format.value
+        job = await _export(scratch, world, format, out)
+        assert job.status is ExportStatus.DONE
+        assert job.log_position is not None
+        assert job.log_position > 0
+        report = verify_export(out, _key(scratch))  # type: ignore[arg-type]
+        assert report.ok, report.problems
+        assert report.manifest["eventLog"]["position"] == job.log_position
+        text = "\n".join(p.read_text() for p in out.iterdir())
+        leaked = [s for s in secrets if s.lower() in text.lower()]
+        assert not leaked, (format, leaked)
+        assert world.people[0].subject_id in text  # pseudonymous, and present
+    schema = xmlschema.XMLSchema(str(ODM_XSD))
+    schema.validate(str(tmp_path / "ODM" / "odm.xml"))
+    for path in (tmp_path / "FHIR").glob("*.ndjson"):
+        model = get_fhir_model_class(path.stem)
+        for line in path.read_text().splitlines():
+            model.model_validate_json(line)
+    # The world's one reading was deleted with a reason: out of the analysis dataset, kept in
+    # FHIR as entered-in-error, and in ODM's archive.
+    with (tmp_path / "SDTM" / "VS.csv").open(newline="") as handle:
+        assert list(csv.DictReader(handle)) == []
+    (observation,) = (tmp_path / "FHIR" / "Observation.ndjson").read_text().splitlines()
+    assert json.loads(observation)["status"] == "entered-in-error"
+    with (tmp_path / "SDTM" / "QS.csv").open(newline="") as handle:
+        answers = {(r["QSTESTCD"], r["QSORRES"]) for r in csv.DictReader(handle)}
+    assert ("SEVERITY", "5") in answers  # the corrected value
+    assert ("SEVERITY", "2") in answers  # the entry the site entered for her
+
+
+async def test_an_export_is_a_snapshot_at_one_log_position(
+    scratch: Scratch, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that commits while the export runs is not in it, and comes after its position."""
+    real = export_engine.WRITERS[ExportFormat.SDTM]
+    services = scratch.runtime.services
+    coordinator = caller(world.coordinator)
+
+    async def write_while_exporting(
+        snapshot: Snapshot, directory: Path, progress: Progress
+    ) -> list[WrittenFile]:
+        monkeypatch.setitem(export_engine.WRITERS, ExportFormat.SDTM, real)
+        await devices.register(
+            uow=services.uow(),
+            ctx=coordinator,
+            site_id=world.site.id,
+            kinds=(ReadingKind.BODY_WEIGHT,),
+            model="Scale",
+            serial="LATE-1",
+        )
+        return await real(snapshot, directory, progress)
+
+    monkeypatch.setitem(export_engine.WRITERS, ExportFormat.SDTM, write_while_exporting)
+    job = await _export(scratch, world, ExportFormat.SDTM, tmp_path / "out")
+    events = await trail.audit_trail(
+        uow=services.uow(),
+        ctx=caller(admin()),
+        query=TrailQuery(entity_type="Device", newest_first=True),
+        request=PageRequest(first=1),
+    )
+    (late,) = events.items
+    assert job.log_position is not None
+    assert late.position > job.log_position
+    before = await _export(scratch, world, ExportFormat.SDTM, tmp_path / "again")
+    assert before.log_position is not None
+    assert before.log_position > late.position
+
+
+async def test_exports_are_audited_and_only_for_the_sponsor_side(
+    scratch: Scratch, world: World, tmp_path: Path
+) -> None:
+    services = scratch.runtime.services
+    with pytest.raises(DomainError) as raised:
+        await exports.start(
+            uow=services.uow(),
+            ctx=caller(world.coordinator),
+            study_id=world.study.id,
+            format=ExportFormat.FHIR,
+        )
+    assert raised.value.code is ErrorCode.FORBIDDEN
+    job = await _export(scratch, world, ExportFormat.FHIR, tmp_path / "fhir")
+    await exports.download(
+        uow=services.uow(), ctx=caller(admin()), job_id=job.id, name="Observation.ndjson"
+    )
+    events = await trail.audit_trail(
+        uow=services.uow(),
+        ctx=caller(admin()),
+        query=TrailQuery(entity_id=job.id),
+        request=PageRequest(),
+    )
+    assert [e.action for e in events.items] == ["created", "completed", "downloaded"]
+    completed = {f.field: f.new.value for f in events.items[1].fields}
+    assert completed["log_position"] == job.log_position
+    assert completed["manifest_sha256"] == job.manifest_sha256
+
+
+async def test_verify_finds_any_changed_byte_missing_file_or_forged_signature(
+    scratch: Scratch, world: World, tmp_path: Path
+) -> None:
+    original = tmp_path / "original"
+    await _export(scratch, world, ExportFormat.SDTM, original)
+    key = _key(scratch)
+
+    def tampered(name: str, change: object) -> list[str]:
+        copy = tmp_path / name
+        shutil.copytree(original, copy)
+        change(copy)  # type: ignore[operator]
+        return verify_export(copy, key).problems  # type: ignore[arg-type]
+
+    def flip(copy: Path) -> None:
+        data = bytearray((copy / "DM.csv").read_bytes())
+        data[-3] ^= 0x01
+        (copy / "DM.csv").write_bytes(bytes(data))
+
+    def forge(copy: Path) -> None:
+        manifest = json.loads((copy / "manifest.json").read_text())
+        manifest["eventLog"]["position"] += 1
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+
+    def resign(copy: Path) -> None:  # a valid signature, by someone else's key
+        other = Ed25519PrivateKey.generate()
+        body = (copy / "manifest.json").read_bytes()
+        (copy / "manifest.sig").write_text(
+            json.dumps(
+                {
+                    "algorithm": "Ed25519",
+                    "keyId": signing.key_id(other),
+                    "signature": base64.b64encode(other.sign(body)).decode(),
+                }
+            )
+        )
+
+    assert any("DM.csv: changed" in p for p in tampered("flip", flip))
+    assert any("VS.csv: missing" in p for p in tampered("gone", lambda c: (c / "VS.csv").unlink()))
+    assert any(
+        "not in the manifest" in p
+        for p in tampered("extra", lambda c: (c / "x.csv").write_text("1"))
+    )
+    assert tampered("forged", forge) == ["the manifest's signature does not verify"]
+    assert tampered("resigned", resign) == ["signed with another key than the one trusted"]
+    assert verify_export(original, key).ok  # type: ignore[arg-type]
+    # The command line does the same, with the key file or a PEM key.
+    assert app.verify_exported(original, scratch.settings, None).ok
+    assert not app.verify_exported(tmp_path / "flip", scratch.settings, None).ok
+
+
+async def test_progress_is_reported_as_the_export_runs(
+    scratch: Scratch, world: World, tmp_path: Path
+) -> None:
+    seen: list[tuple[int, int]] = []
+    services = scratch.runtime.services
+    ctx = caller(admin())
+    job = await exports.start(
+        uow=services.uow(), ctx=ctx, study_id=world.study.id, format=ExportFormat.ODM
+    )
+    done = await exports.run(
+        uows=services.uow,
+        engine=services.exports.engine,
+        ctx=ctx,
+        job=job,
+        directory=str(tmp_path / "odm"),
+        observe=lambda d, t: seen.append((d, t)),
+    )
+    assert seen
+    assert seen[-1][0] >= seen[-1][1] > 0
+    assert done.progress() == 1.0
