@@ -401,10 +401,12 @@ def test_every_group_replays_to_the_records_state(written: Written) -> None:
 
 def test_every_item_has_an_audit_record_from_the_event_log(written: Written) -> None:
     events = written.events
-    items = written.root.findall(".//odm:ItemData", NS)
-    assert items
-    for item in items:
-        assert item.find("odm:AuditRecord", NS) is not None, item.attrib
+    groups = written.root.findall(".//odm:ItemGroupData", NS)
+    assert groups
+    for group in groups:  # an ItemData's own AuditRecord, or its group's (readings)
+        inherited = group.find("odm:AuditRecord", NS) is not None
+        for item in group.findall("odm:ItemData", NS):
+            assert inherited or item.find("odm:AuditRecord", NS) is not None, item.attrib
     records = written.root.findall(".//odm:AuditRecord", NS)
     for record in records:
         source = record.findtext("odm:SourceID", namespaces=NS)
@@ -429,11 +431,12 @@ async def test_reasons_deletions_and_batch_fallback(tmp_path: Path) -> None:
     }
 
     deleted = _one(written.root, f".//odm:ItemGroupData[@ItemGroupRepeatKey='{facts['deleted']}']")
+    inherited = deleted.findtext("odm:AuditRecord/odm:SourceID", namespaces=NS)
     flags = [
         (
             i.attrib["TransactionType"],
             i.attrib["Value"],
-            i.findtext(".//odm:SourceID", namespaces=NS),
+            i.findtext(".//odm:SourceID", namespaces=NS) or inherited,
         )
         for i in deleted.iterfind("odm:ItemData[@ItemOID='I.RD.DELETED']", NS)
     ]
