@@ -259,6 +259,7 @@ async def _context(
             participant,
             min(times, default=participant.registered_at) - timedelta(days=9),
             max(times, default=participant.registered_at) + timedelta(days=1),
+            list(schedules.values()),
         )
         if times
         else []

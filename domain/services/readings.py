@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -84,8 +85,16 @@ async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object
         except DomainError as error:  # new readings are refused; resends still get DUPLICATE
             refused = error
         held = await uow.devices.assignments_of(participant.id)
-        outcomes, rows = _sort_items(
-            items, participant, held, batch_id=batch_id, received_at=received_at, ctx=ctx
+        # Checking thousands of readings is CPU work: in a thread, so the server's other
+        # requests are not held up behind a large upload.
+        outcomes, rows = await asyncio.to_thread(
+            _sort_items,
+            items,
+            participant,
+            held,
+            batch_id=batch_id,
+            received_at=received_at,
+            ctx=ctx,
         )
         inserted, stored = (
             await uow.readings.add_batch(rows, store=refused is None) if rows else (set(), {})
@@ -94,11 +103,16 @@ async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object
         final = [_settled(o, by_id, inserted, stored, refused) for o in outcomes]
         kept = [r for r in rows if r.id in inserted]
         if kept:
-            uow.record(
-                _batch_change(
-                    ctx, grant.role, participant, batch_id=batch_id, stored=kept, outcomes=final
-                )
+            change = await asyncio.to_thread(
+                _batch_change,
+                ctx,
+                grant.role,
+                participant,
+                batch_id=batch_id,
+                stored=kept,
+                outcomes=final,
             )
+            uow.record(change)
         await uow.commit()
     return Ingested(batch_id, final)
 
