@@ -40,6 +40,7 @@ from domain.exports import ExportFormat
 from domain.ids import DeviceId, ParticipantId, StudyId
 from domain.readings import ReadingKind
 from domain.services import consent, design, devices, exports, participants, studies
+from infra.db.readings import READING_COLUMNS
 
 BATCH = 50_000
 
@@ -153,36 +154,17 @@ async def _readings(
     connection = await asyncpg.connect(owner.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         site = await connection.fetchval("SELECT id FROM sites WHERE study_id = $1", study)
-        columns = (
-            "id",
-            "participant_id",
-            "device_id",
-            "study_id",
-            "site_id",
-            "kind",
-            "effective_start",
-            "effective_end",
-            "effective_offset",
-            "source_id",
-            "components",
-            "primary_value",
-            "received_at",
-            "device_time",
-            "clock_skewed",
-            "batch_id",
-            "version",
-        )
         chunk: list[tuple[Any, ...]] = []
         for row in _rows(study, site, held, total):
             chunk.append(row)
             if len(chunk) == BATCH:
                 await connection.copy_records_to_table(
-                    "device_readings", records=chunk, columns=columns
+                    "device_readings", records=chunk, columns=READING_COLUMNS
                 )
                 chunk.clear()
         if chunk:
             await connection.copy_records_to_table(
-                "device_readings", records=chunk, columns=columns
+                "device_readings", records=chunk, columns=READING_COLUMNS
             )
         await connection.execute("ANALYZE device_readings")
     finally:

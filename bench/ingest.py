@@ -60,6 +60,7 @@ from bench.world import (
     enrol,
     heart_rate_watch,
 )
+from infra.db.readings import READING_COLUMNS
 
 SUBMIT_READINGS = (
     """mutation($i: [ReadingInput!]!) {
@@ -71,25 +72,6 @@ SUBMIT_READINGS = (
 )
 NDJSON = "application/x-ndjson"
 OFFSET = timezone(timedelta(hours=2))  # the watch's local offset, stored as given
-COLUMNS = (
-    "id",
-    "participant_id",
-    "device_id",
-    "study_id",
-    "site_id",
-    "kind",
-    "effective_start",
-    "effective_end",
-    "effective_offset",
-    "source_id",
-    "components",
-    "primary_value",
-    "received_at",
-    "device_time",
-    "clock_skewed",
-    "batch_id",
-    "version",
-)
 COMPONENTS = json.dumps(
     {
         "heart_rate": {
@@ -277,7 +259,7 @@ async def raw_copy(connection: Any, batches: list[list[tuple[Any, ...]]]) -> Non
     for records in batches:
         async with connection.transaction():
             await connection.copy_records_to_table(
-                "device_readings", records=records, columns=COLUMNS
+                "device_readings", records=records, columns=READING_COLUMNS
             )
 
 

@@ -24,7 +24,7 @@ from infra.db.tables import ReadingRow
 _TABLE = ReadingRow.__table__  # type: ignore[attr-defined]
 _NUMERIC = Numeric(18, 3)
 _TIMESTAMP = DateTime()
-_COLUMNS = (
+READING_COLUMNS = (
     "id",
     "participant_id",
     "device_id",
@@ -50,7 +50,7 @@ _STAGE = "reading_stage"
 _CREATE_STAGE = (
     f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE device_readings) ON COMMIT DELETE ROWS"
 )
-_LIST = ", ".join(_COLUMNS)  # constants only: nothing from input reaches this SQL
+_LIST = ", ".join(READING_COLUMNS)  # constants only: nothing from input reaches this SQL
 _KEY = "device_id, kind, effective_start, source_id"
 # Key order: concurrent batches that overlap lock rows in the same order, never deadlock.
 _MOVE = (
@@ -113,7 +113,7 @@ class SqlReadingRepository:
         await driver.execute(_CREATE_STAGE)
         await driver.execute(f"TRUNCATE {_STAGE}")
         await driver.copy_records_to_table(
-            _STAGE, records=[_record(r) for r in readings], columns=_COLUMNS
+            _STAGE, records=[_record(r) for r in readings], columns=READING_COLUMNS
         )
         inserted = {row["id"] for row in await driver.fetch(_MOVE)} if store else set()
         stored = {row["staged_id"]: stored_reading(_Row(row)) for row in await driver.fetch(_MATCH)}

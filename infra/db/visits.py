@@ -125,25 +125,30 @@ class SqlVisitRepository:
             if row.notes_sealed is not None
             else None
         )
-        return Visit(
-            id=VisitId(row.id),
-            participant_id=ParticipantId(row.participant_id),
-            study_id=StudyId(row.study_id),
-            site_id=SiteId(row.site_id),
-            definition_id=VisitDefinitionId(row.definition_id),
-            mode=ContactMode(row.mode),
-            local_start=datetime.fromisoformat(row.local_start),
-            timezone=row.timezone,
-            starts_at=row.starts_at,
-            duration_minutes=row.duration_minutes,
-            assignee_id=row.assignee_id,
-            status=VisitStatus(row.status),
-            out_of_window=row.out_of_window,
-            outcome=VisitOutcome(row.outcome) if row.outcome else None,
-            notes=notes,
-            completed_at=row.completed_at,
-            version=row.version,
-        )
+        return visit_from_row(row, notes)
+
+
+def visit_from_row(row: Any, notes: str | None) -> Visit:
+    """A visit from its row; `notes` is the opened personal note, or None."""
+    return Visit(
+        id=VisitId(row.id),
+        participant_id=ParticipantId(row.participant_id),
+        study_id=StudyId(row.study_id),
+        site_id=SiteId(row.site_id),
+        definition_id=VisitDefinitionId(row.definition_id),
+        mode=ContactMode(row.mode),
+        local_start=datetime.fromisoformat(row.local_start),
+        timezone=row.timezone,
+        starts_at=row.starts_at,
+        duration_minutes=row.duration_minutes,
+        assignee_id=row.assignee_id,
+        status=VisitStatus(row.status),
+        out_of_window=row.out_of_window,
+        outcome=VisitOutcome(row.outcome) if row.outcome else None,
+        notes=notes,
+        completed_at=row.completed_at,
+        version=row.version,
+    )
 
 
 def _midnight(day: Any) -> datetime:

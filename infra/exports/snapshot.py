@@ -18,15 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.access import ReadFilter
 from domain.clock import Clock
-from domain.design import ContactMode
 from domain.devices import StoredReading
 from domain.diaries import DiaryEntry
 from domain.errors import NotFound
 from domain.exports import ExportJob
-from domain.ids import ParticipantId, SiteId, StudyId, VisitDefinitionId, VisitId
+from domain.ids import StudyId
 from domain.participants import ParticipantStatus
 from domain.studies import Site
-from domain.visits import Visit, VisitOutcome, VisitStatus
 from infra.crypto.keys import KeyProvider
 from infra.db.consents import SqlConsentRepository
 from infra.db.data_keys import DataKeyStore, FieldCipher
@@ -45,6 +43,7 @@ from infra.db.tables import (
     StaffUserRow,
     VisitRow,
 )
+from infra.db.visits import visit_from_row
 from infra.exports.model import (
     Change,
     Event,
@@ -156,7 +155,7 @@ class SqlSnapshot:
             )
         ]
         visits = [
-            _visit(v)
+            visit_from_row(v, notes=None)  # notes are personal: never exported
             for v in await self._rows(
                 select(_VISITS).where(_VISITS.c.participant_id == pid).order_by(_VISITS.c.starts_at)
             )
@@ -295,28 +294,6 @@ def _info(row: Any) -> SubjectInfo:
         registered_at=row.registered_at,
         status_changed_at=row.status_changed_at,
         erased=row.erased_at is not None,
-    )
-
-
-def _visit(row: Any) -> Visit:
-    return Visit(
-        id=VisitId(row.id),
-        participant_id=ParticipantId(row.participant_id),
-        study_id=StudyId(row.study_id),
-        site_id=SiteId(row.site_id),
-        definition_id=VisitDefinitionId(row.definition_id),
-        mode=ContactMode(row.mode),
-        local_start=datetime.fromisoformat(row.local_start),
-        timezone=row.timezone,
-        starts_at=row.starts_at,
-        duration_minutes=row.duration_minutes,
-        assignee_id=row.assignee_id,
-        status=VisitStatus(row.status),
-        out_of_window=row.out_of_window,
-        outcome=VisitOutcome(row.outcome) if row.outcome else None,
-        notes=None,  # personal: never exported
-        completed_at=row.completed_at,
-        version=row.version,
     )
 
 
