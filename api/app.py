@@ -138,6 +138,7 @@ def build_runtime(
             uows,
             settings.export_path,
             signing.public_key_pem(export_signing_key(keys)),
+            settings.export_concurrency,
         ),
     )
     return Runtime(settings=settings, engine=engine, keys=keys, services=services, storage=storage)
@@ -169,6 +170,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runtime.services.exports.reap()
         sealer = _start_sealing(runtime, settings.checkpoint_seconds)
         try:
             yield

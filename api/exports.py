@@ -20,9 +20,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from api.http import authenticate, refused
 from api.services import Services
-from domain.actors import RequestContext
+from domain.actors import Origin, RequestContext, system_actor
 from domain.errors import DomainError, ErrorCode
-from domain.exports import ExportJob
+from domain.exports import MANIFEST, SIGNATURE, ExportJob
 from domain.ports import ExportEngine, UnitOfWorkFactory
 from domain.services import exports as cases
 
@@ -39,13 +39,42 @@ _MEDIA_TYPES = {
 
 class ExportRunner:
     def __init__(
-        self, engine: ExportEngine, uows: UnitOfWorkFactory, root: Path, public_key_pem: str
+        self,
+        engine: ExportEngine,
+        uows: UnitOfWorkFactory,
+        root: Path,
+        public_key_pem: str,
+        concurrency: int = 1,
     ) -> None:
         self.engine = engine
         self.uows = uows
         self.root = root
         self.public_key_pem = public_key_pem  # verifies the manifests this server signs
+        self.concurrency = concurrency  # each export holds a database connection throughout
         self._tasks: set[asyncio.Task[ExportJob]] = set()
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    def ensure_room(self) -> None:
+        """Refuse a new export while this process runs as many as it may."""
+        if self.running >= self.concurrency:
+            raise DomainError(
+                ErrorCode.SERVER_BUSY,
+                "Another export is running on this server; try again when it has finished.",
+            )
+
+    async def reap(self) -> None:
+        """At start-up: jobs left running by a server that stopped are recorded as failed."""
+        ctx = RequestContext(actor=system_actor("server"), origin=Origin(request_id="startup"))
+        try:
+            for job in await cases.reap(uows=self.uows, ctx=ctx):
+                log.warning(
+                    "interrupted export recorded as failed", extra={"export_id": str(job.id)}
+                )
+        except Exception:
+            log.exception("could not check for interrupted exports")
 
     def directory(self, job_id: uuid.UUID) -> Path:
         return self.root / str(job_id)
@@ -85,6 +114,14 @@ def download(services: Services) -> Callable[[Request], Awaitable[Response]]:
             caller = await authenticate(request, services)
             job_id = uuid.UUID(request.path_params["job"])
             name = request.path_params["name"]
+            # Who may see the job learns whether its files are here; the download itself is
+            # recorded only when it happens.
+            job = await cases.get(uow=services.uow(), ctx=caller, job_id=job_id)
+            if job.file(name) is None and name not in (MANIFEST, SIGNATURE):
+                return _error(404, "NOT_FOUND", "No such file in this export.")
+            path = services.exports.directory(job_id) / name  # a name the job recorded
+            if not path.is_file():  # the job ran on another server, or its files were removed
+                return _error(410, "GONE", "The export's files are no longer on this server.")
             await cases.download(uow=services.uow(), ctx=caller, job_id=job_id, name=name)
         except ValueError:
             return _error(404, "NOT_FOUND", "Export not found.")
@@ -93,9 +130,6 @@ def download(services: Services) -> Callable[[Request], Awaitable[Response]]:
                 return refused(error)
             status = {ErrorCode.FORBIDDEN: 403, ErrorCode.NOT_FOUND: 404}.get(error.code, 409)
             return _error(status, error.code.value, error.message)
-        path = services.exports.directory(job_id) / name
-        if not path.is_file():  # the job finished elsewhere, or its files were removed
-            return _error(410, "GONE", "The export's files are no longer on this server.")
         media = _MEDIA_TYPES.get(path.suffix, "application/octet-stream")
         return FileResponse(path, media_type=media, filename=name)
 

@@ -233,6 +233,8 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "logPosition",
         "chainHead",
         "manifestSha256",
+        "manifestUrl",
+        "signatureUrl",
         "error",
         "files",
     ),

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest bulk upload, compressed and after decompression.",
     )
+    export_concurrency: int = Field(
+        default=1, ge=1, le=8, description="Exports run at once per process; more get SERVER_BUSY."
+    )
     ingest_concurrency: int = Field(
         default=4, ge=1, description="Bulk uploads processed at once per worker; more get 429."
     )

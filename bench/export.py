@@ -107,14 +107,19 @@ async def _study(runtime: Any, people: int) -> tuple[StudyId, list[tuple[Partici
 
 
 def _rows(
-    study: uuid.UUID, site: uuid.UUID, held: Sequence[tuple[uuid.UUID, uuid.UUID]], total: int
+    study: uuid.UUID,
+    site: uuid.UUID,
+    held: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    total: int,
+    first: int,
 ) -> Iterator[tuple[Any, ...]]:
+    """`total` readings, one a minute per watch, from minute `first` on."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     batch = uuid.uuid4()
     now = datetime.now(UTC)
     per = total // len(held)
     for person, watch in held:
-        for i in range(per):
+        for i in range(first, first + per):
             at = start + timedelta(minutes=i)
             beats = 55 + i % 60
             components = json.dumps(
@@ -149,13 +154,17 @@ def _rows(
 
 
 async def _readings(
-    owner: str, study: uuid.UUID, held: Sequence[tuple[uuid.UUID, uuid.UUID]], total: int
+    owner: str,
+    study: uuid.UUID,
+    held: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    total: int,
+    first: int,
 ) -> None:
     connection = await asyncpg.connect(owner.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         site = await connection.fetchval("SELECT id FROM sites WHERE study_id = $1", study)
         chunk: list[tuple[Any, ...]] = []
-        for row in _rows(study, site, held, total):
+        for row in _rows(study, site, held, total, first):
             chunk.append(row)
             if len(chunk) == BATCH:
                 await connection.copy_records_to_table(
@@ -295,7 +304,7 @@ async def _bench(total: int, people: int, small: bool) -> None:
         with tempfile.TemporaryDirectory(prefix="hearth-export-bench-") as scratch:
             for size in sizes:
                 started = time.perf_counter()
-                await _readings(owner, study, held, size - done)
+                await _readings(owner, study, held, size - done, done // len(held))
                 done = size
                 took = time.perf_counter() - started
                 print(f"\n{size:,} readings of {people} participants (generated in {took:.0f} s)")

@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     ENROLMENT_CODE_EXPIRED = "ENROLMENT_CODE_EXPIRED"
     ENROLMENT_CODE_USED = "ENROLMENT_CODE_USED"
     RATE_LIMITED = "RATE_LIMITED"
+    SERVER_BUSY = "SERVER_BUSY"  # try again shortly (e.g. as many exports run as allowed)
     CONSENT_REQUIRED = "CONSENT_REQUIRED"
 
 

@@ -22,7 +22,7 @@ from domain.devices import Assignment, DailySummary, Device, StoredReading
 from domain.diaries import DiaryEntry, DiarySchedule, EntryStatus
 from domain.enrolment import AppInstallation, EnrolmentCode
 from domain.errors import AlreadyExists, DomainError, ErrorCode
-from domain.exports import ExportJob
+from domain.exports import ExportJob, ExportStatus
 from domain.ids import (
     ArmId,
     ConsentVersionId,
@@ -743,6 +743,9 @@ class FakeExports:
     async def of_study(self, study_id: StudyId, limit: int) -> Sequence[ExportJob]:
         found = [j for j in self.rows.values() if j.study_id == study_id]
         return sorted(found, key=lambda j: j.requested_at, reverse=True)[:limit]
+
+    async def running(self) -> Sequence[ExportJob]:
+        return [j for j in self.rows.values() if j.status is ExportStatus.RUNNING]
 
 
 class FakeUnitOfWork:

@@ -12,7 +12,7 @@ from api.context import Info
 from api.errors import MutationError, attempt
 from api.relay import Node, from_global_id, to_global_id
 from domain.errors import NotFound
-from domain.exports import ExportFormat, ExportJob, ExportStatus
+from domain.exports import MANIFEST, SIGNATURE, ExportFormat, ExportJob, ExportStatus
 from domain.ids import StudyId
 from domain.services import exports as cases
 from domain.studies import Study
@@ -46,6 +46,12 @@ class ExportJobType(Node):
     )
     chain_head: str | None = strawberry.field(description="That event's hash (hex).")
     manifest_sha256: str | None
+    manifest_url: str | None = strawberry.field(
+        description="manifest.json: every file's SHA-256 and rows, the log position (signed)."
+    )
+    signature_url: str | None = strawberry.field(
+        description="manifest.sig: the Ed25519 signature; check with `hearth export verify`."
+    )
     error: str | None
     files: list[ExportFileType]
 
@@ -64,6 +70,8 @@ class ExportJobType(Node):
             log_position=job.log_position,
             chain_head=job.chain_head,
             manifest_sha256=job.manifest_sha256,
+            manifest_url=base + MANIFEST if job.manifest_sha256 else None,
+            signature_url=base + SIGNATURE if job.manifest_sha256 else None,
             error=job.error,
             files=[
                 ExportFileType(
@@ -124,6 +132,7 @@ class ExportMutations:
     async def start_export(self, info: Info, input: StartExportInput) -> StartExportResult:
         async def run() -> StartExportSuccess:
             services = info.context.services
+            services.exports.ensure_room()
             job = await cases.start(
                 uow=services.uow(),
                 ctx=info.context.caller,

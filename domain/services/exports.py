@@ -23,6 +23,7 @@ from domain.ports import ExportEngine, UnitOfWork, UnitOfWorkFactory
 from domain.studies import Study
 
 MAX_LISTED = 50
+INTERRUPTED = "The export was interrupted (the server stopped); start it again."
 BEAT_SECONDS = 1.0  # how often a running job stores its progress
 
 
@@ -159,3 +160,14 @@ async def download(
         )
         await uow.commit()
     return job
+
+
+async def reap(*, uows: UnitOfWorkFactory, ctx: RequestContext) -> list[ExportJob]:
+    """Record as failed the jobs whose worker fell silent (a stopped or crashed server)."""
+    grant = access.require(ctx.actor, Permission.EXPORT)
+    async with uows() as uow:
+        now = uow.clock.now()
+        silent = [j for j in await uow.exports.running() if j.status_at(now) is ExportStatus.FAILED]
+    return [
+        await _finish(uows, ctx, grant, job.id, result=None, error=INTERRUPTED) for job in silent
+    ]

@@ -103,3 +103,9 @@ class SqlExportRepository:
             .limit(limit)
         )
         return [_job(r) for r in rows]
+
+    async def running(self) -> Sequence[ExportJob]:
+        rows = await self._db.execute(
+            select(_TABLE).where(_TABLE.c.status == ExportStatus.RUNNING.value)
+        )
+        return [_job(r) for r in rows]

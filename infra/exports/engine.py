@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,7 @@ WRITERS: dict[ExportFormat, Writer] = {
     ExportFormat.SDTM: write_sdtm,
 }
 REPORT_SECONDS = 1.0
+log = logging.getLogger("hearth.exports")
 
 
 def export_signing_key(keys: KeyProvider) -> Ed25519PrivateKey:
@@ -56,23 +59,28 @@ class FileExportEngine:
             connection = await raw.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
-            async with connection.begin():
-                snapshot = await SqlSnapshot.open(connection, self._keys, self._clock, job)
-                counter = _Counter(snapshot.total)
-                reporter = asyncio.create_task(_report(counter, progress))
-                try:
-                    files = await WRITERS[job.format](snapshot, target, counter.tick)
-                finally:
-                    reporter.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
+            try:
+                async with connection.begin():
+                    snapshot = await SqlSnapshot.open(connection, self._keys, self._clock, job)
+                    counter = _Counter(snapshot.total)
+                    stop = asyncio.Event()
+                    reporter = asyncio.create_task(_report(counter, progress, stop))
+                    try:
+                        files = await WRITERS[job.format](snapshot, target, counter.tick)
+                    finally:
+                        stop.set()
                         await reporter
-        digest = write_manifest(
-            target,
-            meta=snapshot.meta,
-            format=job.format,
-            files=files,
-            key=export_signing_key(self._keys),
-        )
+                digest = await asyncio.to_thread(
+                    write_manifest,
+                    target,
+                    meta=snapshot.meta,
+                    format=job.format,
+                    files=files,
+                    key=export_signing_key(self._keys),
+                )
+            except BaseException:
+                await asyncio.to_thread(_remove_contents, target)  # no half export lies around
+                raise
         await progress(counter.done, counter.total)
         return ExportResult(
             log_position=snapshot.meta.position,
@@ -84,7 +92,7 @@ class FileExportEngine:
 
 def _empty_directory(directory: str) -> Path:
     target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
     if any(target.iterdir()):
         raise DomainError(
             ErrorCode.VALIDATION_FAILED, "The export directory must be empty.", field="out"
@@ -92,7 +100,21 @@ def _empty_directory(directory: str) -> Path:
     return target
 
 
-async def _report(counter: _Counter, progress: ExportProgress) -> None:
-    while True:
-        await progress(counter.done, max(counter.total, counter.done))
-        await asyncio.sleep(REPORT_SECONDS)
+def _remove_contents(target: Path) -> None:
+    for path in target.iterdir():
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+async def _report(counter: _Counter, progress: ExportProgress, stop: asyncio.Event) -> None:
+    """Report progress until told to stop. A failed report (the database busy for a moment)
+    is logged and retried: it never fails the export itself."""
+    while not stop.is_set():
+        try:
+            await progress(counter.done, max(counter.total, counter.done))
+        except Exception:
+            log.warning("export progress not stored; retrying", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), REPORT_SECONDS)

@@ -75,27 +75,43 @@ def verify_export(directory: Path, key: Ed25519PublicKey) -> Verification:
     report = Verification()
     try:
         body = (directory / MANIFEST).read_bytes()
-        sealed = json.loads((directory / SIGNATURE).read_bytes())
+        sealed_bytes = (directory / SIGNATURE).read_bytes()
+        sealed = json.loads(sealed_bytes)
         signature = base64.b64decode(sealed["signature"], validate=True)
     except (OSError, ValueError, KeyError, TypeError) as error:
         report.problems.append(
             f"manifest or signature missing or unreadable ({type(error).__name__})"
         )
         return report
-    if sealed.get("keyId") != signing.key_id(key):
+    # Both files exactly as written: canonical JSON, canonical base64, the one algorithm.
+    if (
+        rfc8785.dumps(sealed) != sealed_bytes
+        or set(sealed) != {"algorithm", "keyId", "signature"}
+        or sealed["algorithm"] != "Ed25519"
+        or base64.b64encode(signature).decode() != sealed["signature"]
+    ):
+        report.problems.append(f"{SIGNATURE}: not as signed (changed or not canonical)")
+        return report
+    if sealed["keyId"] != signing.key_id(key):
         report.problems.append("signed with another key than the one trusted")
         return report
     if not signing.verify(key, body, signature):
         report.problems.append("the manifest's signature does not verify")
         return report
     report.manifest = json.loads(body)
+    if rfc8785.dumps(report.manifest) != body:
+        report.problems.append(f"{MANIFEST}: not canonical JSON")
     listed = {MANIFEST, SIGNATURE}
     for entry in report.manifest.get("files", []):
         name = str(entry["name"])
         listed.add(name)
         report.problems += _check_file(directory, name, entry)
-    present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
-    report.problems += [f"{name}: not in the manifest" for name in sorted(present - listed)]
+    present = {p.relative_to(directory).as_posix(): p for p in directory.rglob("*")}
+    report.problems += [
+        f"{name}: not in the manifest"
+        for name, path in sorted(present.items())
+        if name not in listed or path.is_symlink() or not path.is_file()
+    ]
     return report
 
 

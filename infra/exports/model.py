@@ -3,13 +3,14 @@
 A snapshot reader (`infra/exports/snapshot.py`) produces these objects inside one REPEATABLE
 READ transaction; the format writers (`odm.py`, `fhir.py`, `sdtm.py`) consume them and never
 touch the database. Nothing here carries a direct identifier: no names, contact details,
-screening numbers, free-text answers, visit notes or reasons about a participant. Staff
-names appear only where Part 11 needs them (who signed, who changed what).
+screening numbers, free-text answers, visit notes or reasons (free text, even a legal
+basis). Staff names appear only where Part 11 needs them (who signed, who changed what).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -70,7 +71,7 @@ class Event:
     entity_id: uuid.UUID
     action: str  # created, updated, submitted, corrected, received, signed, ...
     changes: tuple[Change, ...]
-    reason: str | None  # only reasons that are not personal data (e.g. a legal basis)
+    reason: str | None  # the snapshot never fills it: reasons are free text (writers support it)
     device_time: datetime | None = None  # the device's clock, when the change came from one
 
 
@@ -158,7 +159,9 @@ class OutputFile:
     _handle: IO[bytes] | None = None
 
     def __enter__(self) -> OutputFile:
-        self._handle = self.path.open("xb")
+        # Readable by the server's user only: exports hold a whole study's data.
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._handle = os.fdopen(descriptor, "wb")
         return self
 
     def __exit__(

@@ -64,6 +64,7 @@ one per visit, consent and subject); ``progress`` is called with the same counts
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import re
 import tempfile
@@ -1404,8 +1405,13 @@ async def write_odm(snapshot: Snapshot, directory: Path, progress: Progress) -> 
             f'<ClinicalData StudyOID="{_esc(catalog.study_oid)}"'
             f' MetaDataVersionOID="{catalog.mdv_oid}">\n'
         )
-        clinical.seek(0)
-        while chunk := clinical.read(_COPY_CHUNK):
-            output.write(chunk)
+        # A large study's clinical data is gigabytes: copy it off the event loop.
+        await asyncio.to_thread(_copy, clinical, output)
         output.write("</ClinicalData>\n</ODM>\n", rows=sink.rows)
     return [output.written(directory)]
+
+
+def _copy(source: IO[str], output: OutputFile) -> None:
+    source.seek(0)
+    while chunk := source.read(_COPY_CHUNK):
+        output.write(chunk)

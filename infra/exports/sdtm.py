@@ -13,10 +13,10 @@ quoted only when needed with `"` doubled inside quotes, and RFC 4180 "\\r\\n" li
   arm they are empty and ARMNRS is "NOT ASSIGNED". DSDECOD (a sponsor addition, not an SDTM DM
   variable) carries the current Hearth participant status verbatim. No BRTHDTC, AGE or SEX: they
   are not collected.
-- `SV.csv`: exactly one row per subject per visit definition that has at least one visit
-  (requirement 40). Of several visits of one definition (e.g. cancelled and rescheduled), the
-  row describes the completed one; without one, the scheduled one with the latest start; if
-  all were cancelled, the latest cancelled one (SVOCCUR "N"). VISITNUM is the 1-based position
+- `SV.csv`: one row per subject per visit (requirement 40): every completed visit; for a
+  definition without one, the scheduled visit with the latest start, else the latest
+  cancelled one (SVOCCUR "N"). A definition's second completed visit is an unplanned repeat:
+  VISITNUM 2.01, VISIT "Week 1 (repeat 1)". VISITNUM is otherwise the 1-based position
   in `Meta.visit_definitions` (ordered by day, then code), VISIT the definition's name, VISITDY
   the planned study day (Hearth day 0, the enrolment day, is SDTM day 1: days >= 0 get +1).
   SVPRESP is always "Y"; SVOCCUR is "Y" for a completed visit whose outcome is DONE or
@@ -740,30 +740,40 @@ def _dm_row(context: _Context, who: _Who, subject: Subject) -> tuple[object, ...
     )
 
 
-def chosen_visits(visits: Sequence[Visit]) -> dict[object, Visit]:
-    """One visit per definition: completed, else latest scheduled, else latest cancelled."""
+def chosen_visits(visits: Sequence[Visit]) -> dict[object, list[Visit]]:
+    """Per definition: every completed visit (in time order), else the latest scheduled one,
+    else the latest cancelled one."""
     rank = {VisitStatus.COMPLETED: 2, VisitStatus.SCHEDULED: 1, VisitStatus.CANCELLED: 0}
-    chosen: dict[object, Visit] = {}
+    by_definition: dict[object, list[Visit]] = {}
     for visit in visits:
-        key = (rank[visit.status], visit.starts_at, str(visit.id))
-        held = chosen.get(visit.definition_id)
-        if held is None or key > (rank[held.status], held.starts_at, str(held.id)):
-            chosen[visit.definition_id] = visit
+        by_definition.setdefault(visit.definition_id, []).append(visit)
+    chosen: dict[object, list[Visit]] = {}
+    for definition_id, group in by_definition.items():
+        done = sorted(
+            (v for v in group if v.status is VisitStatus.COMPLETED),
+            key=lambda v: (v.starts_at, str(v.id)),
+        )
+        chosen[definition_id] = done or [
+            max(group, key=lambda v: (rank[v.status], v.starts_at, str(v.id)))
+        ]
     return chosen
 
 
 def _write_visits(table: _Table, context: _Context, who: _Who, visits: Sequence[Visit]) -> None:
+    """A visit held again (e.g. repeated after a failed call) gets its own row, numbered as
+    an unplanned repeat: VISITNUM 2.01, VISIT "Week 1 (repeat 1)"."""
     rows = []
-    for definition_id, visit in chosen_visits(visits).items():
+    for definition_id, chosen in chosen_visits(visits).items():
         if definition_id in context.visits:
             number, definition = context.visits[definition_id]
-            rows.append((number, _sv_row(who, number, definition, visit)))
+            for repeat, visit in enumerate(chosen):
+                rows.append(((number, repeat), _sv_row(who, number, definition, visit, repeat)))
     for _, row in sorted(rows, key=lambda pair: pair[0]):
         table.row(row)
 
 
 def _sv_row(
-    who: _Who, number: int, definition: VisitDefinition, visit: Visit
+    who: _Who, number: int, definition: VisitDefinition, visit: Visit, repeat: int = 0
 ) -> tuple[object, ...]:
     zone = ZoneInfo(visit.timezone)
     completed = visit.status is VisitStatus.COMPLETED
@@ -774,8 +784,8 @@ def _sv_row(
         who.study_id,
         "SV",
         who.usubjid,
-        number,
-        definition.name,
+        f"{number}.{repeat:02d}" if repeat else number,
+        f"{definition.name} (repeat {repeat})" if repeat else definition.name,
         definition.day + 1 if definition.day >= 0 else definition.day,
         "Y",
         occurred,

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Uuid, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.access import ReadFilter
@@ -72,10 +72,16 @@ class SqlSnapshot:
     """A `Snapshot` over one open REPEATABLE READ transaction on `connection`."""
 
     def __init__(
-        self, connection: AsyncConnection, session: AsyncSession, meta: Meta, total: int
+        self,
+        connection: AsyncConnection,
+        session: AsyncSession,
+        cipher: FieldCipher,
+        meta: Meta,
+        total: int,
     ) -> None:
         self._db = connection
         self._session = session
+        self._cipher = cipher  # opens staff signers' printed names only
         self._meta = meta
         self.total = total  # rows to expect, roughly: for progress
 
@@ -125,7 +131,7 @@ class SqlSnapshot:
             chain_head=head.hash.hex() if head else "",
             created_at=clock.now(),
         )
-        return cls(connection, session, meta, await _total(connection, study_id))
+        return cls(connection, session, cipher, meta, await _total(connection, study_id))
 
     async def subjects(self) -> AsyncIterator[Subject]:
         after = ""
@@ -172,7 +178,7 @@ class SqlSnapshot:
             consents=tuple(consents),
             visits=tuple(visits),
             entries=tuple(entries),
-            signatures=tuple(await self._signatures(versions)),
+            signatures=tuple(await self._signatures(pid, versions)),
             events=tuple(await self._events(pid)),
             reading_count=int(count or 0),
             readings=self._readings(pid),
@@ -189,19 +195,25 @@ class SqlSnapshot:
         )
         return [await repository.entry_of(r, reveal=False) for r in rows]
 
-    async def _signatures(self, versions: dict[uuid.UUID, int]) -> list[RecordSignature]:
+    async def _signatures(
+        self, pid: uuid.UUID, versions: dict[uuid.UUID, int]
+    ) -> list[RecordSignature]:
+        records = union_all(
+            select(literal(pid, Uuid()).label("id")),
+            select(_VISITS.c.id).where(_VISITS.c.participant_id == pid),
+            select(_ENTRIES.c.id).where(_ENTRIES.c.participant_id == pid),
+            select(_CONSENTS.c.id).where(_CONSENTS.c.participant_id == pid),
+        )
         rows = await self._rows(
             select(_SIGNATURES)
-            .where(_SIGNATURES.c.record_id.in_(list(versions)))
+            .where(_SIGNATURES.c.record_id.in_(select(records.subquery().c.id)))
             .order_by(_SIGNATURES.c.signed_at, _SIGNATURES.c.id)
         )
         return [
             RecordSignature(
                 id=s.id,
                 signer_id=s.signer_id,
-                signer=self._meta.staff.get(s.signer_id, FORMER_STAFF)
-                if s.signer_kind == "STAFF"
-                else None,
+                signer=await self._printed_name(s) if s.signer_kind == "STAFF" else None,
                 meaning=s.meaning,
                 signed_at=s.signed_at,
                 record_type=s.record_type,
@@ -211,6 +223,13 @@ class SqlSnapshot:
             )
             for s in rows
         ]
+
+    async def _printed_name(self, row: Any) -> str:
+        """The name as it was signed (Part 11), not the account's current one."""
+        name = await self._cipher.open(
+            row.signer_id, "signatures", "printed_name", row.id, row.printed_name_sealed
+        )
+        return name if name is not None else FORMER_STAFF
 
     async def _events(self, pid: uuid.UUID) -> list[Event]:
         rows = await self._rows(
@@ -300,7 +319,6 @@ def _info(row: Any) -> SubjectInfo:
 def _event(row: Any) -> Event:
     origin = row.origin or {}
     device_time = origin.get("deviceTime")
-    reason = row.reason
     return Event(
         position=row.seq,
         id=row.id,
@@ -313,7 +331,9 @@ def _event(row: Any) -> Event:
         entity_id=row.entity_id,
         action=row.action,
         changes=tuple(_change(f) for f in row.fields),
-        reason=reason.get("text") if reason else None,  # sealed (personal) reasons stay out
+        # Reasons are free text: even the clear ones (a legal basis) may name a person. An
+        # export says that a change had a reason in the log, never what it says.
+        reason=None,
         device_time=datetime.fromisoformat(device_time) if device_time else None,
     )
 

@@ -6,10 +6,12 @@ import base64
 import csv
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import odmlib
 import pytest
+import rfc8785
 import xmlschema
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fhir.resources.R4B import get_fhir_model_class
@@ -19,7 +21,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.exports import ExportFormat, ExportJob, ExportStatus
 from domain.pagination import PageRequest
 from domain.readings import ReadingKind
-from domain.services import devices, exports, trail
+from domain.services import contacts, devices, exports, trail
 from domain.trail import TrailQuery
 from infra.crypto import signing
 from infra.exports import engine as export_engine
@@ -27,7 +29,17 @@ from infra.exports.manifest import verify_export
 from infra.exports.model import Progress, Snapshot, WrittenFile
 from tests.conftest import Scratch
 from tests.factories import admin, caller
-from tests.world import DIARY_TEXT, PEOPLE, World, add_diary, build_world
+from tests.world import (
+    CORRECTION_REASON,
+    DELETE_REASON,
+    DIARY_TEXT,
+    PEOPLE,
+    PROXY_REASON,
+    REASON,
+    World,
+    add_diary,
+    build_world,
+)
 
 ODM_XSD = Path(odmlib.__file__).parent / "schemas" / "odm" / "1.3.2" / "ODM1-3-2.xsd"
 
@@ -55,8 +67,16 @@ def _key(scratch: Scratch) -> object:
 async def test_every_format_is_valid_pseudonymised_and_signed(
     scratch: Scratch, world: World, tmp_path: Path
 ) -> None:
+    basis = f"GDPR Art. 17, asked by {PEOPLE[1]['full_name']} on +44 20 7946 0958"
+    await contacts.erase_participant(
+        uow=scratch.runtime.services.uow(),
+        ctx=caller(admin()),
+        participant_id=world.people[1].id,
+        legal_basis=basis,
+    )
     secrets = [DIARY_TEXT, *(p["full_name"] for p in PEOPLE), *(p["email"] for p in PEOPLE)]
     secrets += [str(p.id) for p in world.people] + [p.screening_number for p in world.people]
+    secrets += [REASON, PROXY_REASON, CORRECTION_REASON, DELETE_REASON, basis, "7946 0958"]
     for format in ExportFormat:
         out = tmp_path / format.value
         job = await _export(scratch, world, format, out)
@@ -180,8 +200,8 @@ async def test_verify_finds_any_changed_byte_missing_file_or_forged_signature(
     def resign(copy: Path) -> None:  # a valid signature, by someone else's key
         other = Ed25519PrivateKey.generate()
         body = (copy / "manifest.json").read_bytes()
-        (copy / "manifest.sig").write_text(
-            json.dumps(
+        (copy / "manifest.sig").write_bytes(
+            rfc8785.dumps(
                 {
                     "algorithm": "Ed25519",
                     "keyId": signing.key_id(other),
@@ -189,6 +209,10 @@ async def test_verify_finds_any_changed_byte_missing_file_or_forged_signature(
                 }
             )
         )
+
+    def reformat(copy: Path) -> None:  # the same signature, other bytes
+        sealed = json.loads((copy / "manifest.sig").read_text())
+        (copy / "manifest.sig").write_text(json.dumps(sealed, indent=2))
 
     assert any("DM.csv: changed" in p for p in tampered("flip", flip))
     assert any("VS.csv: missing" in p for p in tampered("gone", lambda c: (c / "VS.csv").unlink()))
@@ -198,6 +222,10 @@ async def test_verify_finds_any_changed_byte_missing_file_or_forged_signature(
     )
     assert tampered("forged", forge) == ["the manifest's signature does not verify"]
     assert tampered("resigned", resign) == ["signed with another key than the one trusted"]
+    assert tampered("reformatted", reformat) == [
+        "manifest.sig: not as signed (changed or not canonical)"
+    ]
+    assert any("not in the manifest" in p for p in tampered("dir", lambda c: (c / "d").mkdir()))
     assert verify_export(original, key).ok  # type: ignore[arg-type]
     # The command line does the same, with the key file or a PEM key.
     assert app.verify_exported(original, scratch.settings, None).ok
@@ -224,3 +252,25 @@ async def test_progress_is_reported_as_the_export_runs(
     assert seen
     assert seen[-1][0] >= seen[-1][1] > 0
     assert done.progress() == 1.0
+
+
+async def test_jobs_left_running_by_a_stopped_server_are_recorded_as_failed(
+    scratch: Scratch, world: World
+) -> None:
+    services = scratch.runtime.services
+    job = await exports.start(
+        uow=services.uow(), ctx=caller(admin()), study_id=world.study.id, format=ExportFormat.ODM
+    )
+    async with services.uow() as uow:  # as if its server had stopped ten minutes ago
+        await uow.exports.beat(job.id, 5, 10, datetime.now(UTC) - timedelta(minutes=10))
+        await uow.commit()
+    await services.exports.reap()
+    reaped = await exports.get(uow=services.uow(), ctx=caller(admin()), job_id=job.id)
+    assert (reaped.status, reaped.error) == (ExportStatus.FAILED, exports.INTERRUPTED)
+    events = await trail.audit_trail(
+        uow=services.uow(),
+        ctx=caller(admin()),
+        query=TrailQuery(entity_id=job.id),
+        request=PageRequest(),
+    )
+    assert [e.action for e in events.items] == ["created", "failed"]

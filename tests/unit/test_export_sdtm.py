@@ -341,12 +341,32 @@ async def test_chosen_visits_prefer_completed_then_latest(snapshot: SampleSnapsh
     done = dataclasses.replace(
         cancelled, id=VisitId(uuid.uuid4()), status=VisitStatus.COMPLETED, outcome=VisitOutcome.DONE
     )
-    assert chosen_visits([cancelled, week])[week.definition_id] is week
-    assert chosen_visits([week, cancelled, later])[week.definition_id] is later
-    assert chosen_visits([later, done, cancelled])[week.definition_id] is done
-    assert chosen_visits([cancelled])[week.definition_id] is cancelled
+    assert chosen_visits([cancelled, week])[week.definition_id] == [week]
+    assert chosen_visits([week, cancelled, later])[week.definition_id] == [later]
+    assert chosen_visits([later, done, cancelled])[week.definition_id] == [done]
+    assert chosen_visits([cancelled])[week.definition_id] == [cancelled]
     chosen = chosen_visits([baseline, cancelled, week])
     assert set(chosen) == {baseline.definition_id, week.definition_id}
+    again = dataclasses.replace(
+        done, id=VisitId(uuid.uuid4()), starts_at=done.starts_at + timedelta(days=2)
+    )
+    # Both held visits are kept: a repeat is a visit too.
+    assert chosen_visits([again, later, done])[week.definition_id] == [done, again]
+
+
+async def test_a_repeated_visit_gets_its_own_row(snapshot: SampleSnapshot, tmp_path: Path) -> None:
+    subjects = await subjects_of(snapshot)
+    baseline, _, _ = _visits(subjects[0])
+    again = dataclasses.replace(
+        baseline, id=VisitId(uuid.uuid4()), starts_at=baseline.starts_at + timedelta(days=1)
+    )
+    subjects[0] = dataclasses.replace(subjects[0], visits=(baseline, again))
+    written = await export(SampleSnapshot(snapshot.meta, subjects, {}), tmp_path)
+    rows = [r for r in written.read("SV.csv") if r["USUBJID"].endswith("K7Q2-9XHD")]
+    assert [(r["VISITNUM"], r["VISIT"]) for r in rows] == [
+        ("1", "Baseline"),
+        ("1.01", "Baseline (repeat 1)"),
+    ]
 
 
 async def test_sv_marks_visits_that_did_not_occur(snapshot: SampleSnapshot, tmp_path: Path) -> None:
