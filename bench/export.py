@@ -4,7 +4,8 @@
 
 The study (participants enrolled through the use cases, one watch each, readings written
 with COPY) lives in a scratch database. Each export then runs in a fresh process through
-the same engine the server and `hearth export` use, so its peak RSS (ru_maxrss) is its own;
+the same engine the server and `hearth export` use; its resident set is sampled while it
+runs (the largest value, against the value before: what the export itself holds);
 the baseline is PostgreSQL's `COPY (SELECT ...) TO STDOUT` of the same readings in a
 process of its own: the fastest the rows can leave the database. A run at a tenth of the
 size shows whether memory grows with the study.
@@ -16,11 +17,11 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -183,8 +184,33 @@ async def _readings(
 # -- one measurement, in a process of its own ---------------------------------------------
 
 
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as statm:  # pages: size resident shared ...
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class _RssSampler:
+    """The largest resident set seen while the work runs (sampled every 50 ms): peak RSS
+    without the import-time peak that ru_maxrss also remembers."""
+
+    def __init__(self) -> None:
+        self.before = _rss_mib()
+        self.largest = self.before
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> _RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.largest = max(self.largest, _rss_mib())
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.largest = max(self.largest, _rss_mib())
 
 
 async def _one_export(args: argparse.Namespace) -> dict[str, Any]:
@@ -197,55 +223,57 @@ async def _one_export(args: argparse.Namespace) -> dict[str, Any]:
     )
     runtime = build_runtime(settings)
     ctx = caller(admin())
-    baseline = _peak_mib()
-    started = time.perf_counter()
     try:
-        job = await exports.start(
-            uow=runtime.services.uow(),
-            ctx=ctx,
-            study_id=StudyId(uuid.UUID(args.study)),
-            format=ExportFormat(args.format),
-        )
-        done = await exports.run(
-            uows=runtime.services.uow,
-            engine=runtime.services.exports.engine,
-            ctx=ctx,
-            job=job,
-            directory=args.out,
-        )
+        with _RssSampler() as memory:
+            started = time.perf_counter()
+            job = await exports.start(
+                uow=runtime.services.uow(),
+                ctx=ctx,
+                study_id=StudyId(uuid.UUID(args.study)),
+                format=ExportFormat(args.format),
+            )
+            done = await exports.run(
+                uows=runtime.services.uow,
+                engine=runtime.services.exports.engine,
+                ctx=ctx,
+                job=job,
+                directory=args.out,
+            )
+            seconds = time.perf_counter() - started
     finally:
         await runtime.close()
     return {
-        "seconds": time.perf_counter() - started,
+        "seconds": seconds,
         "rows": sum(f.rows for f in done.files),
         "bytes": sum(f.bytes for f in done.files),
-        "start_mib": baseline,
-        "peak_mib": _peak_mib(),
+        "start_mib": memory.before,
+        "peak_mib": memory.largest,
     }
 
 
 async def _one_copy(args: argparse.Namespace) -> dict[str, Any]:
-    baseline = _peak_mib()
     connection = await asyncpg.connect(
         args.database.replace("postgresql+asyncpg://", "postgresql://")
     )
-    started = time.perf_counter()
     sink = _Counting()
     try:
-        await connection.copy_from_query(
-            "SELECT * FROM device_readings WHERE study_id = $1"
-            " ORDER BY participant_id, effective_start",
-            uuid.UUID(args.study),
-            output=sink.write,
-        )
+        with _RssSampler() as memory:
+            started = time.perf_counter()
+            await connection.copy_from_query(
+                "SELECT * FROM device_readings WHERE study_id = $1"
+                " ORDER BY participant_id, effective_start",
+                uuid.UUID(args.study),
+                output=sink.write,
+            )
+            seconds = time.perf_counter() - started
     finally:
         await connection.close()
     return {
-        "seconds": time.perf_counter() - started,
+        "seconds": seconds,
         "rows": sink.lines,
         "bytes": sink.size,
-        "start_mib": baseline,
-        "peak_mib": _peak_mib(),
+        "start_mib": memory.before,
+        "peak_mib": memory.largest,
     }
 
 
