@@ -33,7 +33,7 @@ def camel(name: str | None) -> str | None:
 
 @strawberry.type(description="Why a mutation did not happen. Nothing was changed.")
 class MutationError:
-    code: ErrorCodeType  # type: ignore[valid-type]
+    code: ErrorCode
     message: str
     field: str | None = strawberry.field(description="The input field at fault, if one is.")
 

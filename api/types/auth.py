@@ -92,14 +92,14 @@ DoneResult = Annotated[Done | MutationError, strawberry.union("DoneResult")]
 
 @strawberry.type(description="A role you hold, and where.")
 class GrantType:
-    role: RoleType  # type: ignore[valid-type]
+    role: Role
     study_id: strawberry.ID | None
     site_id: strawberry.ID | None
 
 
 @strawberry.type(name="Viewer", description="Who you are to Hearth in this request.")
 class ViewerType:
-    kind: ActorKindType  # type: ignore[valid-type]
+    kind: ActorKind
     id: str | None
     grants: list[GrantType]
 

@@ -56,7 +56,7 @@ class SetParticipantContactInput:
 @strawberry.input
 class RedactParticipantContactInput:
     participant_id: strawberry.ID
-    field: ContactFieldType  # type: ignore[valid-type]
+    field: ContactField
     reason: str = strawberry.field(description="Why the value must go; logged with the redaction.")
     replacement: str | None = strawberry.field(default=None, description="The correct value.")
 

@@ -25,7 +25,7 @@ QueryStatusType = strawberry.enum(QueryStatus, name="QueryStatus")
 @strawberry.type(name="DataQuery", description="A monitor's question about a data point.")
 class DataQueryType(Node):
     question: str
-    status: QueryStatusType  # type: ignore[valid-type]
+    status: QueryStatus
     raised_at: datetime
     answer: str | None
     answered_at: datetime | None
@@ -72,7 +72,7 @@ class CloseQueryInput:
 class DataQueryFilter:
     site_id: strawberry.ID | None = None
     participant_id: strawberry.ID | None = None
-    status: QueryStatusType | None = None  # type: ignore[valid-type]
+    status: QueryStatus | None = None
     record_id: strawberry.ID | None = None
 
 

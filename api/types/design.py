@@ -33,7 +33,7 @@ class VisitDefinitionType(Node):
     day: int = strawberry.field(description="Days after enrolment (day 0).")
     window_before: int = strawberry.field(description="Days early it may happen.")
     window_after: int = strawberry.field(description="Days late it may happen.")
-    modes: list[ContactModeType]  # type: ignore[valid-type]
+    modes: list[ContactMode]
     entity: strawberry.Private[VisitDefinition]
 
 
@@ -52,7 +52,7 @@ class CreateVisitDefinitionInput:
     day: int
     window_before: int = 0
     window_after: int = 0
-    modes: list[ContactModeType]  # type: ignore[valid-type]
+    modes: list[ContactMode]
 
 
 @strawberry.type

@@ -30,7 +30,7 @@ MAX_GRAPHQL_READINGS = 1000  # larger backlogs go to POST /ingest/readings
 
 @strawberry.type(name="Device")
 class DeviceType(Node):
-    kinds: list[ReadingKindType]  # type: ignore[valid-type]
+    kinds: list[ReadingKind]
     model: str
     registered_at: datetime
     participant_id: strawberry.ID | None
@@ -74,7 +74,7 @@ class ReadingComponent:
 @strawberry.type(name="Reading")
 class ReadingType:
     id: strawberry.ID
-    kind: ReadingKindType  # type: ignore[valid-type]
+    kind: ReadingKind
     source_id: str
     device_id: strawberry.ID
     effective_start: datetime = strawberry.field(description="With the device's offset.")
@@ -136,7 +136,7 @@ class DailySummaryType:
 @strawberry.type(name="ReadingResult")
 class ReadingResultType:
     index: int
-    outcome: ReadingOutcomeType  # type: ignore[valid-type]
+    outcome: Outcome
     code: str | None
     field: str | None
     message: str | None
@@ -175,7 +175,7 @@ class SubmitReadingsSuccess:
 @strawberry.input
 class RegisterDeviceInput:
     site_id: strawberry.ID
-    kinds: list[ReadingKindType]  # type: ignore[valid-type]
+    kinds: list[ReadingKind]
     model: str
     serial: str
 
@@ -195,7 +195,7 @@ class UnassignDeviceInput:
 @strawberry.input(description="One reading in an Open mHealth shape.")
 class ReadingInput:
     device_id: strawberry.ID
-    kind: ReadingKindType  # type: ignore[valid-type]
+    kind: ReadingKind
     source_id: str = strawberry.field(description="The device's own id of the record (dedup key).")
     body: JSON = strawberry.field(
         description="The Open mHealth body, e.g. {heart_rate: {value, unit}, effective_time_frame}."

@@ -65,7 +65,7 @@ class AnchorType:
 @strawberry.type(name="QuestionnaireItem")
 class QuestionnaireItemType:
     code: str = strawberry.field(description="At most 8 characters (SDTM QSTESTCD).")
-    type: ItemTypeType  # type: ignore[valid-type]
+    type: ItemType
     required: bool
     texts: list[LocalizedText]
     choices: list[ChoiceType]
@@ -138,7 +138,7 @@ class DiaryScheduleType:
     weekdays: list[int] | None = strawberry.field(description="ISO 1 (Mon) to 7; null: daily.")
     start_day: int
     end_day: int | None
-    late_policy: LatePolicyType  # type: ignore[valid-type]
+    late_policy: LatePolicy
     late_grace_minutes: int
 
     @classmethod
@@ -181,8 +181,8 @@ class DiaryEntryType(Node):
     answers: JSON = strawberry.field(description="Structured answers by item code.")
     completed_at: datetime = strawberry.field(description="The device's clock, with its offset.")
     received_at: datetime = strawberry.field(description="Server receipt time (UTC).")
-    timeliness: TimelinessType  # type: ignore[valid-type]
-    status: EntryStatusType  # type: ignore[valid-type]
+    timeliness: Timeliness
+    status: EntryStatus
     quarantine_code: str | None
     clock_skewed: bool
     version: int
@@ -270,7 +270,7 @@ class AnswerProblemType:
 @strawberry.type(name="DiaryEntryResult")
 class DiaryEntryResultType:
     client_id: str
-    outcome: OutcomeType  # type: ignore[valid-type]
+    outcome: Outcome
     code: str | None
     problems: list[AnswerProblemType]
     entry: DiaryEntryType | None
@@ -310,7 +310,7 @@ class AnchorInput:
 @strawberry.input
 class QuestionnaireItemInput:
     code: str
-    type: ItemTypeType  # type: ignore[valid-type]
+    type: ItemType
     texts: list[LocalizedTextInput]
     required: bool = True
     choices: list[ChoiceInput] = strawberry.field(default_factory=list)
@@ -342,7 +342,7 @@ class CreateDiaryScheduleInput:
     weekdays: list[int] | None = None
     start_day: int = 0
     end_day: int | None = None
-    late_policy: LatePolicyType = LatePolicy.REJECT  # type: ignore[valid-type]
+    late_policy: LatePolicy = LatePolicy.REJECT
     late_grace_minutes: int = 0
 
 

@@ -41,7 +41,7 @@ class IssueEnrolmentCodeSuccess:
 
 @strawberry.input(description="What the app knows about the phone it runs on.")
 class InstallationInput:
-    platform: PlatformType  # type: ignore[valid-type]
+    platform: Platform
     model: str
     os_version: str
     app_version: str

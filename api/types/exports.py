@@ -34,8 +34,8 @@ class ExportFileType:
 
 @strawberry.type(name="ExportJob", description="A pseudonymised, signed dataset of a study.")
 class ExportJobType(Node):
-    format: ExportFormatType  # type: ignore[valid-type]
-    status: ExportStatusType  # type: ignore[valid-type]
+    format: ExportFormat
+    status: ExportStatus
     requested_at: datetime
     finished_at: datetime | None
     progress: float = strawberry.field(description="0 to 1.")
@@ -89,7 +89,7 @@ class ExportJobType(Node):
 @strawberry.input
 class StartExportInput:
     study_id: strawberry.ID
-    format: ExportFormatType  # type: ignore[valid-type]
+    format: ExportFormat
 
 
 @strawberry.type

@@ -34,7 +34,7 @@ ParticipantStatusType = strawberry.enum(ParticipantStatus, name="ParticipantStat
 class ParticipantType(Node):
     subject_id: str = strawberry.field(description="Random study subject id, e.g. 'K7Q2-9XHD'.")
     screening_number: str
-    status: ParticipantStatusType  # type: ignore[valid-type]
+    status: ParticipantStatus
     timezone: str = strawberry.field(description="Current IANA time zone of the participant.")
     registered_at: datetime
     status_changed_at: datetime
@@ -181,7 +181,7 @@ class RegisterParticipantSuccess:
 @strawberry.input
 class ChangeParticipantStatusInput:
     participant_id: strawberry.ID
-    status: ParticipantStatusType  # type: ignore[valid-type]
+    status: ParticipantStatus
     reason: str = strawberry.field(description="Why; required, it goes into the audit trail.")
     expected_version: int | None = strawberry.field(
         default=None, description="Fail with STALE_VERSION if the participant changed since."

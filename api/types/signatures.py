@@ -22,7 +22,7 @@ MeaningType = strawberry.enum(Meaning, name="SignatureMeaning")
 class SignatureType:
     id: str
     printed_name: str
-    meaning: MeaningType  # type: ignore[valid-type]
+    meaning: Meaning
     meaning_text: str
     signed_at: datetime
     record_version: int
@@ -59,7 +59,7 @@ async def signatures_of(info: Info, record_type: str, record_id: uuid.UUID) -> l
 @strawberry.input
 class SignRecordInput:
     record_id: strawberry.ID = strawberry.field(description="A Visit, DiaryEntry or Participant.")
-    meaning: MeaningType  # type: ignore[valid-type]
+    meaning: Meaning
     password: str = strawberry.field(description="Your password again: signing re-authenticates.")
 
 

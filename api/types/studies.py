@@ -24,7 +24,7 @@ from api.types.diaries import (
     site_compliance_of,
 )
 from api.types.exports import ExportJobType, exports_of
-from api.types.participants import ParticipantStatusType, ParticipantType, participant_connection
+from api.types.participants import ParticipantType, participant_connection
 from domain.errors import NotFound
 from domain.ids import SiteId, StudyId
 from domain.participants import ParticipantStatus
@@ -92,7 +92,7 @@ class SiteType(Node):
         info: Info,
         first: int | None = None,
         after: str | None = None,
-        status: ParticipantStatusType | None = None,  # type: ignore[valid-type]
+        status: ParticipantStatus | None = None,
     ) -> Connection[ParticipantType]:
         page = await participant_cases.page_participants(
             uow=info.context.services.uow(),

@@ -12,7 +12,7 @@ from api.context import Info
 from api.errors import MutationError, attempt
 from api.exposure import expose
 from api.relay import Connection, Node, from_global_id, page_request, to_global_id
-from api.types.auth import GrantType, RoleType
+from api.types.auth import GrantType
 from domain.actors import Grant, Role
 from domain.errors import Forbidden, NotFound
 from domain.ids import SiteId, StudyId, UserId
@@ -26,7 +26,7 @@ UserStatusType = strawberry.enum(UserStatus, name="UserStatus")
 class StaffUserType(Node):
     email: str
     name: str = strawberry.field(description="Printed name, as shown on signatures.")
-    status: UserStatusType  # type: ignore[valid-type]
+    status: UserStatus
     created_at: datetime
     locked_until: datetime | None
     version: int
@@ -46,7 +46,7 @@ class StaffUserType(Node):
 
 @strawberry.input(description="A role and where it applies: a site, a whole study, or everywhere.")
 class GrantInput:
-    role: RoleType  # type: ignore[valid-type]
+    role: Role
     study_id: strawberry.ID | None = strawberry.field(default=None, description="Data managers.")
     site_id: strawberry.ID | None = strawberry.field(
         default=None, description="Coordinators, investigators, monitors."
@@ -78,7 +78,7 @@ class SetGrantsInput:
 @strawberry.input
 class SetUserStatusInput:
     user_id: strawberry.ID
-    status: UserStatusType  # type: ignore[valid-type]
+    status: UserStatus
     reason: str
 
 

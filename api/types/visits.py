@@ -12,7 +12,6 @@ from api.context import Info
 from api.errors import MutationError, attempt
 from api.exposure import expose
 from api.relay import Connection, Node, from_global_id, page_request, to_global_id
-from api.types.design import ContactModeType
 from api.types.signatures import SignatureType, signatures_of
 from domain.design import ContactMode
 from domain.errors import DomainError, ErrorCode, NotFound
@@ -30,7 +29,7 @@ VisitOutcomeType = strawberry.enum(VisitOutcome, name="VisitOutcome")
 
 @strawberry.type(name="Visit", description="A scheduled remote (or site) visit.")
 class VisitType(Node):
-    mode: ContactModeType  # type: ignore[valid-type]
+    mode: ContactMode
     local_start: str = strawberry.field(
         description="Wall time in the participant's zone, no offset."
     )
@@ -38,9 +37,9 @@ class VisitType(Node):
     starts_at: datetime = strawberry.field(description="The same moment, with its offset.")
     ends_at: datetime
     duration_minutes: int
-    status: VisitStatusType  # type: ignore[valid-type]
+    status: VisitStatus
     out_of_window: bool = strawberry.field(description="Scheduled outside the visit's window.")
-    outcome: VisitOutcomeType | None  # type: ignore[valid-type]
+    outcome: VisitOutcome | None
     completed_at: datetime | None
     version: int
     entity: strawberry.Private[Visit]
@@ -98,7 +97,7 @@ def _user(raw: strawberry.ID | None) -> uuid.UUID | None:
 class ScheduleVisitInput:
     participant_id: strawberry.ID
     visit_definition_id: strawberry.ID
-    mode: ContactModeType  # type: ignore[valid-type]
+    mode: ContactMode
     local_start: str = strawberry.field(
         description="Participant's wall time, e.g. 2026-04-01T09:00."
     )
@@ -123,7 +122,7 @@ class CancelVisitInput:
 @strawberry.input
 class CompleteVisitInput:
     visit_id: strawberry.ID
-    outcome: VisitOutcomeType  # type: ignore[valid-type]
+    outcome: VisitOutcome
     notes: str | None = None
 
 
@@ -134,7 +133,7 @@ class VisitFilterInput:
     on: date | None = strawberry.field(
         default=None, description="A day at the site (its time zone)."
     )
-    status: VisitStatusType | None = None  # type: ignore[valid-type]
+    status: VisitStatus | None = None
     assignee_id: strawberry.ID | None = None
     upcoming: bool = strawberry.field(default=False, description="Only visits from now on.")
 
