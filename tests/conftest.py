@@ -20,15 +20,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from api.app import Runtime, build_runtime
 from api.settings import Environment, Settings
-from domain.clock import SystemClock
 from infra.crypto.keys import KeyFileProvider
 from infra.db import migrations, provision
 from infra.db.embedded import ROOT_MESSAGE, EmbeddedPostgres
 from infra.db.engine import app_url, create_engine
 from infra.db.uow import SqlUnitOfWorkFactory, Storage
 from infra.eventlog.writer import EventLogWriter
+from tests.clock import CLOCK, PINNED_AT, PinnedClock
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def clock() -> PinnedClock:
+    """The clock of every app, runtime and unit of work, pinned afresh for each test."""
+    CLOCK.pin(PINNED_AT)
+    return CLOCK
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,7 @@ async def uow(
         sessions = async_sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
-        storage = Storage(sessions=sessions, clock=SystemClock(), keys=keys, log=EventLogWriter())
+        storage = Storage(sessions=sessions, clock=CLOCK, keys=keys, log=EventLogWriter())
         yield SqlUnitOfWorkFactory(storage)
         await outer.rollback()
 
@@ -115,7 +122,7 @@ def committing_uow(app_engine: AsyncEngine, keys: KeyFileProvider) -> SqlUnitOfW
     """Units of work that really commit: for concurrency tests. Use unique data."""
     sessions = async_sessionmaker(app_engine, expire_on_commit=False)
     return SqlUnitOfWorkFactory(
-        Storage(sessions=sessions, clock=SystemClock(), keys=keys, log=EventLogWriter())
+        Storage(sessions=sessions, clock=CLOCK, keys=keys, log=EventLogWriter())
     )
 
 
@@ -145,7 +152,7 @@ async def scratch(server_url: str, tmp_path: Path) -> AsyncIterator[Scratch]:
         export_dir=tmp_path / "exports",
         db_pool_size=4,
     )
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, clock=CLOCK)
     try:
         yield Scratch(runtime=runtime, owner_url=owner, settings=settings)
     finally:

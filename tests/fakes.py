@@ -47,17 +47,14 @@ from domain.studies import Site, Study
 from domain.trail import TrailEvent, TrailQuery
 from domain.users import StaffUser
 from domain.visits import Visit
+from tests.clock import PinnedClock
 
 
-class FakeClock:
+class FakeClock(PinnedClock):
+    """Unit tests' clock: a pinned clock that starts on the night Berlin moves to summer time."""
+
     def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
+        super().__init__(start or datetime(2026, 3, 29, 0, 30, tzinfo=UTC))
 
 
 def _visible(visible: ReadFilter, study: object, site: object = None, who: object = None) -> bool:
@@ -838,14 +835,15 @@ class FakePasswords:
 class FakeTokens:
     """Readable tokens: 'KIND:subject:session'; digests are the secret's bytes reversed."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: FakeClock | None = None) -> None:
         self.counter = 0
+        self.clock = clock or FakeClock()
 
     def issue_access(
         self, *, subject: uuid.UUID, kind: ActorKind, session_id: uuid.UUID
     ) -> IssuedToken:
         return IssuedToken(
-            f"{kind.value}:{subject}:{session_id}", datetime.now(UTC) + timedelta(minutes=15)
+            f"{kind.value}:{subject}:{session_id}", self.clock.now() + timedelta(minutes=15)
         )
 
     def verify_access(self, token: str) -> TokenClaims:

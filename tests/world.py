@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from typing import TypedDict
 
 from domain.actors import Actor, ActorKind, Grant, Role
@@ -127,7 +127,7 @@ class DiaryWorld:
 async def add_diary(uow: UnitOfWorkFactory, world: World) -> DiaryWorld:
     """The first participant consents, joins an arm, writes a diary with free text (and her
     site enters one for her), wears a watch; staff correct and delete with reasons that name
-    people. Uses the real clock: the diary is hourly, so one occurrence is always open."""
+    people. The diary is hourly, so at the pinned "now" one occurrence is open."""
     boss = caller(admin())
     person = world.people[0]
     me = caller(
@@ -168,7 +168,7 @@ async def add_diary(uow: UnitOfWorkFactory, world: World) -> DiaryWorld:
         late_policy=LatePolicy.ACCEPT_LATE,
         late_grace=timedelta(hours=1),
     )
-    now = datetime.now(UTC)
+    now = uow().clock.now()
     due = await diaries.due(
         uow=uow(),
         ctx=me,
@@ -192,7 +192,7 @@ async def add_diary(uow: UnitOfWorkFactory, world: World) -> DiaryWorld:
             questionnaire_version=q.version,
             content_hash=q.content_hash,
             answers=answers,
-            completed_at=datetime.now(UTC),
+            completed_at=now,
         )
 
     (mine,) = await diaries.submit(
@@ -231,7 +231,7 @@ async def add_diary(uow: UnitOfWorkFactory, world: World) -> DiaryWorld:
                 "sourceId": "hr-1",
                 "body": {
                     "heart_rate": {"value": 64, "unit": "beats/min"},
-                    "effective_time_frame": {"date_time": datetime.now(UTC).isoformat()},
+                    "effective_time_frame": {"date_time": now.isoformat()},
                 },
             }
         ],

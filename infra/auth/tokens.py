@@ -59,13 +59,19 @@ class JwtTokens:
                 algorithms=[_ALGORITHM],
                 audience=AUDIENCE,
                 issuer=ISSUER,
-                # Expiry is checked against the injected clock below, not the library's.
+                # Times are checked against the injected clock below, not the library's.
                 options={
                     "require": ["exp", "iat", "sub", "iss", "aud", "sid"],
                     "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
                 },
             )
-            if int(claims["exp"]) + _LEEWAY_SECONDS < self._clock.now().timestamp():
+            now = self._clock.now().timestamp()
+            if (
+                int(claims["exp"]) + _LEEWAY_SECONDS < now
+                or int(claims["iat"]) > now + _LEEWAY_SECONDS
+            ):
                 raise Unauthenticated
             return TokenClaims(
                 subject=uuid.UUID(claims["sub"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy import RowMapping, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,11 +93,16 @@ class SqlParticipantRepository:
         return [ZoneChange(effective_from=r.effective_from, timezone=r.timezone) for r in rows]
 
     async def add_zone(self, participant_id: ParticipantId, change: ZoneChange) -> None:
+        # Two reports at the same instant: the later one is the zone in force from then on.
+        statement = pg_insert(_ZONES).values(
+            participant_id=participant_id,
+            effective_from=change.effective_from,
+            timezone=change.timezone,
+        )
         await self._session.execute(
-            insert(_ZONES).values(
-                participant_id=participant_id,
-                effective_from=change.effective_from,
-                timezone=change.timezone,
+            statement.on_conflict_do_update(
+                index_elements=["participant_id", "effective_from"],
+                set_={"timezone": statement.excluded.timezone},
             )
         )
 

@@ -6,7 +6,7 @@ import base64
 import csv
 import json
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import odmlib
@@ -27,6 +27,7 @@ from infra.crypto import signing
 from infra.exports import engine as export_engine
 from infra.exports.manifest import verify_export
 from infra.exports.model import Progress, Snapshot, WrittenFile
+from tests.clock import CLOCK
 from tests.conftest import Scratch
 from tests.factories import admin, caller
 from tests.world import (
@@ -262,7 +263,7 @@ async def test_jobs_left_running_by_a_stopped_server_are_recorded_as_failed(
         uow=services.uow(), ctx=caller(admin()), study_id=world.study.id, format=ExportFormat.ODM
     )
     async with services.uow() as uow:  # as if its server had stopped ten minutes ago
-        await uow.exports.beat(job.id, 5, 10, datetime.now(UTC) - timedelta(minutes=10))
+        await uow.exports.beat(job.id, 5, 10, CLOCK.now() - timedelta(minutes=10))
         await uow.commit()
     await services.exports.reap()
     reaped = await exports.get(uow=services.uow(), ctx=caller(admin()), job_id=job.id)

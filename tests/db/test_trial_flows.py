@@ -31,6 +31,7 @@ from domain.studies import Site, Study
 from domain.visits import Visit, VisitOutcome
 from infra.auth.passwords import Argon2Passwords
 from infra.db.uow import SqlUnitOfWorkFactory
+from tests.clock import PinnedClock
 from tests.factories import admin, caller, make_study
 
 PASSWORD = "investigator's long password"
@@ -276,7 +277,8 @@ async def test_queries_go_monitor_to_site_and_back(trial: Trial) -> None:
     assert listing.items[0].question == "Does S-1 match the source?"
 
 
-async def test_time_zone_reports_build_the_history(trial: Trial) -> None:
+async def test_time_zone_reports_build_the_history(trial: Trial, clock: PinnedClock) -> None:
+    clock.advance(days=3)
     moved = await participants.report_timezone(
         uow=trial.uow(), ctx=trial.me, timezone="America/New_York"
     )
@@ -287,3 +289,11 @@ async def test_time_zone_reports_build_the_history(trial: Trial) -> None:
     assert [z.timezone for z in zones] == ["Europe/Berlin", "America/New_York"]
     with pytest.raises(DomainError):  # only the participant's app reports its zone
         await participants.report_timezone(uow=trial.uow(), ctx=trial.inv, timezone="Asia/Tokyo")
+
+
+async def test_two_zone_reports_at_one_instant_keep_the_later(trial: Trial) -> None:
+    # Registration and a report land on the same server instant: no error, the later wins.
+    await participants.report_timezone(uow=trial.uow(), ctx=trial.me, timezone="Asia/Tokyo")
+    async with trial.uow() as unit:
+        zones = await unit.participants.zones(trial.person.id)
+    assert [z.timezone for z in zones] == ["Asia/Tokyo"]

@@ -16,6 +16,7 @@ from api.app import build_runtime, create_app
 from api.settings import Environment, Settings
 from domain.actors import Grant, Role
 from domain.services import users
+from tests.clock import CLOCK
 from tests.conftest import ScratchDatabase
 from tests.factories import caller
 
@@ -50,7 +51,7 @@ def settings(database: ScratchDatabase, key_file: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    application = create_app(settings)
+    application = create_app(settings, clock=CLOCK)
     async with application.router.lifespan_context(application):
         yield application
 
@@ -83,7 +84,7 @@ async def create_user(
 ) -> str:
     """Create a staff user through the use case (as an operator would) and return the e-mail."""
     email = email or f"user-{uuid.uuid4().hex[:8]}@example.org"
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, clock=CLOCK)
     try:
         await users.create_staff_user(
             uow=runtime.services.uow(),

@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.settings import Settings
+from tests.clock import CLOCK
 from tests.conftest import ScratchDatabase
 from tests.e2e.conftest import make_settings
 from tests.e2e.trial import (
@@ -151,7 +152,7 @@ async def tight(database: ScratchDatabase, key_file: Path) -> AsyncIterator[AppT
         ingest_concurrency=1,
         write_limit_per_caller=8,
     )
-    application = create_app(settings)
+    application = create_app(settings, clock=CLOCK)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://hearth.test") as http:

@@ -15,6 +15,7 @@ from api.app import create_app
 from api.logging import JsonFormatter
 from api.settings import Environment
 from domain.services import studies
+from tests.clock import CLOCK
 from tests.conftest import ScratchDatabase
 from tests.e2e.conftest import Gql, make_settings
 
@@ -121,7 +122,7 @@ async def test_the_console_works_offline_in_development(client: httpx.AsyncClien
 @pytest.fixture
 async def production(database: ScratchDatabase, key_file: Path) -> AsyncIterator[httpx.AsyncClient]:
     application: Starlette = create_app(
-        make_settings(database, key_file, env=Environment.PRODUCTION)
+        make_settings(database, key_file, env=Environment.PRODUCTION), clock=CLOCK
     )
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)

@@ -14,6 +14,7 @@ from api.relay import from_global_id
 from api.settings import Settings
 from domain.actors import Grant, Role
 from domain.ids import SiteId
+from tests.clock import CLOCK
 from tests.conftest import ScratchDatabase
 from tests.e2e.conftest import PASSWORD, Gql, create_user, login, make_settings
 from tests.e2e.test_graphql_slice import REGISTER, _study_and_site
@@ -184,7 +185,8 @@ async def test_malformed_cursors_are_bad_input(gql: Gql, admin_token: str) -> No
 @pytest.fixture
 async def strict(database: ScratchDatabase, key_file: Path) -> AsyncIterator[httpx.AsyncClient]:
     application: Starlette = create_app(
-        make_settings(database, key_file, login_limit_per_ip=3, enrol_limit_per_ip=2)
+        make_settings(database, key_file, login_limit_per_ip=3, enrol_limit_per_ip=2),
+        clock=CLOCK,
     )
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application, client=("203.0.113.9", 4711))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,6 +14,7 @@ from api.relay import from_global_id
 from api.settings import Settings
 from domain.actors import Grant, Role
 from domain.ids import SiteId, StudyId
+from tests.clock import CLOCK
 
 CREATE_STUDY = 'mutation($c: String!) { createStudy(input: {code: $c, title: "M"}) { __typename ... on CreateStudySuccess { study { id } } ... on MutationError { code message field } } }'
 CREATE_SITE = 'mutation($s: ID!, $c: String!) { createSite(input: {studyId: $s, code: $c, name: "S", country: "DE", timezone: "Europe/Berlin"}) { __typename ... on CreateSiteSuccess { site { id } } ... on MutationError { code message field } } }'
@@ -36,7 +37,8 @@ SUBMIT_READINGS = "mutation($i: [ReadingInput!]!) { submitReadings(input: {items
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    """The pinned "now" the app under test also reads."""
+    return CLOCK.now()
 
 
 def diary_entry(due: dict[str, Any]) -> dict[str, Any]:

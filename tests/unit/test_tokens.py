@@ -1,0 +1,47 @@
+"""Access tokens are judged by the injected clock alone, never by the machine's."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from domain.actors import ActorKind
+from domain.errors import Unauthenticated
+from infra.auth.tokens import JwtTokens
+from tests.clock import PinnedClock
+
+# Years away from any machine's wall clock, on either side.
+PAST = datetime(2001, 2, 3, 4, 5, tzinfo=UTC)
+FUTURE = datetime(2091, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def _tokens(clock: PinnedClock) -> JwtTokens:
+    return JwtTokens(Ed25519PrivateKey.generate(), clock, timedelta(minutes=15), b"k" * 32)
+
+
+@pytest.mark.parametrize("start", [PAST, FUTURE])
+def test_a_token_lives_exactly_its_lifetime_on_the_clock(start: datetime) -> None:
+    clock = PinnedClock(start)
+    tokens = _tokens(clock)
+    subject, session = uuid.uuid4(), uuid.uuid4()
+    issued = tokens.issue_access(subject=subject, kind=ActorKind.STAFF, session_id=session)
+    assert issued.expires_at == start + timedelta(minutes=15)
+    clock.advance(minutes=15)
+    assert tokens.verify_access(issued.token).subject == subject
+    clock.advance(seconds=6)  # past the five seconds of leeway
+    with pytest.raises(Unauthenticated):
+        tokens.verify_access(issued.token)
+
+
+def test_a_token_issued_later_than_the_clock_is_refused() -> None:
+    clock = PinnedClock(FUTURE)
+    tokens = _tokens(clock)
+    issued = tokens.issue_access(
+        subject=uuid.uuid4(), kind=ActorKind.STAFF, session_id=uuid.uuid4()
+    )
+    clock.pin(FUTURE - timedelta(minutes=1))
+    with pytest.raises(Unauthenticated):
+        tokens.verify_access(issued.token)
