@@ -71,10 +71,10 @@ def parse_matrix(text: str) -> list[Row]:
 def _defined_tests(path: Path) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
     """Test functions and `Class::method` tests of a file, by the name pytest would use."""
     found: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
-    for node in ast.parse(path.read_text(), filename=str(path)).body:
+    for node in ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             found[node.name] = node
-        elif isinstance(node, ast.ClassDef):
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
             for member in node.body:
                 if isinstance(member, ast.FunctionDef | ast.AsyncFunctionDef):
                     found[f"{node.name}::{member.name}"] = member
@@ -201,9 +201,11 @@ def test_methods_of_test_classes_are_found(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_x.py").write_text(
         "class TestX:\n    async def test_y(self) -> None: ...\n"
+        "class Helper:\n    def test_z(self) -> None: ...\n"
     )
     assert node_problem("tests/test_x.py::TestX::test_y", tmp_path) is None
     assert node_problem("tests/test_x.py::TestX::test_z", tmp_path) is not None
+    assert node_problem("tests/test_x.py::Helper::test_z", tmp_path) is not None  # not collected
 
 
 def test_open_rows_are_allowed_only_on_the_allow_list_and_the_list_only_shrinks() -> None:
