@@ -238,6 +238,7 @@ def _report(lines: list[_Line], parsed: list[_Line], done: cases.Ingested) -> di
     return {
         "batchId": str(done.batch_id),
         "accepted": counts[Outcome.ACCEPTED],
+        "quarantined": counts[Outcome.QUARANTINED],
         "duplicates": counts[Outcome.DUPLICATE],
         "rejected": counts[Outcome.REJECTED],
         "results": results,

@@ -57,6 +57,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "viewer": PUBLIC,
         "exportSigningKey": PUBLIC,  # a public key: verifying needs no account
         "node": guarded(Permission.PARTICIPANT_READ),  # per type: the type's read permission
+        "quarantinedReadings": guarded(Permission.PARTICIPANT_READ),  # on the site
     },
     "Mutation": {
         "createStudy": guarded(Permission.STUDY_CREATE),
@@ -105,6 +106,8 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "submitReadings": guarded(Permission.DATA_SUBMIT),
         "deleteReading": guarded(Permission.DATA_CORRECT),
         "startExport": guarded(Permission.EXPORT),
+        "acceptQuarantinedReading": guarded(Permission.DATA_CORRECT),
+        "rejectQuarantinedReading": guarded(Permission.DATA_CORRECT),
     },
     "Study": _plain("id", "code", "title", "createdAt")
     | {
@@ -200,6 +203,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "clockSkewed",
         "version",
         "signatures",
+        "consentSuperseded",
     )
     | {
         "freeText": guarded(Permission.IDENTIFIERS_READ),
@@ -220,6 +224,11 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "clockSkewed",
         "deletedAt",
         "components",
+        "deviceTime",
+        "status",
+        "quarantineCode",
+        "consentSuperseded",
+        "reviewedAt",
     ),
     "ExportJob": _plain(
         "id",
@@ -296,9 +305,11 @@ CARRIERS = frozenset(
         "ReadingConnection",
         "ReadingEdge",
         "ReadingResult",
+        "ReviewReadingSuccess",
         "SubmitDiaryEntriesSuccess",
         "SubmitReadingsSuccess",
         "ConsentStatus",
+        "ConsentWithdrawal",
         "ConsentText",
         "ConsentVersion",
         "CountersignConsentSuccess",

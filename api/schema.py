@@ -33,6 +33,7 @@ from api.types.diaries import DiaryMutations, entry_by_id
 from api.types.enrolment import EnrolmentMutations
 from api.types.exports import ExportMutations, ExportQueries, export_by_id
 from api.types.participants import LifecycleMutations, ParticipantMutations, participant_by_id
+from api.types.quarantine import QuarantineMutations, QuarantineQueries
 from api.types.signatures import SignatureMutations
 from api.types.studies import StudyMutations, StudyQueries, site_by_id, study_by_id
 from api.types.users import UserMutations, UserQueries, staff_user_by_id
@@ -51,6 +52,7 @@ class Query(
     ExportQueries,
     UserQueries,
     AuthQueries,
+    QuarantineQueries,
 ):
     @strawberry.field(description="Any object by its global id; null if missing or not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -93,6 +95,7 @@ class Mutation(
     EnrolmentMutations,
     UserMutations,
     AuthMutations,
+    QuarantineMutations,
 ):
     pass
 

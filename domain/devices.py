@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import ClassVar
 
 from domain import values
 from domain.errors import DomainError, ErrorCode, Invalid
 from domain.ids import DeviceId, ParticipantId, SiteId, StudyId, new_id
+from domain.participants import Participant
 from domain.readings import Reading, ReadingKind
 
 
@@ -87,17 +90,59 @@ class Assignment:
     def covers(self, reading: Reading) -> bool:
         """The reading is this participant's: their device, a kind it takes, taken while
         they held it (a device passed on keeps the earlier holder's readings theirs)."""
+        return reading.kind in self.device.kinds and self.held(reading)
+
+    def held(self, reading: Reading) -> bool:
+        """Whether the reading was taken during this period (at its effective start)."""
         moment = reading.effective_start
-        return (
-            reading.kind in self.device.kinds
-            and self.since <= moment
-            and (self.until is None or moment < self.until)
-        )
+        return self.since <= moment and (self.until is None or moment < self.until)
+
+
+class DeviceCode(StrEnum):
+    """Why a reading is not simply its sender's: per-item codes, only ever added to."""
+
+    UNKNOWN_DEVICE = "UNKNOWN_DEVICE"  # no such device at the participant's site
+    DEVICE_NOT_ASSIGNED = "DEVICE_NOT_ASSIGNED"  # someone else held the device at that time
+    KIND_NOT_SUPPORTED = "KIND_NOT_SUPPORTED"  # the device is not registered for this kind
+    OUTSIDE_ASSIGNMENT = "OUTSIDE_ASSIGNMENT"  # quarantined: nobody held the device then
+
+
+def attribute(
+    reading: Reading,
+    participant: Participant,
+    device: Device | None,
+    periods: Sequence[Assignment],
+) -> DeviceCode | None:
+    """Whose reading this is; None: the sender's (they held the device at its effective time).
+
+    `periods` are the device's assignment periods, to anyone. A reading from a device of the
+    participant's site that nobody held at that moment (taken before the assignment was
+    recorded, in a gap between two assignments, or after it was handed back) is quarantined
+    for the site to accept or reject; one taken while someone else held it is theirs, never
+    the sender's.
+    """
+    if device is None or (device.study_id, device.site_id) != (
+        participant.study_id,
+        participant.site_id,
+    ):
+        return DeviceCode.UNKNOWN_DEVICE
+    holders = {p.participant_id for p in periods if p.device.id == device.id and p.held(reading)}
+    if holders - {participant.id}:
+        return DeviceCode.DEVICE_NOT_ASSIGNED
+    if reading.kind not in device.kinds:
+        return DeviceCode.KIND_NOT_SUPPORTED
+    return None if participant.id in holders else DeviceCode.OUTSIDE_ASSIGNMENT
+
+
+class ReadingStatus(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    QUARANTINED = "QUARANTINED"  # kept for the site to review; not analysis data
+    REJECTED = "REJECTED"  # rejected on review: kept, flagged, out of analyses
 
 
 @dataclass(frozen=True)
 class StoredReading:
-    """A reading as kept: who, which device, when received, and whether it was deleted."""
+    """A reading as kept: who, which device, when received, its review, whether deleted."""
 
     ENTITY: ClassVar[str] = "Reading"
     PERSONAL: ClassVar[frozenset[str]] = frozenset()
@@ -114,6 +159,12 @@ class StoredReading:
     batch_id: uuid.UUID
     deleted_at: datetime | None = None
     deleted_reason: str | None = None
+    status: ReadingStatus = ReadingStatus.ACCEPTED
+    quarantine_code: str | None = None  # a DeviceCode or consent code; kept after review
+    consent_superseded: bool = False  # collected under a consent version since replaced
+    reviewed_at: datetime | None = None
+    reviewed_by: uuid.UUID | None = None
+    review_reason: str | None = None
     version: int = 1
 
     def deleted(self, reason: str, now: datetime) -> StoredReading:
@@ -122,6 +173,25 @@ class StoredReading:
             raise DomainError(ErrorCode.INVALID_TRANSITION, "The reading was deleted already.")
         return dataclasses.replace(
             self, deleted_at=now, deleted_reason=reason, version=self.version + 1
+        )
+
+    def reviewed(
+        self, status: ReadingStatus, *, reason: str, by: uuid.UUID, now: datetime
+    ) -> StoredReading:
+        """The site's decision on a quarantined reading: accepted into the data, or rejected."""
+        if self.status is not ReadingStatus.QUARANTINED:
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION,
+                "Only quarantined readings are accepted or rejected.",
+                field="reading_id",
+            )
+        return dataclasses.replace(
+            self,
+            status=status,
+            reviewed_at=now,
+            reviewed_by=by,
+            review_reason=reason,
+            version=self.version + 1,
         )
 
 

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from domain.consent import ConsentHistory, Judgement
+from domain.device_time import collected_at
 from domain.errors import Invalid
 from domain.ids import ParticipantId, SiteId, StudyId, new_id
 from domain.questionnaires import AnswerProblem, PlainAnswer, QuestionnaireVersion
@@ -100,6 +102,9 @@ class EntryCode(StrEnum):
     INVALID_TIME = "INVALID_TIME"
     ANSWERED_ALREADY = "ANSWERED_ALREADY"  # another entry answered this occurrence first
     CLIENT_ID_CONFLICT = "CLIENT_ID_CONFLICT"  # the same id was sent with other content
+    # The consent rules' codes (domain.consent): the same strings for readings.
+    CONSENT_SUPERSEDED = "CONSENT_SUPERSEDED"  # completed before signing a newer version
+    RECONSENT_REQUIRED = "RECONSENT_REQUIRED"  # accepted; the new version is still to be signed
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,7 @@ class DiaryEntry:
     proxy_reason: str | None
     clock_skewed: bool
     digest: str
+    consent_superseded: bool = False  # completed under a consent version since replaced
     version: int = 1
 
     def corrected(
@@ -174,10 +180,12 @@ class Verdict:
     """What to do with one submission, decided before anything is stored."""
 
     outcome: Outcome
-    code: EntryCode | None = None
+    code: EntryCode | str | None = None
     problems: tuple[AnswerProblem, ...] = ()
     occurrence: Occurrence | None = None
     timeliness: Timeliness | None = None
+    superseded: bool = False  # completed under a consent version since replaced
+    flag: str | None = None  # the code an accepted entry carries (re-consent due)
 
 
 @dataclass(frozen=True)
@@ -186,13 +194,26 @@ class Context:
 
     schedules: Mapping[uuid.UUID, DiarySchedule]
     versions: Mapping[tuple[str, int], QuestionnaireVersion]
-    latest: Mapping[str, int]
+    published: Mapping[tuple[str, int], datetime]  # when each version was published
     arm_id: uuid.UUID | None
+    consent: ConsentHistory
+    device_time: datetime | None = None  # the device's clock when it sent the batch
     occurrences: Mapping[tuple[uuid.UUID, str], Occurrence] = field(default_factory=dict)
+
+    def latest_at(self, code: str, moment: datetime) -> int:
+        """The questionnaire's current version at `moment` (0: none published yet)."""
+        return max(
+            (v for (c, v), at in self.published.items() if c == code and at <= moment), default=0
+        )
 
 
 def assess(submission: Submission, context: Context, received_at: datetime) -> Verdict:
-    """Accept, quarantine or reject one entry: the rules of requirement 24 and the issue."""
+    """Accept, quarantine or reject one entry: the rules of requirement 24 and the issue.
+
+    The consent and the questionnaire version are those in force when the entry was completed
+    (the device's time, corrected for a clock known to be off), not when it arrives: an
+    offline backlog is judged as if it had been sent at once.
+    """
     schedule = context.schedules.get(submission.schedule_id)
     if schedule is None or not schedule.applies_to(context.arm_id):
         return Verdict(Outcome.REJECTED, EntryCode.UNKNOWN_SCHEDULE)
@@ -202,14 +223,37 @@ def assess(submission: Submission, context: Context, received_at: datetime) -> V
         return Verdict(Outcome.REJECTED, EntryCode.UNKNOWN_QUESTIONNAIRE)
     if version.content_hash != submission.content_hash:
         return Verdict(Outcome.REJECTED, EntryCode.QUESTIONNAIRE_MISMATCH)
-    if submission.completed_at > received_at + FUTURE_TOLERANCE:
+    if submission.completed_at > received_at + FUTURE_TOLERANCE or not _whole_minutes(
+        submission.completed_at
+    ):
         return Verdict(Outcome.REJECTED, EntryCode.INVALID_TIME)
+    moment = collected_at(submission.completed_at, context.device_time, received_at)
+    judgement = context.consent.judge(moment)
+    if judgement.refusal is not None:
+        return Verdict(Outcome.REJECTED, judgement.refusal.value)
     occurrence = context.occurrences.get((schedule.id, submission.occurrence_key))
     if occurrence is None:
         return Verdict(Outcome.REJECTED, EntryCode.UNKNOWN_OCCURRENCE)
-    return _timely(
-        submission, schedule, occurrence, older=version.version < context.latest[version.code]
-    )
+    older = version.version < context.latest_at(version.code, moment)
+    return _consented(_timely(submission, schedule, occurrence, older=older), judgement)
+
+
+def _whole_minutes(moment: datetime) -> bool:
+    """Device offsets are whole minutes (RFC 3339); anything finer cannot be kept as sent."""
+    offset = moment.utcoffset()
+    return offset is not None and not offset % timedelta(minutes=1)
+
+
+def _consented(verdict: Verdict, judgement: Judgement) -> Verdict:
+    """Completed before signing a newer consent version: kept, quarantined; completed under a
+    consent since replaced: kept and flagged, so the app asks for re-consent."""
+    if verdict.outcome is Outcome.REJECTED:
+        return verdict
+    if verdict.outcome is Outcome.ACCEPTED and judgement.quarantine is not None:
+        verdict = dataclasses.replace(
+            verdict, outcome=Outcome.QUARANTINED, code=EntryCode.CONSENT_SUPERSEDED
+        )
+    return dataclasses.replace(verdict, superseded=judgement.superseded, flag=judgement.flag)
 
 
 def _timely(

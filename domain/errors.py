@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     SERVER_BUSY = "SERVER_BUSY"  # try again shortly (e.g. as many exports run as allowed)
     CONSENT_REQUIRED = "CONSENT_REQUIRED"
+    CONSENT_LANGUAGE_DROPPED = "CONSENT_LANGUAGE_DROPPED"  # give a reason, or keep the language
 
 
 class DomainError(Exception):

@@ -12,7 +12,7 @@ from domain.access import ReadFilter
 from domain.actors import Grant, Role
 from domain.audit import Change, JsonValue
 from domain.clock import Clock
-from domain.consent import Consent, ConsentVersion
+from domain.consent import Consent, ConsentVersion, Withdrawal
 from domain.contacts import ContactDetails
 from domain.corrections import DataChangeRequest
 from domain.data_queries import DataQuery
@@ -120,6 +120,17 @@ class ConsentRepository(Protocol):
         """The participant's most recent consent, if any."""
         ...
 
+    async def consents_of(self, participant_id: ParticipantId) -> Sequence[Consent]:
+        """Every consent the participant signed, oldest first."""
+        ...
+
+    async def signed_languages(self, study_id: StudyId) -> Sequence[str]:
+        """The languages of the latest consents of the study's active participants."""
+        ...
+
+    async def add_withdrawal(self, withdrawal: Withdrawal, study_id: StudyId) -> None: ...
+    async def withdrawal(self, participant_id: ParticipantId) -> Withdrawal | None: ...
+
 
 class SignatureRepository(Protocol):
     async def add(self, signature: Signature) -> None: ...
@@ -218,8 +229,13 @@ class ExportEngine(Protocol):
 class DeviceRepository(Protocol):
     async def add(self, device: Device) -> None: ...
     async def get(self, device_id: DeviceId) -> Device | None: ...
+    async def get_many(self, device_ids: Sequence[DeviceId]) -> Sequence[Device]: ...
     async def update(self, device: Device) -> None: ...
     async def assigned_to(self, participant_id: ParticipantId) -> Sequence[Device]: ...
+
+    async def periods(self, device_ids: Sequence[DeviceId]) -> Sequence[Assignment]:
+        """Every period in which these devices were held, by anyone."""
+        ...
 
     async def assignments_of(self, participant_id: ParticipantId) -> Sequence[Assignment]:
         """Every period in which the participant held a device, current ones included."""
@@ -245,20 +261,34 @@ class ReadingRepository(Protocol):
         ...
 
     async def get(self, reading_id: uuid.UUID) -> StoredReading | None: ...
-    async def update(self, reading: StoredReading) -> None: ...
+
+    async def update(self, reading: StoredReading) -> None:
+        """Store a logical delete or a review; STALE_VERSION if it moved on."""
+        ...
 
     async def page(
         self, participant_id: ParticipantId, filters: ReadingFilter, request: PageRequest
-    ) -> Page[StoredReading]: ...
+    ) -> Page[StoredReading]:
+        """Accepted and quarantined readings by effective time (rejected and deleted ones with
+        `include_deleted`)."""
+        ...
+
+    async def quarantined(
+        self, site_id: SiteId, participant_id: ParticipantId | None, request: PageRequest
+    ) -> Page[StoredReading]:
+        """The site's readings waiting for review, by effective time."""
+        ...
 
     async def daily(
         self,
         participant_id: ParticipantId,
         kind: ReadingKind,
-        timezone: str,
+        zones: Sequence[ZoneChange],
         first: date,
         last: date,
-    ) -> Sequence[DailySummary]: ...
+    ) -> Sequence[DailySummary]:
+        """Accepted readings per local day, each in the zone the participant was in then."""
+        ...
 
 
 class RecordLocator(Protocol):

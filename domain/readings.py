@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from domain.audit import JsonValue
+from domain.device_time import CLOCK_SKEW_THRESHOLD, skew_flag
 
 
 class ReadingKind(StrEnum):
@@ -60,8 +61,6 @@ class ReadingRejected(Exception):
 
 # Device clocks may run a little ahead of ours; beyond this a time is rejected as future.
 FUTURE_TOLERANCE = timedelta(minutes=10)
-# Beyond this difference between device clock and server receipt a reading is flagged.
-CLOCK_SKEW_THRESHOLD = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_STEP_INTERVAL = timedelta(hours=24)
 MAX_SOURCE_ID_LENGTH = 200
@@ -90,6 +89,21 @@ class Conversion:
         with localcontext(_EXACT):
             return (value + self.offset) * self.factor / self.divisor
 
+    def places(self, value: Decimal, most: int) -> int:
+        """Decimal places of the converted value: the reported precision, carried over.
+
+        One step of the reported value's last digit (16 kPa: 1 kPa; 10.5 kPa: 0.1 kPa) is
+        converted too (7.5 and 0.75 mm[Hg]); the result keeps the decimal place of that step's
+        first digit (120 and 78.8 mm[Hg]), so a conversion never invents precision. Values
+        already in the canonical unit keep `most` places, as do steps finer than that.
+        """
+        exponent = value.as_tuple().exponent
+        if self == Conversion() or not isinstance(exponent, int):
+            return most
+        with localcontext(_EXACT):
+            step = Decimal(1).scaleb(exponent) * self.factor / self.divisor
+        return max(0, min(most, -step.adjusted()))
+
 
 @dataclass(frozen=True)
 class ComponentSpec:
@@ -117,6 +131,8 @@ class KindSpec:
 _SAME = Conversion()
 _POUND = Conversion(factor=Decimal("0.45359237"))  # international avoirdupois pound, exact
 _FAHRENHEIT = Conversion(offset=Decimal(-32), factor=Decimal(5), divisor=Decimal(9))
+# 1 kPa = 7.500 616 827 mm[Hg] (760 / 101.325, the conventional millimetre of mercury).
+_KILOPASCAL = Conversion(factor=Decimal("7.500616827"))
 
 
 def _c(name: str, key: str, low: str, high: str) -> ComponentSpec:
@@ -132,9 +148,7 @@ SPECS: Mapping[ReadingKind, KindSpec] = MappingProxyType(
         ),
         ReadingKind.BLOOD_PRESSURE: KindSpec(
             canonical_unit="mm[Hg]",
-            units=MappingProxyType(
-                {"mm[Hg]": _SAME, "mmHg": _SAME, "kPa": Conversion(factor=Decimal("7.50062"))}
-            ),
+            units=MappingProxyType({"mm[Hg]": _SAME, "mmHg": _SAME, "kPa": _KILOPASCAL}),
             components=(
                 _c("systolic", "systolic_blood_pressure", "50", "300"),
                 _c("diastolic", "diastolic_blood_pressure", "20", "200"),
@@ -256,25 +270,6 @@ class Reading:
         }
 
 
-def clock_skew(device_time: datetime, received_at: datetime) -> timedelta:
-    """How far the device clock is ahead of the server's (negative: behind)."""
-    _require_aware(device_time, "device_time")
-    _require_aware(received_at, "received_at")
-    return device_time - received_at
-
-
-def skew_flag(
-    device_time: datetime | None,
-    received_at: datetime,
-    *,
-    threshold: timedelta = CLOCK_SKEW_THRESHOLD,
-) -> bool:
-    """True when the device clock is off by more than `threshold`; without a device time, False."""
-    if device_time is None:
-        return False
-    return abs(clock_skew(device_time, received_at)) > threshold
-
-
 def parse_reading(
     item: object, *, now: datetime, future_tolerance: timedelta = FUTURE_TOLERANCE
 ) -> Reading:
@@ -360,7 +355,7 @@ def _measurement(spec: KindSpec, component: ComponentSpec, body: Mapping[str, An
         raise ReadingRejected(
             ReadingProblem.IMPLAUSIBLE_VALUE, "Must be a whole number.", field=path
         )
-    value = _round(conversion.apply(original_value), spec.places)
+    value = _round(conversion.apply(original_value), conversion.places(original_value, spec.places))
     if not component.low <= value <= component.high:
         raise ReadingRejected(
             ReadingProblem.IMPLAUSIBLE_VALUE,

@@ -196,6 +196,34 @@ def match(
     return max(covering, key=lambda o: (o.due_at, o.key), default=None)
 
 
+@dataclass(frozen=True)
+class ZonePeriod:
+    """The participant's clock was in `timezone` from `since` until `until` (None: open)."""
+
+    since: datetime | None
+    until: datetime | None
+    timezone: str
+
+    def holds(self, instant: datetime) -> bool:
+        return (self.since is None or self.since <= instant) and (
+            self.until is None or instant < self.until
+        )
+
+
+def zone_periods(history: Sequence[ZoneChange]) -> list[ZonePeriod]:
+    """The history as consecutive periods; the first zone applies from the beginning of time
+    (the participant's first zone is the best guess for anything before registration)."""
+    timeline = _Timeline(history)
+    bounds: list[datetime | None] = [None, *timeline.starts, None]
+    return [ZonePeriod(bounds[i], bounds[i + 1], name) for i, name in enumerate(timeline.names)]
+
+
+def zone_at(history: Sequence[ZoneChange], instant: datetime) -> str:
+    """The IANA zone the participant was in at `instant`."""
+    _require_aware(instant, "instant")
+    return next(p.timezone for p in zone_periods(history) if p.holds(instant))
+
+
 class _Timeline:
     """The history as segments: segment i is zones[i] from starts[i - 1] to starts[i]."""
 

@@ -13,12 +13,12 @@ from domain.access import ReadFilter
 from domain.actors import ActorKind, Grant, Role
 from domain.audit import Change, JsonValue
 from domain.auth import IssuedToken, TokenClaims
-from domain.consent import Consent, ConsentVersion
+from domain.consent import Consent, ConsentVersion, Withdrawal
 from domain.contacts import ContactDetails
 from domain.corrections import DataChangeRequest
 from domain.data_queries import DataQuery
 from domain.design import Arm, VisitDefinition
-from domain.devices import Assignment, DailySummary, Device, StoredReading
+from domain.devices import Assignment, DailySummary, Device, ReadingStatus, StoredReading
 from domain.diaries import DiaryEntry, DiarySchedule, EntryStatus
 from domain.enrolment import AppInstallation, EnrolmentCode
 from domain.errors import AlreadyExists, DomainError, ErrorCode
@@ -428,9 +428,11 @@ class FakeDesign:
 
 
 class FakeConsents:
-    def __init__(self) -> None:
+    def __init__(self, participants: FakeParticipants | None = None) -> None:
         self.documents: dict[uuid.UUID, ConsentVersion] = {}
         self.rows: dict[uuid.UUID, Consent] = {}
+        self.withdrawals: dict[ParticipantId, Withdrawal] = {}
+        self.participants = participants or FakeParticipants()
 
     async def add_version(self, version: ConsentVersion) -> None:
         self.documents[version.id] = version
@@ -456,6 +458,23 @@ class FakeConsents:
     async def latest_consent(self, participant_id: ParticipantId) -> Consent | None:
         mine = [c for c in self.rows.values() if c.participant_id == participant_id]
         return max(mine, key=lambda c: c.signed_at, default=None)
+
+    async def consents_of(self, participant_id: ParticipantId) -> Sequence[Consent]:
+        mine = [c for c in self.rows.values() if c.participant_id == participant_id]
+        return sorted(mine, key=lambda c: c.signed_at)
+
+    async def signed_languages(self, study_id: StudyId) -> Sequence[str]:
+        active = [
+            p for p in self.participants.rows.values() if p.study_id == study_id and p.is_active
+        ]
+        latest = [await self.latest_consent(p.id) for p in active]
+        return sorted({c.language for c in latest if c is not None})
+
+    async def add_withdrawal(self, withdrawal: Withdrawal, study_id: StudyId) -> None:
+        self.withdrawals[withdrawal.participant_id] = withdrawal
+
+    async def withdrawal(self, participant_id: ParticipantId) -> Withdrawal | None:
+        return self.withdrawals.get(participant_id)
 
 
 class FakeSignatures:
@@ -629,8 +648,18 @@ class FakeDevices:
     async def get(self, device_id: DeviceId) -> Device | None:
         return self.rows.get(device_id)
 
+    async def get_many(self, device_ids: Sequence[DeviceId]) -> Sequence[Device]:
+        return [self.rows[d] for d in device_ids if d in self.rows]
+
     async def update(self, device: Device) -> None:
         self.rows[device.id] = device
+
+    async def periods(self, device_ids: Sequence[DeviceId]) -> Sequence[Assignment]:
+        return [
+            Assignment(self.rows[d], p, since, until)
+            for d, p, since, until in self.held
+            if d in device_ids
+        ]
 
     async def assigned_to(self, participant_id: ParticipantId) -> Sequence[Device]:
         return [d for d in self.rows.values() if d.participant_id == participant_id]
@@ -701,7 +730,25 @@ class FakeReadings:
                 r
                 for r in self.rows.values()
                 if r.participant_id == participant_id
-                and (filters.include_deleted or r.deleted_at is None)
+                and (
+                    filters.include_deleted
+                    or (r.deleted_at is None and r.status is not ReadingStatus.REJECTED)
+                )
+            ),
+            key=lambda r: (r.reading.effective_start, str(r.id)),
+        )
+        return Page.from_overfetch(rows[: request.first + 1], request)
+
+    async def quarantined(
+        self, site_id: SiteId, participant_id: ParticipantId | None, request: PageRequest
+    ) -> Page[StoredReading]:
+        rows = sorted(
+            (
+                r
+                for r in self.rows.values()
+                if r.site_id == site_id
+                and r.status is ReadingStatus.QUARANTINED
+                and participant_id in (None, r.participant_id)
             ),
             key=lambda r: (r.reading.effective_start, str(r.id)),
         )
@@ -711,7 +758,7 @@ class FakeReadings:
         self,
         participant_id: ParticipantId,
         kind: ReadingKind,
-        timezone: str,
+        zones: Sequence[ZoneChange],
         first: date,
         last: date,
     ) -> Sequence[DailySummary]:
@@ -758,7 +805,7 @@ class FakeUnitOfWork:
         self.sessions = FakeSessions()
         self.enrolment = FakeEnrolment()
         self.design = FakeDesign()
-        self.consents = FakeConsents()
+        self.consents = FakeConsents(self.participants)
         self.signatures = FakeSignatures()
         self.visits = FakeVisits()
         self.queries = FakeQueries()

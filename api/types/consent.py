@@ -58,6 +58,15 @@ class SignedConsentType:
     signatures: list[SignatureType]
 
 
+@strawberry.type(name="ConsentWithdrawal", description="The participant withdrew consent.")
+class ConsentWithdrawalType:
+    withdrawn_at: datetime
+    covers_collected_data: bool = strawberry.field(
+        description="The use of data collected before withdrawal was withdrawn too: what the app "
+        "sends later is refused (PARTICIPANT_WITHDRAWN). What was received stays."
+    )
+
+
 @strawberry.type(name="ConsentStatus")
 class ConsentStatusType:
     current: bool = strawberry.field(
@@ -66,6 +75,7 @@ class ConsentStatusType:
     countersigned: bool
     latest_version: ConsentVersionType | None
     signed: SignedConsentType | None
+    withdrawal: ConsentWithdrawalType | None
 
 
 async def status_of(info: Info, participant_id: ParticipantId) -> ConsentStatusType:
@@ -84,11 +94,18 @@ async def status_of(info: Info, participant_id: ParticipantId) -> ConsentStatusT
                 SignatureType.of(ShownSignature(s, s.valid_for(consent))) for s in state.signatures
             ],
         )
+    withdrawal = state.withdrawal
     return ConsentStatusType(
         current=state.current,
         countersigned=state.countersigned,
         latest_version=ConsentVersionType.of(state.latest) if state.latest else None,
         signed=signed,
+        withdrawal=ConsentWithdrawalType(
+            withdrawn_at=withdrawal.withdrawn_at,
+            covers_collected_data=withdrawal.covers_collected_data,
+        )
+        if withdrawal
+        else None,
     )
 
 
@@ -110,6 +127,11 @@ class ConsentTextInput:
 class PublishConsentVersionInput:
     study_id: strawberry.ID
     texts: list[ConsentTextInput]
+    reason: str | None = strawberry.field(
+        default=None,
+        description="Required (else CONSENT_LANGUAGE_DROPPED) when the version leaves out a "
+        "language active participants signed in; logged.",
+    )
 
 
 @strawberry.input
@@ -173,6 +195,7 @@ class ConsentMutations:
                 ctx=info.context.caller,
                 study_id=StudyId(from_global_id(input.study_id, "Study")[1]),
                 texts=tuple(ConsentText(t.language, t.title, t.body) for t in input.texts),
+                reason=input.reason,
             )
             return PublishConsentVersionSuccess(consent_version=ConsentVersionType.of(document))
 

@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.errors import MutationError, attempt
 from api.relay import Connection, Node, from_global_id, page_request, to_global_id
-from domain.devices import DailySummary, Device, StoredReading
+from domain.devices import DailySummary, Device, ReadingStatus, StoredReading
 from domain.diaries import Outcome
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.ids import DeviceId, ParticipantId, SiteId
@@ -25,6 +25,7 @@ from domain.services.readings import Ingested
 
 ReadingKindType = strawberry.enum(ReadingKind, name="ReadingKind")
 ReadingOutcomeType = strawberry.enum(Outcome, name="ReadingOutcome")
+ReadingStatusType = strawberry.enum(ReadingStatus, name="ReadingStatus")
 MAX_GRAPHQL_READINGS = 1000  # larger backlogs go to POST /ingest/readings
 
 
@@ -78,11 +79,24 @@ class ReadingType:
     source_id: str
     device_id: strawberry.ID
     effective_start: datetime = strawberry.field(description="With the device's offset.")
-    effective_end: datetime | None
+    effective_end: datetime | None = strawberry.field(description="With the device's offset.")
+    device_time: datetime | None = strawberry.field(
+        description="The device's clock when it sent the reading, with its offset."
+    )
     received_at: datetime
     clock_skewed: bool
     deleted_at: datetime | None
     components: list[ReadingComponent]
+    status: ReadingStatus = strawberry.field(
+        description="QUARANTINED: kept for the site to accept or reject; REJECTED on review."
+    )
+    quarantine_code: str | None = strawberry.field(
+        description="Why it was quarantined (OUTSIDE_ASSIGNMENT, CONSENT_SUPERSEDED); kept."
+    )
+    consent_superseded: bool = strawberry.field(
+        description="Taken under a consent version that has since been replaced."
+    )
+    reviewed_at: datetime | None
 
     @classmethod
     def of(cls, r: StoredReading) -> ReadingType:
@@ -94,9 +108,14 @@ class ReadingType:
             device_id=to_global_id("Device", r.device_id),
             effective_start=reading.effective_start,
             effective_end=reading.effective_end,
+            device_time=reading.device_time,
             received_at=r.received_at,
             clock_skewed=r.clock_skewed,
             deleted_at=r.deleted_at,
+            status=r.status,
+            quarantine_code=r.quarantine_code,
+            consent_superseded=r.consent_superseded,
+            reviewed_at=r.reviewed_at,
             components=[
                 ReadingComponent(
                     name=n,
@@ -147,6 +166,7 @@ class ReadingResultType:
 class SubmitReadingsSuccess:
     batch_id: str
     accepted: int
+    quarantined: int
     duplicates: int
     rejected: int
     results: list[ReadingResultType]
@@ -156,6 +176,7 @@ class SubmitReadingsSuccess:
         return cls(
             batch_id=str(done.batch_id),
             accepted=done.count(Outcome.ACCEPTED),
+            quarantined=done.count(Outcome.QUARANTINED),
             duplicates=done.count(Outcome.DUPLICATE),
             rejected=done.count(Outcome.REJECTED),
             results=[

@@ -185,6 +185,9 @@ class DiaryEntryType(Node):
     status: EntryStatus
     quarantine_code: str | None
     clock_skewed: bool
+    consent_superseded: bool = strawberry.field(
+        description="Completed under a consent version that has since been replaced."
+    )
     version: int
     entity: strawberry.Private[DiaryEntry]
 
@@ -204,6 +207,7 @@ class DiaryEntryType(Node):
             status=e.status,
             quarantine_code=e.quarantine_code.value if e.quarantine_code else None,
             clock_skewed=e.clock_skewed,
+            consent_superseded=e.consent_superseded,
             version=e.version,
             entity=e,
         )

@@ -84,11 +84,12 @@ class ParticipantType(Node):
         )
 
     @strawberry.field(
-        description="Diary occurrences between start and end, in the participant's local time."
+        description="Diary occurrences between start and end, in the participant's local time. "
+        "Null with an error CONSENT_REQUIRED while the latest consent version is not signed."
     )
     async def diary_due(
         self, info: Info, start: datetime, end: datetime
-    ) -> list[Annotated[DueDiaryType, strawberry.lazy("api.types.diaries")]]:
+    ) -> list[Annotated[DueDiaryType, strawberry.lazy("api.types.diaries")]] | None:
         from api.types.diaries import due_of
 
         return await due_of(info, self.entity.id, start, end)
@@ -186,6 +187,11 @@ class ChangeParticipantStatusInput:
     expected_version: int | None = strawberry.field(
         default=None, description="Fail with STALE_VERSION if the participant changed since."
     )
+    covers_collected_data: bool = strawberry.field(
+        default=False,
+        description="Withdrawal only: the participant also withdraws the use of data collected "
+        "before now that has not reached the server; it is refused when the app sends it.",
+    )
 
 
 @strawberry.type
@@ -234,6 +240,7 @@ class ParticipantMutations:
                 status=ParticipantStatus(input.status),
                 reason=input.reason,
                 expected_version=input.expected_version,
+                covers_collected_data=input.covers_collected_data,
             )
             return ChangeParticipantStatusSuccess(participant=expose(ParticipantType, participant))
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from domain import access, audit
 from domain.access import Permission, Scope
-from domain.actors import ActorKind, RequestContext, Role
+from domain.actors import ActorKind, Grant, RequestContext, Role
 from domain.auth import PasswordHasher
-from domain.consent import Consent, ConsentText, ConsentVersion
+from domain.consent import (
+    Consent,
+    ConsentHistory,
+    ConsentText,
+    ConsentVersion,
+    Withdrawal,
+    dropped_languages,
+)
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.ids import ConsentVersionId, ParticipantId, StudyId
 from domain.participants import Participant, ParticipantStatus
@@ -25,10 +33,21 @@ def _subject(p: Participant) -> audit.Subject:
 
 
 async def publish_version(
-    *, uow: UnitOfWork, ctx: RequestContext, study_id: StudyId, texts: tuple[ConsentText, ...]
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    study_id: StudyId,
+    texts: tuple[ConsentText, ...],
+    reason: str | None = None,
 ) -> ConsentVersion:
-    """A new version of the study's consent; everyone must consent to it again."""
+    """A new version of the study's consent; everyone must consent to it again.
+
+    A version that no longer offers a language active participants signed in would ask them
+    to re-consent in a language they may not read: it is refused (CONSENT_LANGUAGE_DROPPED)
+    unless a reason is given, which is logged with the dropped languages.
+    """
     grant = access.require(ctx.actor, Permission.STUDY_DESIGN, Scope(study_id=study_id))
+    why = audit.normalise_reason(reason)
     async with uow:
         if await uow.studies.get(study_id) is None:
             raise NotFound("Study")
@@ -39,10 +58,42 @@ async def publish_version(
             texts=texts,
             now=uow.clock.now(),
         )
+        dropped = dropped_languages(document, await uow.consents.signed_languages(study_id))
+        if dropped and why is None:
+            raise DomainError(
+                ErrorCode.CONSENT_LANGUAGE_DROPPED,
+                f"Participants signed in {', '.join(dropped)}, which this version leaves out; "
+                "add those texts, or give a reason to publish it without them.",
+                field="texts",
+            )
         await uow.consents.add_version(document)
-        uow.record(audit.created(ctx, grant, document, audit.Subject(study_id=study_id)))
+        uow.record(_published(ctx, grant, document, dropped, why))
         await uow.commit()
     return document
+
+
+def _published(
+    ctx: RequestContext,
+    grant: Grant,
+    document: ConsentVersion,
+    dropped: tuple[str, ...],
+    reason: str | None,
+) -> audit.Change:
+    change = audit.created(ctx, grant, document, audit.Subject(study_id=document.study_id), reason)
+    if not dropped:
+        return change
+    field = audit.FieldChange("dropped_languages", None, audit.to_json(list(dropped)))
+    return dataclasses.replace(change, fields=(*change.fields, field))
+
+
+async def history(uow: UnitOfWork, participant: Participant) -> ConsentHistory:
+    """Inside an open unit of work: what judges data by the consent in force when collected."""
+    return ConsentHistory(
+        participant=participant,
+        versions=tuple(await uow.consents.versions(participant.study_id)),
+        consents=tuple(await uow.consents.consents_of(participant.id)),
+        withdrawal=await uow.consents.withdrawal(participant.id),
+    )
 
 
 async def versions(
@@ -61,6 +112,7 @@ class ConsentState:
     latest: ConsentVersion | None
     consent: Consent | None
     signatures: tuple[Signature, ...]
+    withdrawal: Withdrawal | None = None
 
     @property
     def current(self) -> bool:
@@ -89,7 +141,8 @@ async def state(
         latest = await uow.consents.latest_version(participant.study_id)
         consent = await uow.consents.latest_consent(participant.id)
         signatures = await uow.signatures.for_records([consent.id]) if consent else ()
-    return ConsentState(latest, consent, tuple(signatures))
+        withdrawal = await uow.consents.withdrawal(participant.id)
+    return ConsentState(latest, consent, tuple(signatures), withdrawal)
 
 
 async def sign(

@@ -10,20 +10,14 @@ from datetime import UTC, datetime, timedelta
 from domain import access, audit
 from domain.access import Permission, Scope
 from domain.actors import ActorKind, Grant, RequestContext
-from domain.consent import ensure_can_collect
 from domain.corrections import DataChangeRequest
 from domain.diaries import (
     Compliance,
-    Context,
     DiaryEntry,
     DiarySchedule,
-    EntryCode,
-    EntryStatus,
     ItemResult,
     LatePolicy,
-    Outcome,
     Submission,
-    assess,
     split_answers,
 )
 from domain.errors import DomainError, ErrorCode, NotFound, Unauthenticated
@@ -32,9 +26,9 @@ from domain.pagination import Page, PageRequest
 from domain.participants import Participant
 from domain.ports import UnitOfWork
 from domain.questionnaires import QuestionnaireVersion, validate_answers
-from domain.readings import skew_flag
-from domain.schedules import Occurrence, Recurrence, Timeliness, occurrences
-from domain.services.participants import participant_scope
+from domain.schedules import Occurrence, Recurrence, Timeliness
+from domain.services import diary_intake as intake
+from domain.services.participants import participant_scope, require_current_consent
 from domain.services.studies import site_scope
 
 MAX_BATCH = 200
@@ -93,32 +87,6 @@ class Due:
     answered: bool
 
 
-async def _plan(
-    uow: UnitOfWork,
-    participant: Participant,
-    start: datetime,
-    end: datetime,
-    schedules: Sequence[DiarySchedule] | None = None,
-) -> list[tuple[DiarySchedule, Occurrence]]:
-    if participant.enrolled_on is None:  # diaries start at enrolment (day 0)
-        return []
-    history = await uow.participants.zones(participant.id)
-    if schedules is None:
-        schedules = await uow.diaries.schedules(participant.study_id)
-    planned = []
-    for schedule in schedules:
-        if schedule.applies_to(participant.arm_id):
-            found = occurrences(
-                schedule.recurrence,
-                anchor=participant.enrolled_on,
-                history=history,
-                start=start,
-                end=end,
-            )
-            planned += [(schedule, o) for o in found]
-    return sorted(planned, key=lambda pair: pair[1].due_at)
-
-
 def _latest(uow_versions: Sequence[QuestionnaireVersion]) -> dict[str, QuestionnaireVersion]:
     latest: dict[str, QuestionnaireVersion] = {}
     for version in uow_versions:
@@ -145,7 +113,9 @@ async def due(
         participant = access.visible(
             ctx.actor, Permission.PARTICIPANT_READ, found, participant_scope, "Participant"
         )
-        planned = await _plan(uow, participant, start, end)
+        if participant.is_active:  # say why nothing is due, rather than an empty list
+            await require_current_consent(uow, participant)
+        planned = await intake.plan(uow, participant, start, end)
         latest = _latest([q.definition for q in await uow.questionnaires.all(participant.study_id)])
         answered = {
             (e.schedule_id, e.occurrence_key) for e in await uow.diaries.answered([participant.id])
@@ -218,187 +188,11 @@ async def submit(
         received_at = uow.clock.now()
         stored = {e.id: e for e in await uow.diaries.get_many([s.client_id for s in submissions])}
         digests = [await uow.diaries.fingerprint(participant.id, s.digest()) for s in submissions]
-        try:
-            latest_consent = await uow.consents.latest_consent(participant.id)
-            ensure_can_collect(
-                participant, await uow.consents.latest_version(participant.study_id), latest_consent
-            )
-        except DomainError as refused:  # resends still get their original answer
-            return [
-                _replayed(stored[s.client_id], participant, d)
-                if s.client_id in stored
-                else ItemResult(s.client_id, Outcome.REJECTED, refused.code.value)
-                for s, d in zip(submissions, digests, strict=True)
-            ]
-        context = await _context(uow, participant, submissions, received_at)
-        batch = _Batch(uow, ctx, grant, participant, context, received_at, why, stored)
+        context = await intake.context(uow, ctx, participant, submissions, received_at)
+        batch = intake.Batch(uow, ctx, grant, participant, context, received_at, why, stored)
         results = [await batch.one(s, d) for s, d in zip(submissions, digests, strict=True)]
         await uow.commit()
     return results
-
-
-async def _context(
-    uow: UnitOfWork,
-    participant: Participant,
-    submissions: Sequence[Submission],
-    received_at: datetime,
-) -> Context:
-    schedules = {s.id: s for s in await uow.diaries.schedules(participant.study_id)}
-    definitions = [q.definition for q in await uow.questionnaires.all(participant.study_id)]
-    # Only plausible times shape the window; others are refused per entry (INVALID_TIME or
-    # no matching occurrence) instead of failing the whole backlog.
-    earliest = participant.registered_at - timedelta(days=2)
-    times = [
-        s.completed_at
-        for s in submissions
-        if earliest <= s.completed_at <= received_at + timedelta(days=1)
-    ]
-    planned = (
-        await _plan(
-            uow,
-            participant,
-            min(times, default=participant.registered_at) - timedelta(days=9),
-            max(times, default=participant.registered_at) + timedelta(days=1),
-            list(schedules.values()),
-        )
-        if times
-        else []
-    )
-    return Context(
-        schedules=schedules,
-        versions={(v.code, v.version): v for v in definitions},
-        latest={code: v.version for code, v in _latest(definitions).items()},
-        arm_id=participant.arm_id,
-        occurrences={(s.id, o.key): o for s, o in planned},
-    )
-
-
-@dataclass(frozen=True)
-class _Batch:
-    """One submission call: who sends for whom, and what every entry is judged against."""
-
-    uow: UnitOfWork
-    ctx: RequestContext
-    grant: Grant
-    participant: Participant
-    context: Context
-    received_at: datetime
-    proxy_reason: str | None
-    stored: dict[uuid.UUID, DiaryEntry]  # entries that already existed before this call
-
-    async def one(self, submission: Submission, digest: str) -> ItemResult:
-        """`digest` is the submission's fingerprint under the participant's key."""
-        existing = self.stored.get(submission.client_id)
-        if existing is not None:
-            return _replayed(existing, self.participant, digest)
-        verdict = assess(submission, self.context, self.received_at)
-        occurrence, timeliness = verdict.occurrence, verdict.timeliness
-        if verdict.outcome is Outcome.REJECTED or occurrence is None or timeliness is None:
-            return ItemResult(submission.client_id, Outcome.REJECTED, verdict.code)
-        version = self.context.versions[
-            (submission.questionnaire_code, submission.questionnaire_version)
-        ]
-        validated = validate_answers(version, submission.answers)
-        if not validated.ok:
-            return ItemResult(
-                submission.client_id,
-                Outcome.REJECTED,
-                EntryCode.INVALID_ANSWERS,
-                validated.problems,
-            )
-        structured, free = split_answers(version, validated.plain())
-        participant = self.participant
-        entry = DiaryEntry(
-            id=submission.client_id,
-            participant_id=participant.id,
-            study_id=participant.study_id,
-            site_id=participant.site_id,
-            schedule_id=submission.schedule_id,
-            occurrence_key=submission.occurrence_key,
-            due_at=occurrence.due_at,
-            questionnaire_code=version.code,
-            questionnaire_version=version.version,
-            content_hash=version.content_hash,
-            answers=structured,
-            free_text=free,
-            completed_at=submission.completed_at,
-            received_at=self.received_at,
-            timeliness=timeliness,
-            status=EntryStatus.ACCEPTED
-            if verdict.outcome is Outcome.ACCEPTED
-            else EntryStatus.QUARANTINED,
-            quarantine_code=verdict.code,
-            entered_by=self.ctx.actor.id or participant.id,
-            proxy_reason=self.proxy_reason,
-            clock_skewed=skew_flag(self.ctx.origin.device_time, self.received_at),
-            digest=digest,
-        )
-        return await _store(self.uow, self.ctx, self.grant, participant, entry)
-
-
-async def _store(
-    uow: UnitOfWork, ctx: RequestContext, grant: Grant, participant: Participant, entry: DiaryEntry
-) -> ItemResult:
-    if not await uow.diaries.try_add(entry):
-        existing = await uow.diaries.get(entry.id)
-        if existing is not None:  # a concurrent resend won: this one is its duplicate
-            return _replayed(existing, participant, entry.digest)
-        entry = DiaryEntry(
-            **{
-                **entry.__dict__,
-                "status": EntryStatus.QUARANTINED,
-                "quarantine_code": EntryCode.ANSWERED_ALREADY,
-            }
-        )
-        if not await uow.diaries.try_add(entry):  # a resend of this very entry won meanwhile
-            existing = await uow.diaries.get(entry.id)
-            if existing is None:
-                raise DomainError(ErrorCode.STALE_VERSION, "The entry changed meanwhile; resend.")
-            return _replayed(existing, participant, entry.digest)
-    uow.record(_entry_change(ctx, grant, participant, entry))
-    outcome = Outcome.ACCEPTED if entry.status is EntryStatus.ACCEPTED else Outcome.QUARANTINED
-    return ItemResult(entry.id, outcome, entry.quarantine_code, entry=entry)
-
-
-def _replayed(existing: DiaryEntry, participant: Participant, digest: str) -> ItemResult:
-    """A resend gets the original result; the same id with other content (or someone else's
-    entry) is a conflict that shows nothing of what is stored."""
-    if existing.digest != digest or existing.participant_id != participant.id:
-        return ItemResult(existing.id, Outcome.REJECTED, EntryCode.CLIENT_ID_CONFLICT)
-    return ItemResult(existing.id, Outcome.DUPLICATE, existing.quarantine_code, entry=existing)
-
-
-def _entry_change(
-    ctx: RequestContext, grant: Grant, participant: Participant, entry: DiaryEntry
-) -> audit.Change:
-    fields = [
-        audit.FieldChange("status", None, entry.status.value),
-        audit.FieldChange("occurrence_key", None, entry.occurrence_key),
-        audit.FieldChange(
-            "questionnaire", None, f"{entry.questionnaire_code} v{entry.questionnaire_version}"
-        ),
-        audit.FieldChange("completed_at", None, entry.completed_at.isoformat()),
-        audit.FieldChange("timeliness", None, entry.timeliness.value),
-    ]
-    fields += [
-        audit.FieldChange(f"answers.{k}", None, audit.to_json(v))
-        for k, v in sorted(entry.answers.items())
-    ]
-    fields += [
-        audit.FieldChange(f"answers.{k}", None, v, personal=True)
-        for k, v in sorted(entry.free_text.items())
-    ]
-    return audit.Change(
-        entity_type=entry.ENTITY,
-        entity_id=entry.id,
-        action="submitted",
-        fields=tuple(fields),
-        actor=ctx.actor,
-        role=grant.role,
-        origin=ctx.origin,
-        subject=_subject(participant),
-        reason=entry.proxy_reason,
-    )
 
 
 async def entries(
@@ -472,7 +266,7 @@ async def compliance(
             )
             planned = [
                 (s, o)
-                for s, o in await _plan(
+                for s, o in await intake.plan(
                     uow, participant, start, until, by_study[participant.study_id]
                 )
                 if o.closes_at < now

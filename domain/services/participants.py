@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 
 from domain import access, audit
 from domain.access import Permission, Scope
 from domain.actors import ActorKind, RequestContext
-from domain.consent import ensure_can_collect
+from domain.consent import Withdrawal, ensure_can_collect
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.ids import ArmId, ParticipantId, SiteId
 from domain.pagination import Page, PageRequest
@@ -70,11 +71,21 @@ async def change_status(
     status: ParticipantStatus,
     reason: str | None,
     expected_version: int | None = None,
+    covers_collected_data: bool = False,
 ) -> Participant:
     """Complete or withdraw a participant; every change needs a reason.
 
     Consent (signConsent) and enrolment in an arm (enrolInStudy) have their own use cases.
+    A withdrawal keeps what the app collected before it, even when that arrives later, unless
+    `covers_collected_data` says the participant withdrew the use of such data too; the
+    choice is stored and logged with the status change.
     """
+    if covers_collected_data and status is not ParticipantStatus.WITHDRAWN:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            "Only a withdrawal can cover data already collected.",
+            field="covers_collected_data",
+        )
     async with uow:
         current = await uow.participants.get(participant_id)
         current = access.visible(
@@ -94,10 +105,22 @@ async def change_status(
             ctx, grant, current, changed, _subject(current), action="status_changed", reason=reason
         )
         await uow.participants.update(changed)
+        if status is ParticipantStatus.WITHDRAWN:
+            withdrawal = Withdrawal(changed.id, changed.status_changed_at, covers_collected_data)
+            await uow.consents.add_withdrawal(withdrawal, changed.study_id)
+            change = _with_scope(change, withdrawal)
         if change is not None:
             uow.record(change)
         await uow.commit()
     return changed
+
+
+def _with_scope(change: audit.Change | None, withdrawal: Withdrawal) -> audit.Change | None:
+    """The withdrawal's reach is part of the audited status change."""
+    if change is None:
+        return None
+    scope = audit.FieldChange("covers_collected_data", None, withdrawal.covers_collected_data)
+    return dataclasses.replace(change, fields=(*change.fields, scope))
 
 
 def _check_version(actual: int, expected: int | None) -> None:

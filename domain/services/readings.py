@@ -8,36 +8,25 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from domain import access, audit
 from domain.access import Permission, Scope
 from domain.actors import ActorKind, RequestContext, Role
-from domain.consent import ensure_can_collect
-from domain.devices import Assignment, DailySummary, StoredReading
+from domain.devices import DailySummary, StoredReading
 from domain.diaries import Outcome
 from domain.errors import DomainError, ErrorCode, Forbidden, NotFound, Unauthenticated
-from domain.ids import DeviceId, ParticipantId, new_id
+from domain.ids import ParticipantId, new_id
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant
 from domain.ports import UnitOfWork
-from domain.readings import Reading, ReadingKind, ReadingRejected, parse_reading, skew_flag
+from domain.reading_intake import Intake, ItemOutcome, device_ids, settle, sort_items
+from domain.readings import ReadingKind
 from domain.records import ReadingFilter
+from domain.services import consent as consent_cases
 from domain.services.participants import participant_scope
 
 MAX_BATCH = 50_000
-UNKNOWN_DEVICE = "UNKNOWN_DEVICE"
-SOURCE_ID_CONFLICT = "SOURCE_ID_CONFLICT"
-
-
-@dataclass(frozen=True)
-class ItemOutcome:
-    index: int
-    outcome: Outcome
-    code: str | None = None
-    field: str | None = None
-    message: str | None = None
-    reading_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -49,14 +38,9 @@ class Ingested:
         return sum(item.outcome is outcome for item in self.items)
 
 
-def _dedup_key(device: uuid.UUID, reading: Reading) -> tuple[object, ...]:
-    """A reading's identity: the device's record of one measurement. Assignment periods
-    make every device record belong to one participant."""
-    return (device, reading.kind, reading.effective_key, reading.source_id)
-
-
 async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object]) -> Ingested:
-    """Readings from the participant's app: each item ACCEPTED, DUPLICATE or REJECTED.
+    """Readings from the participant's app: each item ACCEPTED, QUARANTINED, DUPLICATE or
+    REJECTED (domain.reading_intake says which).
 
     Rows go in with one bulk statement; one audit event records the batch (count and digest).
     """
@@ -75,33 +59,15 @@ async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object
         if participant is None:
             raise NotFound("Participant")
         grant = access.require(actor, Permission.DATA_SUBMIT, participant_scope(participant))
-        received_at = uow.clock.now()
-        refused: DomainError | None = None
-        try:
-            latest = await uow.consents.latest_version(participant.study_id)
-            ensure_can_collect(
-                participant, latest, await uow.consents.latest_consent(participant.id)
-            )
-        except DomainError as error:  # new readings are refused; resends still get DUPLICATE
-            refused = error
-        held = await uow.devices.assignments_of(participant.id)
+        intake = await _intake(uow, ctx, participant, items, batch_id)
         # Checking thousands of readings is CPU work: in a thread, so the server's other
         # requests are not held up behind a large upload.
-        outcomes, rows = await asyncio.to_thread(
-            _sort_items,
-            items,
-            participant,
-            held,
-            batch_id=batch_id,
-            received_at=received_at,
-            ctx=ctx,
-        )
-        inserted, stored = (
-            await uow.readings.add_batch(rows, store=refused is None) if rows else (set(), {})
-        )
-        by_id = {r.id: r for r in rows}
-        final = [_settled(o, by_id, inserted, stored, refused) for o in outcomes]
-        kept = [r for r in rows if r.id in inserted]
+        done = await asyncio.to_thread(sort_items, items, intake)
+        inserted, stored = await uow.readings.add_batch(done.rows) if done.rows else (set(), {})
+        if done.lookups:  # refused, but a resend of a stored reading is still a duplicate
+            stored = {**stored, **(await uow.readings.add_batch(done.lookups, store=False))[1]}
+        final = [settle(o, done, inserted, stored, participant) for o in done.outcomes]
+        kept = [r for r in done.rows if r.id in inserted]
         if kept:
             change = await asyncio.to_thread(
                 _batch_change,
@@ -117,101 +83,23 @@ async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object
     return Ingested(batch_id, final)
 
 
-def _sort_items(
-    items: Sequence[object],
-    participant: Participant,
-    held: Sequence[Assignment],
-    *,
-    batch_id: uuid.UUID,
-    received_at: datetime,
+async def _intake(
+    uow: UnitOfWork,
     ctx: RequestContext,
-) -> tuple[list[ItemOutcome], list[StoredReading]]:
-    outcomes: list[ItemOutcome] = []
-    rows: list[StoredReading] = []
-    seen: dict[tuple[object, ...], StoredReading] = {}
-    for index, item in enumerate(items):
-        try:
-            reading = parse_reading(item, now=received_at)
-        except ReadingRejected as rejected:
-            outcomes.append(
-                ItemOutcome(
-                    index, Outcome.REJECTED, rejected.code.value, rejected.field, rejected.message
-                )
-            )
-            continue
-        device_id = _device_id(item)
-        holding = next((a for a in held if a.device.id == device_id and a.covers(reading)), None)
-        if holding is None:
-            outcomes.append(
-                ItemOutcome(
-                    index,
-                    Outcome.REJECTED,
-                    UNKNOWN_DEVICE,
-                    "deviceId",
-                    "The device was not assigned to you for this kind of reading at that time.",
-                )
-            )
-            continue
-        key = _dedup_key(holding.device.id, reading)
-        if key in seen:  # the same record twice in one batch
-            outcomes.append(_again(index, seen[key], reading))
-            continue
-        row = StoredReading(
-            id=new_id(),
-            participant_id=participant.id,
-            device_id=holding.device.id,
-            study_id=participant.study_id,
-            site_id=participant.site_id,
-            reading=reading,
-            received_at=received_at,
-            clock_skewed=skew_flag(reading.device_time or ctx.origin.device_time, received_at),
-            batch_id=batch_id,
-        )
-        seen[key] = row
-        rows.append(row)
-        outcomes.append(ItemOutcome(index, Outcome.ACCEPTED, reading_id=row.id))
-    return outcomes, rows
-
-
-def _again(index: int, stored: StoredReading, reading: Reading) -> ItemOutcome:
-    """A reading with a stored one's identity: a duplicate if it says the same, else refused
-    (never silently dropped, never silently overwritten)."""
-    if stored.reading.same_measurement(reading):
-        return ItemOutcome(index, Outcome.DUPLICATE, reading_id=stored.id)
-    return ItemOutcome(
-        index,
-        Outcome.REJECTED,
-        SOURCE_ID_CONFLICT,
-        "sourceId",
-        "A reading with this device, kind, time and sourceId was stored with other values.",
+    participant: Participant,
+    items: Sequence[object],
+    batch_id: uuid.UUID,
+) -> Intake:
+    devices = await uow.devices.get_many(device_ids(items))
+    return Intake(
+        participant=participant,
+        consent=await consent_cases.history(uow, participant),
+        devices={d.id: d for d in devices},
+        periods=await uow.devices.periods([d.id for d in devices]),
+        batch_id=batch_id,
+        received_at=uow.clock.now(),
+        device_time=ctx.origin.device_time,
     )
-
-
-def _settled(
-    outcome: ItemOutcome,
-    rows: dict[uuid.UUID, StoredReading],
-    inserted: set[uuid.UUID],
-    stored: dict[uuid.UUID, StoredReading],
-    refused: DomainError | None,
-) -> ItemOutcome:
-    if outcome.outcome is not Outcome.ACCEPTED or outcome.reading_id in inserted:
-        return outcome
-    rid = outcome.reading_id
-    if rid is not None and rid in stored:
-        return _again(outcome.index, stored[rid], rows[rid].reading)
-    if refused is not None:
-        return ItemOutcome(
-            outcome.index, Outcome.REJECTED, refused.code.value, message=refused.message
-        )
-    raise AssertionError("a reading was neither inserted nor found")  # the port's contract
-
-
-def _device_id(item: object) -> DeviceId | None:
-    raw = item.get("deviceId") if isinstance(item, dict) else None
-    try:
-        return DeviceId(uuid.UUID(str(raw))) if raw is not None else None
-    except ValueError:
-        return None
 
 
 def _batch_change(
@@ -233,7 +121,12 @@ def _batch_change(
         entity_id=batch_id,
         action="received",
         fields=(
-            audit.FieldChange("accepted", None, len(stored)),
+            audit.FieldChange(
+                "accepted", None, sum(o.outcome is Outcome.ACCEPTED for o in outcomes)
+            ),
+            audit.FieldChange(
+                "quarantined", None, sum(o.outcome is Outcome.QUARANTINED for o in outcomes)
+            ),
             audit.FieldChange(
                 "duplicates", None, sum(o.outcome is Outcome.DUPLICATE for o in outcomes)
             ),
@@ -284,7 +177,11 @@ async def daily(
     first: date,
     last: date,
 ) -> Sequence[DailySummary]:
-    """Per day in the participant's time zone: count, minimum, maximum and mean per component."""
+    """Per local day, count, minimum, maximum and mean per component of accepted readings.
+
+    Each reading counts for its date in the zone the participant was in when it was taken
+    (their zone history), so a trip abroad does not move earlier days' readings.
+    """
     if (last - first).days > 366 or last < first:
         raise DomainError(ErrorCode.VALIDATION_FAILED, "Ask for 1 to 366 days.", field="last")
     async with uow:
@@ -292,7 +189,8 @@ async def daily(
         participant = access.visible(
             ctx.actor, Permission.PARTICIPANT_READ, found, participant_scope, "Participant"
         )
-        return await uow.readings.daily(participant.id, kind, participant.timezone, first, last)
+        zones = await uow.participants.zones(participant.id)
+        return await uow.readings.daily(participant.id, kind, zones, first, last)
 
 
 async def delete(

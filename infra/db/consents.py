@@ -7,19 +7,31 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.consent import Consent, ConsentText, ConsentVersion
+from domain.consent import Consent, ConsentText, ConsentVersion, Withdrawal
 from domain.errors import DomainError, ErrorCode
 from domain.ids import ConsentVersionId, ParticipantId, SignatureId, StudyId
+from domain.participants import ParticipantStatus
 from domain.signatures import Meaning, Signature
 from infra.db.data_keys import FieldCipher
-from infra.db.tables import ConsentRow, ConsentVersionRow, SignatureRow
+from infra.db.tables import (
+    ConsentRow,
+    ConsentVersionRow,
+    ParticipantRow,
+    SignatureRow,
+    WithdrawalRow,
+)
 
 _VERSIONS = ConsentVersionRow.__table__  # type: ignore[attr-defined]
 _CONSENTS = ConsentRow.__table__  # type: ignore[attr-defined]
 _SIGNATURES = SignatureRow.__table__  # type: ignore[attr-defined]
+_WITHDRAWALS = WithdrawalRow.__table__  # type: ignore[attr-defined]
+_PARTICIPANTS = ParticipantRow.__table__  # type: ignore[attr-defined]
+# Who still takes part (Participant.is_active): they would be asked to re-consent.
+_ACTIVE = (ParticipantStatus.SCREENED, ParticipantStatus.CONSENTED, ParticipantStatus.ENROLLED)
 _ERASED = "[erased]"
 
 
@@ -108,6 +120,53 @@ class SqlConsentRepository:
         )
         row = (await self._db.execute(query)).first()
         return await self._consent(row) if row else None
+
+    async def consents_of(self, participant_id: ParticipantId) -> Sequence[Consent]:
+        rows = await self._db.execute(
+            select(_CONSENTS)
+            .where(_CONSENTS.c.participant_id == participant_id)
+            .order_by(_CONSENTS.c.signed_at)
+        )
+        return [await self._consent(r) for r in rows.all()]
+
+    async def signed_languages(self, study_id: StudyId) -> Sequence[str]:
+        latest = (
+            select(_CONSENTS.c.language)
+            .ext(distinct_on(_CONSENTS.c.participant_id))
+            .join(_PARTICIPANTS, _PARTICIPANTS.c.id == _CONSENTS.c.participant_id)
+            .where(
+                _CONSENTS.c.study_id == study_id,
+                _PARTICIPANTS.c.status.in_([s.value for s in _ACTIVE]),
+            )
+            .order_by(_CONSENTS.c.participant_id, _CONSENTS.c.signed_at.desc())
+        )
+        return sorted({row.language for row in await self._db.execute(latest)})
+
+    async def add_withdrawal(self, withdrawal: Withdrawal, study_id: StudyId) -> None:
+        await self._db.execute(
+            insert(_WITHDRAWALS).values(
+                participant_id=withdrawal.participant_id,
+                study_id=study_id,
+                withdrawn_at=withdrawal.withdrawn_at,
+                covers_collected_data=withdrawal.covers_collected_data,
+                version=withdrawal.version,
+            )
+        )
+
+    async def withdrawal(self, participant_id: ParticipantId) -> Withdrawal | None:
+        row = (
+            await self._db.execute(
+                select(_WITHDRAWALS).where(_WITHDRAWALS.c.participant_id == participant_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        return Withdrawal(
+            ParticipantId(row.participant_id),
+            row.withdrawn_at,
+            row.covers_collected_data,
+            row.version,
+        )
 
     async def _consent(self, row: Any) -> Consent:
         name = await self._cipher.open(

@@ -60,6 +60,12 @@ class SqlDeviceRepository:
         row = (await self._db.execute(select(_TABLE).where(_TABLE.c.id == device_id))).first()
         return _device(row) if row else None
 
+    async def get_many(self, device_ids: Sequence[DeviceId]) -> Sequence[Device]:
+        if not device_ids:
+            return []
+        rows = await self._db.execute(select(_TABLE).where(_TABLE.c.id.in_(device_ids)))
+        return [_device(r) for r in rows]
+
     async def update(self, device: Device) -> None:
         result = await self._db.execute(
             update(_TABLE)
@@ -96,6 +102,20 @@ class SqlDeviceRepository:
             .order_by(_HELD.c.since)
         )
         return [Assignment(_device(r), participant_id, since=r.since, until=r.until) for r in rows]
+
+    async def periods(self, device_ids: Sequence[DeviceId]) -> Sequence[Assignment]:
+        if not device_ids:
+            return []
+        rows = await self._db.execute(
+            select(_TABLE, _HELD.c.participant_id.label("holder"), _HELD.c.since, _HELD.c.until)
+            .join(_HELD, _HELD.c.device_id == _TABLE.c.id)
+            .where(_TABLE.c.id.in_(device_ids))
+            .order_by(_HELD.c.since)
+        )
+        return [
+            Assignment(_device(r), ParticipantId(r.holder), since=r.since, until=r.until)
+            for r in rows
+        ]
 
     async def open_assignment(
         self, device_id: DeviceId, participant_id: ParticipantId, at: datetime

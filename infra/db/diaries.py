@@ -19,6 +19,7 @@ from domain.ids import ParticipantId, SiteId, StudyId
 from domain.pagination import Page, PageRequest
 from domain.schedules import Recurrence, Timeliness
 from infra.db.data_keys import FieldCipher
+from infra.db.offsets import in_offset, offset_of
 from infra.db.tables import DataChangeRequestRow, DiaryEntryRow, DiaryScheduleRow
 
 _SCHEDULES = DiaryScheduleRow.__table__  # type: ignore[attr-defined]
@@ -147,7 +148,8 @@ class SqlDiaryRepository:
                 questionnaire_version=entry.questionnaire_version,
                 content_hash=entry.content_hash,
                 completed_at=entry.completed_at,
-                completed_offset=_offset(entry),
+                completed_offset=offset_of(entry.completed_at),
+                consent_superseded=entry.consent_superseded,
                 received_at=entry.received_at,
                 timeliness=entry.timeliness.value,
                 entered_by=entry.entered_by,
@@ -259,7 +261,7 @@ class SqlDiaryRepository:
             content_hash=row.content_hash,
             answers=row.answers,
             free_text=free,
-            completed_at=_with_offset(row.completed_at, row.completed_offset),
+            completed_at=in_offset(row.completed_at, row.completed_offset),
             received_at=row.received_at,
             timeliness=Timeliness(row.timeliness),
             status=EntryStatus(row.status),
@@ -268,14 +270,6 @@ class SqlDiaryRepository:
             proxy_reason=reason,
             clock_skewed=row.clock_skewed,
             digest=row.digest,
+            consent_superseded=row.consent_superseded,
             version=row.version,
         )
-
-
-def _offset(entry: DiaryEntry) -> str:
-    """The device's UTC offset, as "+HH:MM": kept so the entry reads in the device's time."""
-    return entry.completed_at.isoformat()[-6:]
-
-
-def _with_offset(moment: datetime, offset: str) -> datetime:
-    return moment.astimezone(datetime.fromisoformat(f"2000-01-01T00:00:00{offset}").tzinfo)

@@ -5,25 +5,42 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Numeric, cast, func, select, text, update
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Numeric,
+    Select,
+    String,
+    cast,
+    column,
+    func,
+    select,
+    text,
+    update,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.devices import DailySummary, StoredReading
+from domain.devices import DailySummary, ReadingStatus, StoredReading
 from domain.errors import DomainError, ErrorCode
 from domain.ids import DeviceId, ParticipantId, SiteId, StudyId
 from domain.pagination import Page, PageRequest
 from domain.readings import Measurement, Reading, ReadingKind
 from domain.records import ReadingFilter
+from domain.schedules import ZoneChange, ZonePeriod, zone_periods
 from infra.db.data_keys import FieldCipher
+from infra.db.offsets import in_offset, offset_of, optional_offset
 from infra.db.tables import ReadingRow
 
 _TABLE = ReadingRow.__table__  # type: ignore[attr-defined]
 _NUMERIC = Numeric(18, 3)
-_TIMESTAMP = DateTime()
+_TIMESTAMP = DateTime(timezone=True)
+_DAWN = datetime(1, 1, 2, tzinfo=UTC)  # open ends of the first and last zone periods
+_DUSK = datetime(9999, 12, 30, tzinfo=UTC)
 READING_COLUMNS = (
     "id",
     "participant_id",
@@ -43,6 +60,15 @@ READING_COLUMNS = (
     "batch_id",
     "version",
 )
+# Columns added later: defaulted in the table, so loaders that COPY READING_COLUMNS still work.
+_INTAKE_COLUMNS = (
+    "status",
+    "quarantine_code",
+    "consent_superseded",
+    "device_time_offset",
+    "effective_end_offset",
+)
+_COLUMNS = READING_COLUMNS + _INTAKE_COLUMNS
 # Why COPY into a staging table: COPY is the fastest way in (no per-row statements), and the
 # INSERT ... SELECT ... ON CONFLICT DO NOTHING that follows makes the batch idempotent and
 # tells which rows were new, all inside the caller's transaction.
@@ -50,7 +76,7 @@ _STAGE = "reading_stage"
 _CREATE_STAGE = (
     f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE device_readings) ON COMMIT DELETE ROWS"
 )
-_LIST = ", ".join(READING_COLUMNS)  # constants only: nothing from input reaches this SQL
+_LIST = ", ".join(_COLUMNS)  # constants only: nothing from input reaches this SQL
 _KEY = "device_id, kind, effective_start, source_id"
 # Key order: concurrent batches that overlap lock rows in the same order, never deadlock.
 _MOVE = (
@@ -77,7 +103,7 @@ def _record(r: StoredReading) -> tuple[Any, ...]:
         reading.kind.value,
         reading.effective_start,
         reading.effective_end,
-        reading.effective_start.isoformat()[-6:],
+        offset_of(reading.effective_start),
         reading.source_id,
         json.dumps(components),
         primary,
@@ -86,6 +112,11 @@ def _record(r: StoredReading) -> tuple[Any, ...]:
         r.clock_skewed,
         r.batch_id,
         r.version,
+        r.status.value,
+        r.quarantine_code,
+        r.consent_superseded,
+        optional_offset(reading.device_time),
+        optional_offset(reading.effective_end),
     )
 
 
@@ -113,7 +144,7 @@ class SqlReadingRepository:
         await driver.execute(_CREATE_STAGE)
         await driver.execute(f"TRUNCATE {_STAGE}")
         await driver.copy_records_to_table(
-            _STAGE, records=[_record(r) for r in readings], columns=READING_COLUMNS
+            _STAGE, records=[_record(r) for r in readings], columns=_COLUMNS
         )
         inserted = {row["id"] for row in await driver.fetch(_MOVE)} if store else set()
         stored = {row["staged_id"]: stored_reading(_Row(row)) for row in await driver.fetch(_MATCH)}
@@ -124,22 +155,17 @@ class SqlReadingRepository:
         return stored_reading(row) if row else None
 
     async def update(self, reading: StoredReading) -> None:
-        reason = (
-            await self._cipher.seal(
-                reading.participant_id,
-                "device_readings",
-                "deleted_reason",
-                reading.id,
-                reading.deleted_reason,
-            )
-            if reading.deleted_reason
-            else None
-        )
         result = await self._db.execute(
             update(_TABLE)
             .where(_TABLE.c.id == reading.id, _TABLE.c.version == reading.version - 1)
             .values(
-                deleted_at=reading.deleted_at, deleted_reason_sealed=reason, version=reading.version
+                deleted_at=reading.deleted_at,
+                deleted_reason_sealed=await self._seal(reading, "deleted_reason"),
+                status=reading.status.value,
+                reviewed_at=reading.reviewed_at,
+                reviewed_by=reading.reviewed_by,
+                review_reason_sealed=await self._seal(reading, "review_reason"),
+                version=reading.version,
             )
             .returning(_TABLE.c.id)
         )
@@ -147,6 +173,14 @@ class SqlReadingRepository:
             raise DomainError(
                 ErrorCode.STALE_VERSION, "The reading changed meanwhile; reload and retry."
             )
+
+    async def _seal(self, reading: StoredReading, column: str) -> bytes | None:
+        text_ = getattr(reading, column)
+        if not text_:
+            return None
+        return await self._cipher.seal(
+            reading.participant_id, "device_readings", column, reading.id, text_
+        )
 
     async def page(
         self, participant_id: ParticipantId, filters: ReadingFilter, request: PageRequest
@@ -159,7 +193,23 @@ class SqlReadingRepository:
         if filters.until is not None:
             query = query.where(_TABLE.c.effective_start < filters.until)
         if not filters.include_deleted:
-            query = query.where(_TABLE.c.deleted_at.is_(None))
+            query = query.where(
+                _TABLE.c.deleted_at.is_(None), _TABLE.c.status != ReadingStatus.REJECTED.value
+            )
+        return await self._keyset(query, request)
+
+    async def quarantined(
+        self, site_id: SiteId, participant_id: ParticipantId | None, request: PageRequest
+    ) -> Page[StoredReading]:
+        query = select(_TABLE).where(
+            _TABLE.c.site_id == site_id, _TABLE.c.status == ReadingStatus.QUARANTINED.value
+        )
+        if participant_id is not None:
+            query = query.where(_TABLE.c.participant_id == participant_id)
+        return await self._keyset(query, request)
+
+    async def _keyset(self, query: Select[Any], request: PageRequest) -> Page[StoredReading]:
+        """By effective start, then id; the cursor is that pair."""
         if request.after is not None:
             moment, last = datetime.fromisoformat(request.after[0]), uuid.UUID(request.after[1])
             query = query.where(
@@ -175,13 +225,25 @@ class SqlReadingRepository:
         self,
         participant_id: ParticipantId,
         kind: ReadingKind,
-        timezone: str,
+        zones: Sequence[ZoneChange],
         first: date,
         last: date,
     ) -> Sequence[DailySummary]:
-        local_day = cast(func.timezone(timezone, _TABLE.c.effective_start), Date).label("day")
+        # Each reading is dated in the zone the participant was in when it was taken: the
+        # zone history as a small VALUES table, joined on the period holding the reading.
+        periods = zone_periods(zones) if zones else [ZonePeriod(None, None, "UTC")]
+        held = values(
+            column("since", _TIMESTAMP),
+            column("until", _TIMESTAMP),
+            column("zone", String()),
+            name="zones",
+        ).data([(p.since or _DAWN, p.until or _DUSK, p.timezone) for p in periods])
+        local_day = cast(func.timezone(held.c.zone, _TABLE.c.effective_start), Date).label("day")
         component = func.jsonb_each(_TABLE.c.components).table_valued("key", "value").alias("c")
         value = cast(component.c.value.op("->>")("value"), type_=_NUMERIC)
+        # No offset in the tz database reaches 2 days: a cheap bound before the join.
+        start = datetime.combine(first - timedelta(days=2), time(), tzinfo=UTC)
+        end = datetime.combine(last + timedelta(days=3), time(), tzinfo=UTC)
         query = (
             select(
                 local_day,
@@ -192,14 +254,21 @@ class SqlReadingRepository:
                 func.max(value),
                 func.avg(value),
             )
-            .select_from(_TABLE.join(component, text("true")))
+            .select_from(
+                _TABLE.join(
+                    held,
+                    (_TABLE.c.effective_start >= held.c.since)
+                    & (_TABLE.c.effective_start < held.c.until),
+                ).join(component, text("true"))
+            )
             .where(
                 _TABLE.c.participant_id == participant_id,
                 _TABLE.c.kind == kind.value,
                 _TABLE.c.deleted_at.is_(None),
-                _TABLE.c.effective_start >= func.timezone(timezone, cast(first, _TIMESTAMP)),
-                _TABLE.c.effective_start
-                < func.timezone(timezone, cast(last + timedelta(days=1), _TIMESTAMP)),
+                _TABLE.c.status == ReadingStatus.ACCEPTED.value,
+                _TABLE.c.effective_start >= start,
+                _TABLE.c.effective_start < end,
+                local_day.between(first, last),
             )
             .group_by(local_day, component.c.key)
             .order_by(local_day, component.c.key)
@@ -221,7 +290,6 @@ class SqlReadingRepository:
 
 
 def stored_reading(row: Any) -> StoredReading:
-    offset = datetime.fromisoformat(f"2000-01-01T00:00:00{row.effective_offset}").tzinfo
     raw = row.components
     parts = json.loads(raw) if isinstance(raw, str) else raw
     components = {
@@ -234,9 +302,11 @@ def stored_reading(row: Any) -> StoredReading:
         kind=ReadingKind(row.kind),
         source_id=row.source_id,
         components=components,
-        effective_start=row.effective_start.astimezone(offset),
-        effective_end=row.effective_end.astimezone(offset) if row.effective_end else None,
-        device_time=row.device_time,
+        effective_start=in_offset(row.effective_start, row.effective_offset),
+        effective_end=in_offset(row.effective_end, row.effective_end_offset)
+        if row.effective_end
+        else None,
+        device_time=in_offset(row.device_time, row.device_time_offset) if row.device_time else None,
     )
     return StoredReading(
         id=row.id,
@@ -250,5 +320,10 @@ def stored_reading(row: Any) -> StoredReading:
         batch_id=row.batch_id,
         deleted_at=row.deleted_at,
         deleted_reason=None,
+        status=ReadingStatus(row.status),
+        quarantine_code=row.quarantine_code,
+        consent_superseded=row.consent_superseded,
+        reviewed_at=row.reviewed_at,
+        reviewed_by=row.reviewed_by,
         version=row.version,
     )

@@ -23,9 +23,11 @@ Files, each named ``<ResourceType>.ndjson`` and written even when empty:
   data). ``questionnaire`` is ``<url>|<version>``; ``status`` completed, or amended once the
   entry was corrected; ``authored`` the device's completion time. Answers are codings,
   integers, decimals, dates, times and dateTimes; free-text answers are never written.
-- ``Observation``: one per device reading, ``final``, or ``entered-in-error`` when logically
-  deleted (so analyses must filter on status). LOINC codes per kind, the canonical value and
-  UCUM unit as a Quantity (blood pressure: a panel with systolic/diastolic components),
+- ``Observation``: one per accepted device reading, ``final``, or ``entered-in-error`` when
+  logically deleted (so analyses must filter on status); readings quarantined for review, or
+  rejected on review, are not analysis data and are left out (like quarantined entries).
+  LOINC codes per kind, the canonical value and UCUM unit as a Quantity (blood pressure: a
+  panel with systolic/diastolic components),
   ``effectiveDateTime`` (or ``effectivePeriod`` for step counts) with the device's offset,
   ``issued`` the server's receipt, the device's source id as identifier, and the device as a
   logical reference by identifier. Step counts are in the ``activity`` category, the rest
@@ -39,10 +41,11 @@ Files, each named ``<ResourceType>.ndjson`` and written even when empty:
 - ``Provenance``: one per audit event about the participant, id = the event id. ``target``
   is the exported resource the event is about (a literal reference that resolves within the
   export), or a logical reference by identifier for records that are not exported (reading
-  batches, quarantined entries). ``recorded`` is the server time, ``activity`` the action
-  (v3 DataOperation where one fits, the action as text), the agent is "Participant",
-  "System" or the staff member's role, never a name or an internal id; ``reason`` only for a
-  recorded, non-personal reason. Signature events carry the signature (ASTM E1762 type).
+  batches, quarantined entries and readings). ``recorded`` is the server time,
+  ``activity`` the action (v3 DataOperation where one fits, the action as text), the agent is
+  "Participant", "System" or the staff member's role, never a name or an internal id;
+  ``reason`` only for a recorded, non-personal reason. Signature events carry the signature
+  (ASTM E1762 type).
 
 Every timestamp carries its UTC offset. No participant's internal id, name, free text or
 note is written. Resources are serialised compactly (``json.dumps`` separators, UTF-8
@@ -65,7 +68,7 @@ from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
 from domain.design import Arm, ContactMode
-from domain.devices import StoredReading
+from domain.devices import ReadingStatus, StoredReading
 from domain.diaries import DiaryEntry, EntryStatus
 from domain.participants import ParticipantStatus
 from domain.questionnaires import Item, ItemType, PublishedQuestionnaire, QuestionnaireVersion
@@ -379,13 +382,17 @@ async def write_fhir(snapshot: Snapshot, directory: Path, progress: Progress) ->
         async for subject in snapshot.subjects():
             _write_subject_records(study, files, subject)
             batch: list[str] = []
+            withheld: set[uuid.UUID] = set()
             async for stored in subject.readings():
+                if stored.status is not ReadingStatus.ACCEPTED:  # under or failed review
+                    withheld.add(stored.id)
+                    continue
                 batch.append(observations.line(subject.info.subject_id, stored))
                 if len(batch) >= _READING_BATCH:
                     files.lines("Observation", batch)
                     batch = []
             files.lines("Observation", batch)
-            targets = _Targets(subject)
+            targets = _Targets(subject, withheld)
             for event in subject.events:
                 files.resource(_provenance(targets, event))
         files.flush()
@@ -779,8 +786,9 @@ class _Observations:
 class _Targets:
     """Which exported resource each of one subject's events is about."""
 
-    def __init__(self, subject: Subject) -> None:
+    def __init__(self, subject: Subject, withheld: set[uuid.UUID] | None = None) -> None:
         info = subject.info
+        self._withheld = withheld or set()  # readings not exported (quarantined, rejected)
         self._participant = info.id
         self._research_subject = f"ResearchSubject/{subject_resource_id(info.subject_id)}"
         self._exported: dict[tuple[str, uuid.UUID], str] = {}
@@ -796,8 +804,8 @@ class _Targets:
     def reference(self, entity_type: str, entity_id: uuid.UUID) -> JsonObject:
         if entity_type == "Participant" or entity_id == self._participant:
             return {"reference": self._research_subject}
-        if entity_type == "Reading":  # every reading is exported, deleted ones too
-            return {"reference": f"Observation/{entity_id}"}
+        if entity_type == "Reading" and entity_id not in self._withheld:
+            return {"reference": f"Observation/{entity_id}"}  # deleted ones are exported too
         if entity_type == "Signature" and entity_id in self.signatures:
             signed = self.signatures[entity_id]
             return self.reference(signed.record_type, signed.record_id)

@@ -25,6 +25,7 @@ from domain.devices import StoredReading
 from domain.diaries import DiaryEntry
 from domain.participants import ParticipantStatus
 from domain.questionnaires import PublishedQuestionnaire
+from domain.schedules import ZoneChange, zone_at
 from domain.studies import Site, Study
 from domain.visits import Visit
 
@@ -112,6 +113,11 @@ class SubjectInfo:
     registered_at: datetime
     status_changed_at: datetime
     erased: bool  # personal data crypto-shredded (pseudonymous data still exported)
+    zones: tuple[ZoneChange, ...] = ()  # the zone history, oldest first (empty: `timezone`)
+
+    def zone_at(self, moment: datetime) -> str:
+        """The participant's IANA zone at `moment`, from the history."""
+        return zone_at(self.zones, moment) if self.zones else self.timezone
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,10 @@ Metadata (``Study/MetaDataVersion``, OID ``MDV.<event-log position>``)
 - ``SE.READINGS``: ``F.READINGS`` with one ``IG.RD.<KIND>`` per reading
   (``ItemGroupRepeatKey`` = reading id): each component's canonical value (with its UCUM
   MeasurementUnitRef) and original value and unit, effective start (and end for an interval),
-  the device's source id and a deleted flag. Deleted readings are kept: a logical delete is an
-  Update of ``I.RD.DELETED`` to true with the AuditRecord of the deletion event.
+  the device's source id, a deleted flag, the status at receipt (accepted or quarantined,
+  with why), the consent-superseded flag and the device's clock. Deleted, quarantined and
+  rejected readings are kept: a logical delete is an Update of ``I.RD.DELETED`` to true, a
+  review an Update of ``I.RD.STATUS``, each with the AuditRecord of its event.
 
 Questionnaire item types: single choice -> text with a CodeList (Decode per language);
 multiple choice -> one boolean item per choice (``I.<CODE>.V<n>.<ITEM>.<CHOICE>``, true when
@@ -78,8 +80,9 @@ from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
 
+from domain.consent import CONSENT_SUPERSEDED
 from domain.design import ContactMode, VisitDefinition
-from domain.devices import StoredReading
+from domain.devices import DeviceCode, ReadingStatus, StoredReading
 from domain.diaries import DiaryEntry, EntryCode, EntryStatus
 from domain.participants import ParticipantStatus
 from domain.questionnaires import VAS_UNIT, Item, ItemType, QuestionnaireVersion
@@ -121,9 +124,14 @@ I_RD_START = "I.RD.START"
 I_RD_END = "I.RD.END"
 I_RD_SOURCE = "I.RD.SOURCE_ID"
 I_RD_DELETED = "I.RD.DELETED"
+I_RD_STATUS = "I.RD.STATUS"
+I_RD_QUARANTINE = "I.RD.QUARANTINE_CODE"
+I_RD_CONSENT = "I.RD.CONSENT_SUPERSEDED"
+I_RD_DEVICE_TIME = "I.RD.DEVICE_TIME"
 USR_SYSTEM = "USR.SYSTEM"
 USR_UNKNOWN = "USR.UNKNOWN"
 
+READING_QUARANTINE_CODES = (DeviceCode.OUTSIDE_ASSIGNMENT.value, CONSENT_SUPERSEDED)
 _FLUSH_PARTS = 4096  # buffered strings before a write to the temporary file
 _COPY_CHUNK = 1 << 20
 
@@ -593,7 +601,8 @@ def _item_group_defs(catalog: _Catalog) -> str:
         for c in layout.components:
             refs += [(c.value_oid, True), (c.original_value_oid, True)]
             refs.append((c.original_unit_oid, False))
-        refs += [(I_RD_SOURCE, True), (I_RD_DELETED, True)]
+        refs += [(I_RD_SOURCE, True), (I_RD_DELETED, True), (I_RD_STATUS, True)]
+        refs += [(I_RD_QUARANTINE, False), (I_RD_CONSENT, True), (I_RD_DEVICE_TIME, False)]
         parts.append(_item_group_def(layout.group_oid, _label(kind.value), "Yes", refs))
     return "".join(parts)
 
@@ -643,12 +652,22 @@ _ENTRY_ITEMS = (
     _Def("I.DIARY.COMPLETED_AT", "COMPLETED_AT", "datetime", "Completed (device clock)"),
     _Def("I.DIARY.RECEIVED_AT", "RECEIVED_AT", "datetime", "Received by the server"),
     _Def("I.DIARY.CLOCK_SKEWED", "CLOCK_SKEWED", "boolean", "Device clock was off"),
+    _Def(
+        "I.DIARY.CONSENT_SUPERSEDED",
+        "CONSENT_SUPERSEDED",
+        "boolean",
+        "Completed under a consent version since replaced",
+    ),
 )
 _READING_ITEMS = (
     _Def(I_RD_START, "START", "datetime", "Effective time (start of an interval), device offset"),
     _Def(I_RD_END, "END", "datetime", "End of the effective interval; absent for a point in time"),
     _Def(I_RD_SOURCE, "SOURCE_ID", "text", "The device's own record id", length=200),
     _Def(I_RD_DELETED, "DELETED", "boolean", "Logically deleted (kept for the audit trail)"),
+    _Def(I_RD_STATUS, "STATUS", "text", "Accepted, quarantined or rejected", "CL.READING_STATUS"),
+    _Def(I_RD_QUARANTINE, "QUARANTINE", "text", "Why quarantined", "CL.READING_CODE"),
+    _Def(I_RD_CONSENT, "CONSENT_SUPERSEDED", "boolean", "Taken under a consent since replaced"),
+    _Def(I_RD_DEVICE_TIME, "DEVICE_TIME", "datetime", "The device's clock when it sent it"),
 )
 
 
@@ -793,6 +812,12 @@ def _code_lists(catalog: _Catalog) -> str:
         _enum_list("CL.VISIT_OUTCOME", "Visit outcome", VisitOutcome),
         _enum_list("CL.ENTRY_STATUS", "Diary entry status", EntryStatus),
         _enum_list("CL.ENTRY_CODE", "Why an entry was quarantined", EntryCode),
+        _enum_list("CL.READING_STATUS", "Reading status", ReadingStatus),
+        _code_list(
+            "CL.READING_CODE",
+            "Why a reading was quarantined",
+            [(c, _plain_text(_label(c), "en")) for c in READING_QUARANTINE_CODES],
+        ),
         _enum_list("CL.TIMELINESS", "Timeliness", Timeliness),
     ]
     arms = sorted(catalog.meta.arms, key=lambda arm: arm.code)
@@ -1280,6 +1305,10 @@ class _SubjectWriter:
                 _stamp(entry.received_at),
             ),
             (_Column("I.DIARY.CLOCK_SKEWED", "clock_skewed", _as_bool), _flag(entry.clock_skewed)),
+            (
+                _Column("I.DIARY.CONSENT_SUPERSEDED", "consent_superseded", _as_bool, ("status",)),
+                _flag(entry.consent_superseded),
+            ),
         ]
         answers = [
             (column, column.convert(entry.answers.get(column.field.removeprefix("answers."))))
@@ -1362,10 +1391,49 @@ class _SubjectWriter:
             f' Value="{_esc(reading.source_id)}"/>'
             f'<ItemData ItemOID="{I_RD_DELETED}" TransactionType="Insert" Value="false"/>'
         )
+        parts.append(self._intake(stored))
         if stored.deleted_at is not None:
             parts.append(self._deletion(stored, audit))
+        if stored.reviewed_at is not None:
+            parts.append(self._review(stored, audit))
         parts.append("</ItemGroupData>\n")
         return "".join(parts)
+
+    def _intake(self, stored: StoredReading) -> str:
+        """How the reading was received: the status then (a review is an Update), why it was
+        quarantined, the consent flag and the device's clock with its offset."""
+        received = ReadingStatus.QUARANTINED if stored.reviewed_at else stored.status
+        parts = [
+            f'<ItemData ItemOID="{I_RD_STATUS}" TransactionType="Insert" Value="{received.value}"/>'
+        ]
+        if stored.quarantine_code:
+            parts.append(
+                f'<ItemData ItemOID="{I_RD_QUARANTINE}" TransactionType="Insert"'
+                f' Value="{_esc(stored.quarantine_code)}"/>'
+            )
+        parts.append(
+            f'<ItemData ItemOID="{I_RD_CONSENT}" TransactionType="Insert"'
+            f' Value="{_flag(stored.consent_superseded)}"/>'
+        )
+        if stored.reading.device_time is not None:
+            parts.append(
+                f'<ItemData ItemOID="{I_RD_DEVICE_TIME}" TransactionType="Insert"'
+                f' Value="{stored.reading.device_time.isoformat()}"/>'
+            )
+        return "".join(parts)
+
+    def _review(self, stored: StoredReading, batch_audit: str) -> str:
+        """The site's decision on a quarantined reading: an Update, audited by its event."""
+        events = self._events(StoredReading.ENTITY, stored.id)
+        review = next(
+            (e for e in events for c in e.changes if c.field == "reviewed_at"),
+            events[-1] if events else None,
+        )
+        audit = self._audit(review) if review else batch_audit
+        return (
+            f'<ItemData ItemOID="{I_RD_STATUS}" TransactionType="Update"'
+            f' Value="{stored.status.value}">{audit}</ItemData>'
+        )
 
     def _deletion(self, stored: StoredReading, batch_audit: str) -> str:
         """The logical delete: an Update of the flag, audited by the deletion event."""

@@ -36,8 +36,9 @@ quoted only when needed with `"` doubled inside quotes, and RFC 4180 "\\r\\n" li
   the questionnaire code, QSSCAT the version the entry was answered on, QSDTC the completion
   time with the device's offset, QSGRPID the per-subject number of the entry (it groups the
   entry's rows), QSTPTREF "DIARY DUE" with QSRFTDTC the due time of the occurrence in the
-  subject's time zone.
-- `VS.csv`: one row per component of each reading that is not deleted: blood pressure gives a
+  zone the subject was in then (their zone history; likewise RFICDTC and RFPENDTC).
+- `VS.csv`: one row per component of each accepted reading that is not deleted (readings
+  quarantined for review or rejected on review are left out): blood pressure gives a
   SYSBP and a DIABP row sharing VSGRPID (the per-subject number of the reading). VSTESTCD is one
   of HR, SYSBP, DIABP, STEPS, WEIGHT, GLUC, OXYSAT, TEMP. VSORRES/VSORRESU are the value and
   unit exactly as sent (VSORRESU is empty for a step count sent as a bare number), VSSTRESC/
@@ -96,6 +97,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from domain.design import ContactMode, VisitDefinition
+from domain.devices import ReadingStatus
 from domain.diaries import DiaryEntry, EntryStatus
 from domain.participants import ParticipantStatus
 from domain.questionnaires import (
@@ -113,6 +115,7 @@ from infra.exports.model import (
     Progress,
     Snapshot,
     Subject,
+    SubjectInfo,
     WrittenFile,
 )
 
@@ -689,7 +692,7 @@ def _item_values(item: Item) -> str:
 class _Who:
     study_id: str
     usubjid: str
-    timezone: ZoneInfo
+    info: SubjectInfo  # its zone history dates local times
     reference: date | None  # RFSTDTC
 
     @classmethod
@@ -698,12 +701,15 @@ class _Who:
         return cls(
             study_id=context.study_id,
             usubjid=f"{context.study_id}-{info.subject_id}",
-            timezone=ZoneInfo(info.timezone),
+            info=info,
             reference=info.enrolled_on,
         )
 
     def local(self, moment: datetime | None) -> str:
-        return "" if moment is None else moment.astimezone(self.timezone).isoformat()
+        """In the zone the subject was in at that moment (not today's: they may have moved)."""
+        if moment is None:
+            return ""
+        return moment.astimezone(ZoneInfo(self.info.zone_at(moment))).isoformat()
 
 
 def study_day(day: date, reference: date | None) -> int | str:
@@ -896,7 +902,7 @@ async def _write_readings(table: _Table, who: _Who, subject: Subject) -> None:
     seq = 0
     group = 0
     async for stored in subject.readings():
-        if stored.deleted_at is not None:
+        if stored.deleted_at is not None or stored.status is not ReadingStatus.ACCEPTED:
             continue
         reading = stored.reading
         group += 1

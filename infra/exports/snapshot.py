@@ -8,6 +8,7 @@ audit users); participants' sealed columns are never read.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
@@ -24,6 +25,7 @@ from domain.errors import NotFound
 from domain.exports import ExportJob
 from domain.ids import StudyId
 from domain.participants import ParticipantStatus
+from domain.schedules import ZoneChange
 from domain.studies import Site
 from infra.crypto.keys import KeyProvider
 from infra.db.consents import SqlConsentRepository
@@ -38,6 +40,7 @@ from infra.db.tables import (
     ConsentRow,
     DiaryEntryRow,
     ParticipantRow,
+    ParticipantZoneRow,
     ReadingRow,
     SignatureRow,
     StaffUserRow,
@@ -60,6 +63,7 @@ _CONSENTS = ConsentRow.__table__  # type: ignore[attr-defined]
 _VISITS = VisitRow.__table__  # type: ignore[attr-defined]
 _ENTRIES = DiaryEntryRow.__table__  # type: ignore[attr-defined]
 _READINGS = ReadingRow.__table__  # type: ignore[attr-defined]
+_ZONES = ParticipantZoneRow.__table__  # type: ignore[attr-defined]
 _SIGNATURES = SignatureRow.__table__  # type: ignore[attr-defined]
 _STAFF = StaffUserRow.__table__  # type: ignore[attr-defined]
 
@@ -173,8 +177,16 @@ class SqlSnapshot:
         count = await self._db.scalar(
             select(func.count()).select_from(_READINGS).where(_READINGS.c.participant_id == pid)
         )
+        zones = tuple(
+            ZoneChange(z.effective_from, z.timezone)
+            for z in await self._rows(
+                select(_ZONES)
+                .where(_ZONES.c.participant_id == pid)
+                .order_by(_ZONES.c.effective_from)
+            )
+        )
         return Subject(
-            info=_info(row),
+            info=dataclasses.replace(_info(row), zones=zones),
             consents=tuple(consents),
             visits=tuple(visits),
             entries=tuple(entries),

@@ -17,11 +17,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fhir.resources.R4B import get_fhir_model_class
 
 from api import app
+from domain.actors import Actor, ActorKind, Grant, Role
 from domain.errors import DomainError, ErrorCode
 from domain.exports import ExportFormat, ExportJob, ExportStatus
 from domain.pagination import PageRequest
 from domain.readings import ReadingKind
-from domain.services import contacts, devices, exports, trail
+from domain.services import contacts, devices, exports, quarantine, readings, trail
 from domain.trail import TrailQuery
 from infra.crypto import signing
 from infra.exports import engine as export_engine
@@ -275,3 +276,69 @@ async def test_jobs_left_running_by_a_stopped_server_are_recorded_as_failed(
         request=PageRequest(),
     )
     assert [e.action for e in events.items] == ["created", "failed"]
+
+
+async def test_quarantined_and_rejected_readings_stay_out_of_analyses_and_in_the_archive(
+    scratch: Scratch, world: World, tmp_path: Path
+) -> None:
+    """Like quarantined diary entries: out of FHIR Observations and SDTM VS, kept in ODM with
+    their status at receipt and the review as an audited Update."""
+    uow, staff = scratch.runtime.services.uow, caller(world.coordinator)
+    person = world.people[0]
+    app = caller(
+        Actor(
+            ActorKind.PARTICIPANT,
+            person.id,
+            (Grant(Role.PARTICIPANT, world.study.id, world.site.id),),
+        )
+    )
+    spare = await devices.register(
+        uow=uow(),
+        ctx=staff,
+        site_id=world.site.id,
+        kinds=(ReadingKind.HEART_RATE,),
+        model="Spare watch",
+        serial="SPARE-1",
+    )
+    CLOCK.advance(minutes=30)
+    done = await readings.ingest(
+        uow=uow(),
+        ctx=app,
+        items=[
+            {
+                "deviceId": str(spare.id),
+                "kind": "HEART_RATE",
+                "sourceId": f"spare-{n}",
+                "body": {
+                    "heart_rate": {"value": 60 + n, "unit": "/min"},
+                    "effective_time_frame": {
+                        "date_time": (CLOCK.now() - timedelta(minutes=n + 1)).isoformat()
+                    },
+                },
+            }
+            for n in range(3)
+        ],
+    )
+    held, accepted, rejected = [i.reading_id for i in done.items if i.reading_id is not None]
+    assert {item.code for item in done.items} == {"OUTSIDE_ASSIGNMENT"}
+    await quarantine.accept(uow=uow(), ctx=staff, reading_id=accepted, reason="Her spare")
+    await quarantine.reject(uow=uow(), ctx=staff, reading_id=rejected, reason="Not hers")
+    for format in ExportFormat:
+        await _export(scratch, world, format, tmp_path / format.value)
+    lines = (tmp_path / "FHIR" / "Observation.ndjson").read_text().splitlines()
+    observed = {json.loads(line)["id"] for line in lines}
+    assert str(accepted) in observed
+    assert not {str(held), str(rejected)} & observed
+    provenance = (tmp_path / "FHIR" / "Provenance.ndjson").read_text()
+    assert f"Observation/{rejected}" not in provenance  # a logical reference: not exported
+    assert f"Observation/{accepted}" in provenance
+    with (tmp_path / "SDTM" / "VS.csv").open(newline="") as handle:
+        assert [r["VSSPID"] for r in csv.DictReader(handle)] == ["spare-1"]
+    xmlschema.XMLSchema(str(ODM_XSD)).validate(str(tmp_path / "ODM" / "odm.xml"))
+    odm = (tmp_path / "ODM" / "odm.xml").read_text()
+    for reading, status in ((held, None), (accepted, "ACCEPTED"), (rejected, "REJECTED")):
+        group = odm.split(f'ItemGroupRepeatKey="{reading}"')[1].split("</ItemGroupData>")[0]
+        assert 'ItemOID="I.RD.STATUS" TransactionType="Insert" Value="QUARANTINED"' in group
+        assert 'ItemOID="I.RD.QUARANTINE_CODE" TransactionType="Insert"' in group
+        update = f'ItemOID="I.RD.STATUS" TransactionType="Update" Value="{status}"'
+        assert (update in group) is (status is not None)

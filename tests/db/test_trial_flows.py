@@ -55,9 +55,11 @@ class Trial:
     arm: Arm
     week: VisitDefinition
 
-    async def publish(self, texts: tuple[ConsentText, ...] = TEXTS) -> ConsentVersion:
+    async def publish(
+        self, texts: tuple[ConsentText, ...] = TEXTS, reason: str | None = None
+    ) -> ConsentVersion:
         return await consent.publish_version(
-            uow=self.uow(), ctx=self.boss, study_id=self.study.id, texts=texts
+            uow=self.uow(), ctx=self.boss, study_id=self.study.id, texts=texts, reason=reason
         )
 
     async def sign(self, version: ConsentVersion, language: str = "en") -> uuid.UUID:
@@ -163,7 +165,11 @@ async def test_consent_enrolment_and_reconsent(trial: Trial) -> None:
     enrolled = await trial.enrol()
     assert enrolled.status is ParticipantStatus.ENROLLED
     assert enrolled.enrolled_on is not None
-    v2 = await trial.publish(TEXTS[:1])
+    with pytest.raises(DomainError) as raised:  # she signed in German; v2 is English only
+        await trial.publish(TEXTS[:1])
+    assert (raised.value.code, raised.value.field) == (ErrorCode.CONSENT_LANGUAGE_DROPPED, "texts")
+    assert "de" in raised.value.message
+    v2 = await trial.publish(TEXTS[:1], reason="German version follows after translation review")
     assert not (await consent.state(uow=uow(), ctx=inv, participant_id=trial.person.id)).current
     with pytest.raises(DomainError) as raised:  # an outdated version cannot be signed
         await trial.sign(v1)

@@ -268,6 +268,20 @@ async def _build_diaries_and_devices(world: World) -> None:
         world.places[f"reading_{label}"] = Place(
             outcome["readingId"], person.study, person.site, person.participant
         )
+        await _quarantined_reading(world, label, staff, app, site)
+
+
+async def _quarantined_reading(world: World, label: str, staff: str, app: str, site: Place) -> None:
+    """A reading from a device of the site that nobody holds: kept for review."""
+    person = world.places[label]
+    registered = await world.gql(staff, REGISTER_DEVICE, t=site.gid, n=world.unique("SN"))
+    spare = registered["data"]["registerDevice"]["device"]["id"]
+    readings = await world.gql(app, SUBMIT_READINGS, i=[heart_rate(spare)])
+    outcome = _data(readings, "submitReadings", "results")[0]
+    assert (outcome["outcome"], outcome["code"]) == ("QUARANTINED", "OUTSIDE_ASSIGNMENT"), readings
+    world.places[f"quarantine_{label}"] = Place(
+        outcome["readingId"], person.study, person.site, person.participant
+    )
 
 
 async def _enrol_own(world: World) -> None:
@@ -590,6 +604,19 @@ async def m_submit_readings(w: World, who: str, target: str) -> bool:
     return _mutation("submitReadings")(body)
 
 
+async def q_quarantined(w: World, who: str, target: str) -> bool:
+    body = await w.gql(
+        who,
+        "query($s: ID!) { quarantinedReadings(siteId: $s) { edges { node { id status } } } }",
+        s=w.places[target].gid,
+    )
+    held = w.places["quarantine_own" if target == "A1" else "quarantine_other"]
+    return held.gid in str(_data(body, "quarantinedReadings"))
+
+
+REVIEW = 'mutation($t: ID!) {{ {name}(input: {{readingId: $t, reason: "Watch set up early"}}) {{ __typename ... on MutationError {{ code }} }} }}'
+
+
 async def m_register_device(w: World, who: str, target: str) -> bool:
     body = await w.gql(who, REGISTER_DEVICE, t=w.places[target].gid, n=w.unique("SN"))
     return _mutation("registerDevice")(body)
@@ -626,6 +653,7 @@ PEOPLE = ("own", "other")
 ENTRIES = ("entry_own", "entry_other")
 DEVICES = ("device_own", "device_other")
 READINGS = ("reading_own", "reading_other")
+QUARANTINED = ("quarantine_own", "quarantine_other")
 VISITS = ("visit_own", "visit_other")
 QUERIES = ("query_own", "query_other")
 CONSENTS = ("consent_own", "consent_other")
@@ -931,6 +959,20 @@ CASES: dict[str, Case] = {
     ),
     "Mutation.registerDevice": Case(SITES, m_register_device, by_policy("Mutation.registerDevice")),
     "Mutation.submitReadings": Case(NOWHERE, m_submit_readings, is_participant),
+    # Listed while still quarantined: before the review cases below.
+    "Query.quarantinedReadings": Case(
+        ("A1", "A2"), q_quarantined, by_policy("Query.quarantinedReadings")
+    ),
+    "Mutation.acceptQuarantinedReading": Case(
+        QUARANTINED,
+        _mutating("acceptQuarantinedReading", REVIEW.format(name="acceptQuarantinedReading")),
+        by_policy("Mutation.acceptQuarantinedReading"),
+    ),
+    "Mutation.rejectQuarantinedReading": Case(
+        QUARANTINED,
+        _mutating("rejectQuarantinedReading", REVIEW.format(name="rejectQuarantinedReading")),
+        by_policy("Mutation.rejectQuarantinedReading"),
+    ),
     "Mutation.deleteReading": Case(
         READINGS,
         _mutating(

@@ -158,7 +158,7 @@ async def test_each_entry_gets_an_outcome_and_resends_change_nothing() -> None:
     )
     assert [(r.outcome, r.code) for r in results] == [
         (Outcome.ACCEPTED, None),
-        (Outcome.REJECTED, EntryCode.UNKNOWN_OCCURRENCE),  # before enrolment: no such occurrence
+        (Outcome.REJECTED, "CONSENT_REQUIRED"),  # completed before the consent was signed
         (Outcome.REJECTED, EntryCode.INVALID_ANSWERS),
         (Outcome.QUARANTINED, EntryCode.ANSWERED_ALREADY),
         (Outcome.REJECTED, EntryCode.UNKNOWN_OCCURRENCE),

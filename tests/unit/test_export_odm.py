@@ -463,7 +463,7 @@ def test_readings_are_item_groups_with_units_and_originals(written: Written) -> 
     assert len(kinds) == 7
     weight = next(g for g in groups if g.attrib["ItemGroupOID"] == "IG.RD.BODY_WEIGHT")
     values = _replay(weight)
-    assert values["I.RD.BODY_WEIGHT.BODY_WEIGHT"] == "69.989"
+    assert values["I.RD.BODY_WEIGHT.BODY_WEIGHT"] == "69.99"
     assert values["I.RD.BODY_WEIGHT.BODY_WEIGHT.ORIGINAL_VALUE"] == "154.3"
     assert values["I.RD.BODY_WEIGHT.BODY_WEIGHT.ORIGINAL_UNIT"] == "[lb_av]"
     assert values["I.RD.SOURCE_ID"] == "body_weight-3"

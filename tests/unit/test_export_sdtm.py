@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.devices import StoredReading
+from domain.devices import ReadingStatus, StoredReading
 from domain.diaries import DiaryEntry, EntryStatus
 from domain.ids import VisitId
 from domain.questionnaires import (
@@ -27,6 +27,7 @@ from domain.questionnaires import (
     QuestionnaireVersion,
 )
 from domain.readings import SPECS
+from domain.schedules import ZoneChange
 from domain.visits import Visit, VisitOutcome, VisitStatus
 from infra.exports.model import Meta, Subject, WrittenFile
 from infra.exports.sdtm import (
@@ -453,13 +454,13 @@ async def test_vs_matches_the_sample_readings(snapshot: SampleSnapshot, written:
     by_code = {r["VSTESTCD"]: r for r in first}
     assert by_code["SYSBP"]["VSORRES"] == "16"
     assert by_code["SYSBP"]["VSORRESU"] == "kPa"
-    assert by_code["SYSBP"]["VSSTRESC"] == "120.01"
-    assert by_code["DIABP"]["VSSTRESN"] == "78.757"
+    assert by_code["SYSBP"]["VSSTRESC"] == "120"  # the reported precision: whole kPa
+    assert by_code["DIABP"]["VSSTRESN"] == "78.8"
     assert by_code["SYSBP"]["VSGRPID"] == by_code["DIABP"]["VSGRPID"]
     assert by_code["SYSBP"]["VSTEST"] == "Systolic Blood Pressure"
     assert by_code["HR"]["VSTEST"] == "Heart Rate"
     assert (by_code["WEIGHT"]["VSORRES"], by_code["WEIGHT"]["VSORRESU"]) == ("154.3", "[lb_av]")
-    assert (by_code["WEIGHT"]["VSSTRESC"], by_code["WEIGHT"]["VSSTRESU"]) == ("69.989", "kg")
+    assert (by_code["WEIGHT"]["VSSTRESC"], by_code["WEIGHT"]["VSSTRESU"]) == ("69.99", "kg")
     assert (by_code["GLUC"]["VSSTRESC"], by_code["GLUC"]["VSSTRESU"]) == ("5.44", "mmol/L")
     assert by_code["STEPS"]["VSDTC"] == "2026-03-02T11:00:00+00:00"
     assert by_code["STEPS"]["VSENDTC"] == "2026-03-02T12:00:00+00:00"
@@ -723,3 +724,44 @@ async def test_times_in_other_zones_keep_their_offset(
     row = next(r for r in written.read("VS.csv") if r["USUBJID"].endswith("K7Q2-9XHD"))
     assert row["VSDTC"] == "2026-03-02T08:30:00+09:00"
     assert row["VSDY"] == "1"  # the local date on the device
+
+
+async def test_local_times_use_the_zone_the_subject_was_in_then(
+    snapshot: SampleSnapshot, tmp_path: Path
+) -> None:
+    """The first subject was in Tokyo when her first diary was due and lives in Berlin now:
+    the due time reads in Tokyo time (it used to read in today's zone)."""
+    first, *others = await subjects_of(snapshot)
+    zones = (
+        ZoneChange(T0 - timedelta(days=30), "Asia/Tokyo"),
+        ZoneChange(T0 + timedelta(hours=12), "Europe/Berlin"),
+    )
+    moved = dataclasses.replace(first, info=dataclasses.replace(first.info, zones=zones))
+    assert moved.info.timezone == "Europe/Berlin"
+    done = await export(SampleSnapshot(snapshot.meta, [moved, *others], {}), tmp_path / "zones")
+    due = {r["QSRFTDTC"] for r in done.read("QS.csv") if r["USUBJID"] == _usubjid(done, first)}
+    assert "2026-03-02T17:00:00+09:00" in due  # 08:00 UTC, in Tokyo
+    assert "2026-03-02T09:00:00+01:00" not in due
+
+
+def _usubjid(done: Export, subject: Subject) -> str:
+    return next(
+        r["USUBJID"] for r in done.read("DM.csv") if r["USUBJID"].endswith(subject.info.subject_id)
+    )
+
+
+async def test_quarantined_and_rejected_readings_are_not_in_vs(
+    snapshot: SampleSnapshot, tmp_path: Path
+) -> None:
+    first, *others = await subjects_of(snapshot)
+    mine = await readings_of(first)
+    held = dataclasses.replace(
+        mine[0], status=ReadingStatus.QUARANTINED, quarantine_code="OUTSIDE_ASSIGNMENT"
+    )
+    rejected = dataclasses.replace(mine[1], status=ReadingStatus.REJECTED)
+    changed = dataclasses.replace(first, readings=stream([held, rejected, *mine[2:]]))
+    done = await export(SampleSnapshot(snapshot.meta, [changed, *others], {}), tmp_path / "vs")
+    spids = {r["VSSPID"] for r in done.read("VS.csv") if r["USUBJID"] == _usubjid(done, first)}
+    assert mine[0].reading.source_id not in spids
+    assert mine[1].reading.source_id not in spids
+    assert mine[2].reading.source_id in spids

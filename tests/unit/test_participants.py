@@ -104,7 +104,11 @@ async def test_status_change_needs_a_reason_and_keeps_state_on_refusal() -> None
     )
     assert changed.status is ParticipantStatus.WITHDRAWN
     assert uow.events[-1].reason == "Moved abroad"
-    assert [f.field for f in uow.events[-1].fields] == ["status", "status_changed_at"]
+    assert [f.field for f in uow.events[-1].fields] == [
+        "status",
+        "status_changed_at",
+        "covers_collected_data",
+    ]
 
 
 async def test_stale_version_is_refused() -> None:

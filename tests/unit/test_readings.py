@@ -8,16 +8,14 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import pytest
 
+from domain.device_time import CLOCK_SKEW_THRESHOLD, clock_skew, skew_flag
 from domain.readings import (
-    CLOCK_SKEW_THRESHOLD,
     SPECS,
     Reading,
     ReadingKind,
     ReadingProblem,
     ReadingRejected,
-    clock_skew,
     parse_reading,
-    skew_flag,
 )
 
 NOW = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
@@ -166,22 +164,22 @@ CONVERSIONS: list[tuple[ReadingKind, str, object, str]] = [
     (ReadingKind.HEART_RATE, "beats/min", Decimal("72.5"), "72.500"),
     (ReadingKind.BLOOD_PRESSURE, "mm[Hg]", 120, "120.000"),
     (ReadingKind.BLOOD_PRESSURE, "mmHg", 120, "120.000"),
-    (ReadingKind.BLOOD_PRESSURE, "kPa", 16, "120.010"),  # 120.00992
+    (ReadingKind.BLOOD_PRESSURE, "kPa", 16, "120"),  # 120.0099; 1 kPa is 7.5 mm[Hg]
     (ReadingKind.STEP_COUNT, "{steps}", 3000, "3000"),
     (ReadingKind.STEP_COUNT, "steps", 3000, "3000"),
     (ReadingKind.STEP_COUNT, "1", Decimal("3000.0"), "3000"),
     (ReadingKind.BODY_WEIGHT, "kg", Decimal("70.5"), "70.500"),
     (ReadingKind.BODY_WEIGHT, "g", 70500, "70.500"),
-    (ReadingKind.BODY_WEIGHT, "[lb_av]", Decimal("154.3"), "69.989"),  # 69.989302691
-    (ReadingKind.BODY_WEIGHT, "lb", Decimal("154.3"), "69.989"),
+    (ReadingKind.BODY_WEIGHT, "[lb_av]", Decimal("154.3"), "69.99"),  # 69.989302691
+    (ReadingKind.BODY_WEIGHT, "lb", Decimal("154.3"), "69.99"),
     (ReadingKind.BLOOD_GLUCOSE, "mmol/L", Decimal("5.5"), "5.500"),
-    (ReadingKind.BLOOD_GLUCOSE, "mg/dL", 100, "5.551"),  # 5.55074...
+    (ReadingKind.BLOOD_GLUCOSE, "mg/dL", 100, "5.55"),  # 5.55074...
     (ReadingKind.OXYGEN_SATURATION, "%", 97, "97.000"),
     (ReadingKind.BODY_TEMPERATURE, "Cel", Decimal("37.2"), "37.200"),
     (ReadingKind.BODY_TEMPERATURE, "C", Decimal("37.2"), "37.200"),
-    (ReadingKind.BODY_TEMPERATURE, "[degF]", Decimal("98.6"), "37.000"),
-    (ReadingKind.BODY_TEMPERATURE, "F", Decimal("98.6"), "37.000"),
-    (ReadingKind.BODY_TEMPERATURE, "K", Decimal("310.15"), "37.000"),
+    (ReadingKind.BODY_TEMPERATURE, "[degF]", Decimal("98.6"), "37.00"),
+    (ReadingKind.BODY_TEMPERATURE, "F", Decimal("98.6"), "37.00"),
+    (ReadingKind.BODY_TEMPERATURE, "K", Decimal("310.15"), "37.00"),
 ]
 
 
@@ -190,7 +188,7 @@ def test_each_accepted_unit_converts_exactly_and_keeps_the_original(
     kind: ReadingKind, unit: str, value: object, expected: str
 ) -> None:
     if kind is ReadingKind.BLOOD_PRESSURE:
-        diastolic = Decimal("10.5") if unit == "kPa" else 80  # 78.756 mm[Hg]
+        diastolic = Decimal("10.5") if unit == "kPa" else 80  # 78.756: 78.8 mm[Hg]
         raw = item(
             kind.value,
             {
@@ -235,22 +233,52 @@ def test_conversion_never_goes_through_float() -> None:
     reading = parse(single(ReadingKind.BODY_WEIGHT, Decimal("50002.5"), "g"))
     assert str(reading.components["body_weight"].value) == "50.003"
     # The familiar 0.1 + 0.2: the sum is exact, so the K -> Cel offset leaves no binary noise.
-    reading = parse(single(ReadingKind.BODY_TEMPERATURE, Decimal("310.1"), "K"))
-    assert str(reading.components["body_temperature"].value) == "36.950"
+    reading = parse(single(ReadingKind.BODY_TEMPERATURE, Decimal("310.10"), "K"))
+    assert str(reading.components["body_temperature"].value) == "36.95"
 
 
 def test_a_float_from_plain_json_keeps_the_digits_that_were_sent() -> None:
     reading = parse(single(ReadingKind.BODY_TEMPERATURE, 98.6, "[degF]"))
     measurement = reading.components["body_temperature"]
     assert str(measurement.original_value) == "98.6"  # not 98.599999999999994315658113919198513
-    assert str(measurement.value) == "37.000"
+    assert str(measurement.value) == "37.00"
 
 
 def test_a_changed_global_decimal_context_does_not_change_results() -> None:
     with localcontext() as ctx:
         ctx.prec = 3
         reading = parse(single(ReadingKind.BLOOD_GLUCOSE, 100, "mg/dL"))
-    assert str(reading.components["blood_glucose"].value) == "5.551"
+    assert str(reading.components["blood_glucose"].value) == "5.55"
+
+
+def _pressure(systolic: str, diastolic: str) -> tuple[str, str]:
+    raw = item(
+        "BLOOD_PRESSURE",
+        {
+            "systolic_blood_pressure": uv(Decimal(systolic), "kPa"),
+            "diastolic_blood_pressure": uv(Decimal(diastolic), "kPa"),
+            "effective_time_frame": at(),
+        },
+    )
+    parts = parse(raw).components
+    return str(parts["systolic"].value), str(parts["diastolic"].value)
+
+
+def test_kilopascals_convert_with_the_exact_factor_and_the_reported_precision() -> None:
+    # Issue: 16 kPa became 120.010 mm[Hg] (7.50062, and three decimals nobody measured).
+    assert _pressure("16", "10.5") == ("120", "78.8")  # 1 kPa = 7.5, 0.1 kPa = 0.75 mm[Hg]
+    assert _pressure("16.00", "10.50") == ("120.01", "78.76")
+    # 7.260 kPa x 7.500616827 = 54.45448: 54.454; the old 7.50062 gave 54.455.
+    assert _pressure("16.000", "7.260") == ("120.010", "54.454")
+
+
+def test_a_converted_value_is_never_finer_than_three_places_nor_coarser_than_units() -> None:
+    grams = parse(single(ReadingKind.BODY_WEIGHT, Decimal("70500.25"), "g"))
+    assert str(grams.components["body_weight"].value) == "70.500"  # 0.01 g: capped at 3
+    coarse = parse(single(ReadingKind.BLOOD_GLUCOSE, Decimal("1E+2"), "mg/dL"))
+    assert (
+        str(coarse.components["blood_glucose"].value) == "6"
+    )  # "1E+2": reported in steps of 100 mg/dL
 
 
 def test_rounding_is_half_up() -> None:

@@ -3,7 +3,7 @@
 from infra.db.tables.audit import AuditEventRow
 from infra.db.tables.base import Base
 from infra.db.tables.checkpoints import CheckpointRow
-from infra.db.tables.consent import ConsentRow, ConsentVersionRow, SignatureRow
+from infra.db.tables.consent import ConsentRow, ConsentVersionRow, SignatureRow, WithdrawalRow
 from infra.db.tables.contacts import ContactRow
 from infra.db.tables.design import ArmRow, VisitDefinitionRow
 from infra.db.tables.devices import DeviceAssignmentRow, DeviceRow, ReadingRow
@@ -58,5 +58,6 @@ __all__ = [
     "StudyRow",
     "VisitDefinitionRow",
     "VisitRow",
+    "WithdrawalRow",
     "metadata",
 ]

@@ -41,6 +41,18 @@ class ConsentRow(Base, table=True):
     version: int = Field(default=1)
 
 
+class WithdrawalRow(Base, table=True):
+    """A withdrawal of consent and its reach: whether it covers data already collected."""
+
+    __tablename__ = "consent_withdrawals"
+
+    participant_id: uuid.UUID = Field(primary_key=True, foreign_key="participants.id")
+    study_id: uuid.UUID = Field(foreign_key="studies.id")
+    withdrawn_at: datetime = timestamp()
+    covers_collected_data: bool
+    version: int = Field(default=1)
+
+
 class SignatureRow(Base, table=True):
     __tablename__ = "signatures"
 

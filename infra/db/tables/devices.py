@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Index, LargeBinary, Numeric, UniqueConstraint
+from sqlalchemy import Index, LargeBinary, Numeric, UniqueConstraint, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
@@ -52,6 +52,13 @@ class ReadingRow(Base, table=True):
         Index(
             "ix_device_readings_participant_kind_start", "participant_id", "kind", "effective_start"
         ),
+        # The site's review list: few rows, read often.
+        Index(
+            "ix_device_readings_quarantined",
+            "site_id",
+            "effective_start",
+            postgresql_where=text("status = 'QUARANTINED'"),
+        ),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -73,3 +80,14 @@ class ReadingRow(Base, table=True):
     deleted_at: datetime | None = timestamp(default=None)
     deleted_reason_sealed: bytes | None = Field(default=None, sa_type=LargeBinary)
     version: int = Field(default=1)
+    # Defaults in the database too: bulk loaders that predate these columns still COPY.
+    status: str = Field(
+        default="ACCEPTED", max_length=16, sa_column_kwargs={"server_default": "ACCEPTED"}
+    )
+    quarantine_code: str | None = Field(default=None, max_length=32)
+    consent_superseded: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    device_time_offset: str | None = Field(default=None, max_length=6)
+    effective_end_offset: str | None = Field(default=None, max_length=6)
+    reviewed_at: datetime | None = timestamp(default=None)
+    reviewed_by: uuid.UUID | None = Field(default=None)
+    review_reason_sealed: bytes | None = Field(default=None, sa_type=LargeBinary)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import Index, LargeBinary, UniqueConstraint, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
@@ -78,6 +78,7 @@ class DiaryEntryRow(Base, table=True):
     clock_skewed: bool
     digest: str = Field(max_length=64)
     version: int = Field(default=1)
+    consent_superseded: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class DataChangeRequestRow(Base, table=True):
