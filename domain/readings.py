@@ -131,8 +131,9 @@ class KindSpec:
 _SAME = Conversion()
 _POUND = Conversion(factor=Decimal("0.45359237"))  # international avoirdupois pound, exact
 _FAHRENHEIT = Conversion(offset=Decimal(-32), factor=Decimal(5), divisor=Decimal(9))
-# 1 kPa = 7.500 616 827 mm[Hg] (760 / 101.325, the conventional millimetre of mercury).
-_KILOPASCAL = Conversion(factor=Decimal("7.500616827"))
+# UCUM defines m[Hg] as exactly 133.3220 kPa, so 1 kPa = 1000 / 133.322 mm[Hg]
+# (7.500 637 55...; the torr, 760 / 101.325 = 7.500 616 83 per kPa, is a different unit).
+_KILOPASCAL = Conversion(factor=Decimal(1000), divisor=Decimal("133.322"))
 
 
 def _c(name: str, key: str, low: str, high: str) -> ComponentSpec:

@@ -526,7 +526,7 @@ async def test_a_batch_of_readings_gets_one_outcome_each_and_one_audit_event(
     systolic = pressure.reading.components["systolic"]
     assert (systolic.original_value, systolic.original_unit) == (Decimal(16), "kPa")
     assert systolic.unit == "mm[Hg]"
-    assert str(systolic.value) == "120"  # 16 kPa x 7.500616827, in whole kPa as reported
+    assert str(systolic.value) == "120"  # 16 kPa / 0.133322, in whole kPa as reported
     assert pressure.reading.effective_start.utcoffset() == timedelta(hours=1)
     events = await trail.audit_trail(
         uow=diary.uow(),

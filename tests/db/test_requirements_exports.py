@@ -204,8 +204,11 @@ async def test_export_memory_does_not_grow_with_the_study(
 
     What an export held per reading (a row is a kilobyte or more in memory) would show as
     megabytes of growth; the bounded buffers are full in both runs."""
+    now = clock.now()
+    clock.pin(now - timedelta(days=21))  # she consented three weeks ago
     world = await build_world(scratch.runtime.services.uow)
     await add_diary(scratch.runtime.services.uow, world)
+    clock.pin(now)
     watch = await give_watch(scratch.runtime.services.uow, world, clock, days=20)
     start = clock.now() - timedelta(days=19)
     await _readings(scratch, world, watch, start, SMALL)

@@ -4,6 +4,7 @@ needs the current consent, and ciphertexts cannot be moved to another row or col
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
@@ -11,7 +12,6 @@ from sqlalchemy import text
 from domain.actors import Actor, ActorKind, Grant, Role
 from domain.consent import ConsentText
 from domain.diaries import Outcome
-from domain.errors import ErrorCode
 from domain.services import consent, contacts, diaries, readings, signatures, users
 from domain.signatures import Meaning
 from infra.auth.passwords import Argon2Passwords
@@ -99,12 +99,14 @@ async def test_a_signature_moved_to_another_record_does_not_sign_it(
 async def test_collection_needs_a_consent_to_the_current_version(
     uow: SqlUnitOfWorkFactory, clock: PinnedClock
 ) -> None:
-    """Requirement 30: after a new consent version, new diaries and readings are refused with
-    CONSENT_REQUIRED until the participant consents again; then they are accepted."""
+    """Requirement 30: after a new consent version, what is collected before re-consent is held back (quarantined CONSENT_SUPERSEDED, never analysed),
+    and after re-consent new data is accepted again."""
     world = await build_world(uow)
+    me = app_of(world)
     await add_diary(uow, world)
     watch = await give_watch(uow, world, clock, days=1)
-    me = app_of(world)
+    before = await open_entry(uow, world, clock.now() + timedelta(hours=1))
+    after = await open_entry(uow, world, clock.now() + timedelta(hours=2))
     version = await consent.publish_version(
         uow=uow(),
         ctx=caller(admin()),
@@ -115,21 +117,20 @@ async def test_collection_needs_a_consent_to_the_current_version(
         uow=uow(), ctx=caller(world.coordinator), participant_id=world.people[0].id
     )
     assert not state.current
-    clock.advance(hours=1)  # collected after the new version was published
-    entry = await open_entry(uow, world, clock.now())
-    beat = heartbeat(watch, clock.now())
-    (refused,) = await diaries.submit(uow=uow(), ctx=me, submissions=[entry])
-    assert (refused.outcome, refused.code) == (Outcome.REJECTED, ErrorCode.CONSENT_REQUIRED)
-    batch = await readings.ingest(uow=uow(), ctx=me, items=[beat])
+    clock.advance(hours=1)  # collected after the new version was published, not yet signed
+    (held,) = await diaries.submit(uow=uow(), ctx=me, submissions=[before])
+    assert (held.outcome, held.code) == (Outcome.QUARANTINED, "CONSENT_SUPERSEDED")
+    batch = await readings.ingest(uow=uow(), ctx=me, items=[heartbeat(watch, clock.now())])
     assert [(i.outcome, i.code) for i in batch.items] == [
-        (Outcome.REJECTED, ErrorCode.CONSENT_REQUIRED)
+        (Outcome.QUARANTINED, "CONSENT_SUPERSEDED")
     ]
     await consent.sign(
         uow=uow(), ctx=me, consent_version_id=version.id, language="en", name="A. Quartermaine"
     )
-    (accepted,) = await diaries.submit(uow=uow(), ctx=me, submissions=[entry])
-    assert accepted.outcome is Outcome.ACCEPTED
-    again = await readings.ingest(uow=uow(), ctx=me, items=[beat])
+    clock.advance(hours=1)
+    (accepted,) = await diaries.submit(uow=uow(), ctx=me, submissions=[after])
+    assert (accepted.outcome, accepted.code) == (Outcome.ACCEPTED, None)
+    again = await readings.ingest(uow=uow(), ctx=me, items=[heartbeat(watch, clock.now())])
     assert [i.outcome for i in again.items] == [Outcome.ACCEPTED]
 
 

@@ -268,8 +268,9 @@ def test_kilopascals_convert_with_the_exact_factor_and_the_reported_precision() 
     # Issue: 16 kPa became 120.010 mm[Hg] (7.50062, and three decimals nobody measured).
     assert _pressure("16", "10.5") == ("120", "78.8")  # 1 kPa = 7.5, 0.1 kPa = 0.75 mm[Hg]
     assert _pressure("16.00", "10.50") == ("120.01", "78.76")
-    # 7.260 kPa x 7.500616827 = 54.45448: 54.454; the old 7.50062 gave 54.455.
-    assert _pressure("16.000", "7.260") == ("120.010", "54.454")
+    # UCUM defines 1 mm[Hg] as 0.133322 kPa: 3.137 kPa = 23.52950 mm[Hg] -> 23.530, where the
+    # torr (7.500617 per kPa) and the old rounded 7.50062 both give 23.529.
+    assert _pressure("16.000", "3.137") == ("120.010", "23.530")
 
 
 def test_a_converted_value_is_never_finer_than_three_places_nor_coarser_than_units() -> None:
