@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, exists, select, update
+from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.clock import Clock
@@ -26,6 +26,7 @@ from infra.db.tables import DeviceRow, ParticipantRow
 _PEOPLE: Table = ParticipantRow.__table__  # type: ignore[attr-defined]
 _DEVICES: Table = DeviceRow.__table__  # type: ignore[attr-defined]
 BATCH = 500
+_SEALED_NUMBER = ("legacy_screening_number", "screening_number_sealed", "screening_number_index")
 
 
 @dataclass(frozen=True)
@@ -87,24 +88,32 @@ async def _participants(session: AsyncSession, cipher: FieldCipher) -> Converted
     rows = (
         await session.execute(_claim(_PEOPLE, "legacy_screening_number", _PEOPLE.c.erased_at))
     ).all()
-    sealed = dropped = 0
+    updates: list[dict[str, Any]] = []
     for row in rows:
         if row.erased_at is not None:  # the key is gone: the number is forgotten, not sealed
-            values: dict[str, Any] = {"legacy_screening_number": None}
-            dropped += 1
+            values: dict[str, Any] = dict.fromkeys(_SEALED_NUMBER)
         else:
             number = row.legacy_screening_number
             values = await sealed_screening_number(cipher, row.id, row.study_id, number)
-            sealed += 1
-        await session.execute(update(_PEOPLE).where(_PEOPLE.c.id == row.id).values(values))
-    return Converted(screening_numbers=sealed, dropped=dropped)
+        updates.append({"row_id": row.id, **values})
+    await _write(session, _PEOPLE, updates)
+    dropped = sum(1 for r in rows if r.erased_at is not None)
+    return Converted(screening_numbers=len(rows) - dropped, dropped=dropped)
 
 
 async def _devices(session: AsyncSession, cipher: FieldCipher) -> Converted:
     rows = (await session.execute(_claim(_DEVICES, "legacy_serial"))).all()
+    updates = []
     for row in rows:
-        if await cipher.keys.live(row.id) is None:
-            await cipher.keys.create(row.id, "device")
+        # A device written before 0008 has no key yet: sealing and this key commit together.
+        await cipher.keys.create(row.id, "device")
         values = await sealed_serial(cipher, row.id, row.study_id, row.legacy_serial)
-        await session.execute(update(_DEVICES).where(_DEVICES.c.id == row.id).values(values))
+        updates.append({"row_id": row.id, **values})
+    await _write(session, _DEVICES, updates)
     return Converted(serials=len(rows))
+
+
+async def _write(session: AsyncSession, table: Table, updates: list[dict[str, Any]]) -> None:
+    """One executemany for the batch: the rows' ids in `row_id`, the new values beside."""
+    if updates:
+        await session.execute(update(table).where(table.c.id == bindparam("row_id")), updates)

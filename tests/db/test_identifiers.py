@@ -24,7 +24,7 @@ from domain.readings import ReadingKind
 from domain.services import contacts, devices, participants, studies
 from domain.studies import Site
 from infra.crypto.keys import KeyFileProvider
-from infra.db import migrations, provision
+from infra.db import legacy_identifiers, migrations, provision
 from infra.db.data_keys import DataKeyStore
 from infra.db.engine import create_engine, session_factory
 from infra.db.uow import SqlUnitOfWorkFactory
@@ -239,8 +239,11 @@ async def _convert_at_migrate(legacy: Legacy) -> None:
 
 @pytest.mark.parametrize("convert", [_convert_at_migrate, _convert_at_server_start])
 async def test_a_database_from_0006_ends_with_no_plaintext_identifiers(
-    legacy: Legacy, convert: Callable[[Legacy], Awaitable[None]]
+    legacy: Legacy,
+    convert: Callable[[Legacy], Awaitable[None]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(legacy_identifiers, "BATCH", 1)  # several batches, one row each
     assert await _plaintext_left(legacy.owner_url) == [LEGACY_NUMBER, ERASED_NUMBER, LEGACY_SERIAL]
     await convert(legacy)
     assert await _plaintext_left(legacy.owner_url) == []
