@@ -35,10 +35,11 @@ from infra.auth.passwords import Argon2Passwords
 from infra.auth.tokens import JwtTokens
 from infra.crypto import signing
 from infra.crypto.keys import KeyFileProvider, KeyProvider, Purpose
-from infra.db import migrations, provision
+from infra.db import legacy_identifiers, migrations, provision
 from infra.db.data_keys import DataKeyStore, FieldCipher
 from infra.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from infra.db.engine import app_url, create_engine, session_factory
+from infra.db.legacy_identifiers import Converted
 from infra.db.rate_limits import PostgresRateLimiter
 from infra.db.uow import SqlUnitOfWorkFactory, Storage
 from infra.eventlog import checkpoints, verify
@@ -78,6 +79,14 @@ class Runtime:
         """Sign a checkpoint over the log as it is now (None if nothing new)."""
         async with self.storage.sessions() as session, session.begin():
             return await checkpoints.seal(session, self.checkpoint_key, self.storage.clock)
+
+    async def seal_legacy_identifiers(self) -> Converted:
+        """Seal identifiers stored in the clear before migration 0008 (idempotent)."""
+        converted = await legacy_identifiers.seal_legacy_identifiers(
+            self.storage.sessions, lambda: self.keys, self.storage.clock
+        )
+        _report(converted)
+        return converted
 
     async def verify_audit(self) -> AuditReport:
         """Recompute the whole chain, every checkpoint and every sealed value."""
@@ -170,6 +179,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Before serving: nothing may be read or written next to unsealed identifiers.
+        await runtime.seal_legacy_identifiers()
         await runtime.services.exports.reap()
         sealer = _start_sealing(runtime, settings.checkpoint_seconds)
         try:
@@ -261,12 +272,36 @@ async def _prepare(settings: Settings, server: EmbeddedPostgres | None, migrate:
         os.environ["DATABASE_URL"] = url  # server workers and child commands inherit it
         settings = settings.model_copy(update={"database_url": SecretStr(url)})
     if migrate:
-        engine = create_engine(_owner_url(settings), pool_size=1)
-        try:
-            await migrations.upgrade(engine)
-        finally:
-            await engine.dispose()
+        await migrate_database(settings)
     return settings
+
+
+async def migrate_database(settings: Settings, *, clock: Clock | None = None) -> Converted:
+    """Apply migrations as the schema owner, then seal what earlier versions kept in the
+    clear (the one step a migration cannot do: it needs the keys)."""
+    engine = create_engine(_owner_url(settings), pool_size=1)
+    try:
+        await migrations.upgrade(engine)
+        converted = await legacy_identifiers.seal_legacy_identifiers(
+            session_factory(engine),
+            lambda: KeyFileProvider.open_or_create(settings.key_path),
+            clock or SystemClock(),
+        )
+    finally:
+        await engine.dispose()
+    _report(converted)
+    return converted
+
+
+def _report(converted: Converted) -> None:
+    if converted.total:
+        log.info(
+            "sealed %d screening numbers and %d serial numbers stored in the clear by an "
+            "earlier version; emptied %d of erased participants",
+            converted.screening_numbers,
+            converted.serials,
+            converted.dropped,
+        )
 
 
 def _owner_url(settings: Settings) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from domain import access
 from domain.access import Permission
 
 
@@ -43,6 +44,14 @@ def either(*permissions: Permission) -> Rule:
 
 def _plain(*names: str) -> dict[str, Rule]:
     return dict.fromkeys(names, PARENT)
+
+
+def identifier(entity_type: str, field: str) -> Rule:
+    """A field that identifies a person: the rule `domain/access.py` keeps for it."""
+    permission = access.field_permission(entity_type, field)
+    if permission is None:
+        raise ValueError(f"{entity_type}.{field} is not an identifier in domain/access.py")
+    return guarded(permission)
 
 
 FIELD_RULES: dict[str, dict[str, Rule]] = {
@@ -129,7 +138,6 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
     "Participant": _plain(
         "id",
         "subjectId",
-        "screeningNumber",
         "status",
         "timezone",
         "registeredAt",
@@ -140,6 +148,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "enrolledOn",
     )
     | {
+        "screeningNumber": identifier("Participant", "screening_number"),
         "contact": guarded(Permission.IDENTIFIERS_READ),
         "site": guarded(Permission.SITE_READ),
         "consent": guarded(Permission.PARTICIPANT_READ),
@@ -212,7 +221,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
     "Device": _plain(
         "id", "kinds", "model", "registeredAt", "participantId", "assignedAt", "version"
     )
-    | {"serial": guarded(Permission.IDENTIFIERS_READ)},
+    | {"serial": identifier("Device", "serial")},
     "Reading": _plain(
         "id",
         "kind",

@@ -152,6 +152,35 @@ def allows(actor: Actor, permission: Permission, scope: Scope = GLOBAL) -> bool:
     return granting(actor, permission, scope) is not None
 
 
+# Fields that identify a person, directly or through a device they hold, by entity type. One
+# rule reads them all: IDENTIFIERS_READ on the object's scope (the participant and their site
+# staff). GraphQL fields (api/policy.py), the audit trail, its CLI export and the sponsor
+# exports (which never carry them) all follow this table.
+IDENTIFIER_FIELDS: Mapping[str, frozenset[str]] = {
+    "Participant": frozenset({"screening_number"}),
+    "ParticipantContact": frozenset({"full_name", "email", "phone", "date_of_birth", "address"}),
+    "Device": frozenset({"serial"}),
+}
+
+
+def field_permission(entity_type: str, field: str) -> Permission | None:
+    """What reading this field needs beyond seeing its object; None for plain fields."""
+    identifying = field in IDENTIFIER_FIELDS.get(entity_type, frozenset())
+    return Permission.IDENTIFIERS_READ if identifying else None
+
+
+def may_read_field(actor: Actor, entity_type: str, field: str, scope: Scope) -> bool:
+    permission = field_permission(entity_type, field)
+    return permission is None or allows(actor, permission, scope)
+
+
+def require_field(actor: Actor, entity_type: str, field: str, scope: Scope) -> None:
+    """Raise unless the actor may read this field of an object in this scope."""
+    permission = field_permission(entity_type, field)
+    if permission is not None:
+        require(actor, permission, scope)
+
+
 @dataclass(frozen=True)
 class ReadFilter:
     """Which rows a list may return: everything, or those in these studies, sites or subjects."""

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import ClassVar
 
 from domain.errors import Invalid
@@ -18,6 +19,18 @@ from domain.ids import ParticipantId
 from domain.users import normalise_email
 
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{5,32}$")
+
+
+ContactValue = str | date | None
+
+
+class Keep(Enum):
+    """A field left out of an update: its stored value stays as it is."""
+
+    KEEP = "KEEP"
+
+
+KEEP = Keep.KEEP
 
 
 class ContactField(StrEnum):
@@ -63,25 +76,34 @@ class ContactDetails:
             address=_text(address, "address", 500),
         )
 
-    def corrected(self, field: ContactField, value: str | None, today: date) -> ContactDetails:
-        """The same details with one field replaced (validated again) or cleared."""
-        texts: dict[ContactField, str | None] = {
-            f: getattr(self, f.value) for f in ContactField if f is not ContactField.DATE_OF_BIRTH
-        }
-        birth = self.date_of_birth
-        if field is ContactField.DATE_OF_BIRTH:
-            birth = _parse_date(value)
-        else:
-            texts[field] = value
-        return ContactDetails.of(
+    def changed(self, changes: Mapping[ContactField, ContactValue], today: date) -> ContactDetails:
+        """These details with the given fields replaced (all validated again); fields not
+        named keep their values. A blank or None value empties its field."""
+        merged: dict[ContactField, ContactValue] = {
+            f: getattr(self, f.value) for f in ContactField
+        } | dict(changes)
+        details = ContactDetails.of(
             self.id,
-            full_name=texts[ContactField.FULL_NAME],
-            email=texts[ContactField.EMAIL],
-            phone=texts[ContactField.PHONE],
-            date_of_birth=birth,
-            address=texts[ContactField.ADDRESS],
+            full_name=_as_text(merged[ContactField.FULL_NAME], "full_name"),
+            email=_as_text(merged[ContactField.EMAIL], "email"),
+            phone=_as_text(merged[ContactField.PHONE], "phone"),
+            date_of_birth=_as_date(merged[ContactField.DATE_OF_BIRTH]),
+            address=_as_text(merged[ContactField.ADDRESS], "address"),
             today=today,
         )
+        return dataclasses.replace(details, version=self.version)
+
+    def emptied_by(self, after: ContactDetails) -> tuple[ContactField, ...]:
+        """The fields that hold a value here and none in `after`."""
+        return tuple(
+            f
+            for f in ContactField
+            if getattr(self, f.value) is not None and getattr(after, f.value) is None
+        )
+
+    def corrected(self, field: ContactField, value: str | None, today: date) -> ContactDetails:
+        """The same details with one field replaced (validated again) or cleared."""
+        return self.changed({field: value}, today)
 
     def next_version(self, previous: ContactDetails | None) -> ContactDetails:
         return dataclasses.replace(self, version=(previous.version if previous else 0) + 1)
@@ -102,6 +124,16 @@ def _phone(value: str | None) -> str | None:
     if not _PHONE.match(value.strip()):
         raise Invalid("phone", "Use digits, spaces and an optional leading '+'.")
     return value.strip()
+
+
+def _as_text(value: ContactValue, field: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise Invalid(field, "Use text.")
+
+
+def _as_date(value: ContactValue) -> date | None:
+    return value if value is None or isinstance(value, date) else _parse_date(value)
 
 
 def _parse_date(value: str | None) -> date | None:

@@ -21,7 +21,8 @@ from domain.readings import Reading, ReadingKind
 @dataclass(frozen=True)
 class Device:
     ENTITY: ClassVar[str] = "Device"
-    PERSONAL: ClassVar[frozenset[str]] = frozenset()
+    # A serial number identifies the device and, through it, whoever holds it (HIPAA).
+    PERSONAL: ClassVar[frozenset[str]] = frozenset({"serial"})
     REASON_REQUIRED: ClassVar[bool] = False
 
     id: DeviceId

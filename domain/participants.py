@@ -48,14 +48,15 @@ def new_subject_id() -> str:
 @dataclass(frozen=True)
 class Participant:
     ENTITY: ClassVar[str] = "Participant"
-    PERSONAL: ClassVar[frozenset[str]] = frozenset()
+    # The screening number identifies the person at their site: sealed with their key.
+    PERSONAL: ClassVar[frozenset[str]] = frozenset({"screening_number"})
     REASON_REQUIRED: ClassVar[bool] = True
 
     id: ParticipantId
     study_id: StudyId
     site_id: SiteId
     subject_id: str
-    screening_number: str
+    screening_number: str | None  # None once erased
     status: ParticipantStatus
     timezone: str
     registered_at: datetime
@@ -106,7 +107,9 @@ class Participant:
         )
 
     def erased(self, now: datetime) -> Participant:
-        return dataclasses.replace(self, erased_at=now, version=self.version + 1)
+        return dataclasses.replace(
+            self, screening_number=None, erased_at=now, version=self.version + 1
+        )
 
     def move_to(self, status: ParticipantStatus, now: datetime) -> Participant:
         """Advance the lifecycle; withdrawal is possible from every active state."""

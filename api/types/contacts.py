@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import strawberry
 
@@ -12,11 +12,12 @@ from api.errors import MutationError, attempt
 from api.exposure import expose
 from api.relay import from_global_id
 from api.types.participants import ParticipantType
-from domain.contacts import ContactDetails, ContactField
+from domain.contacts import KEEP, ContactDetails, ContactField, Keep
 from domain.ids import ParticipantId, StudyId
 from domain.services import contacts as cases
 
 ContactFieldType = strawberry.enum(ContactField, name="ContactField")
+T = TypeVar("T")
 
 
 @strawberry.type(
@@ -40,17 +41,32 @@ async def contact_of(info: Info, participant_id: ParticipantId) -> ContactDetail
     return expose(ContactDetailsType, found) if found else None
 
 
-@strawberry.input
+_KEPT = "Left out: stays as it is. null or blank: empties it (needs a reason)."
+
+
+@strawberry.input(
+    description="Only the fields you send change; emptying a field with a value needs a reason."
+)
 class SetParticipantContactInput:
     participant_id: strawberry.ID
-    full_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    date_of_birth: date | None = None
-    address: str | None = None
+    full_name: str | None = strawberry.field(default=strawberry.UNSET, description=_KEPT)
+    email: str | None = strawberry.field(default=strawberry.UNSET, description=_KEPT)
+    phone: str | None = strawberry.field(default=strawberry.UNSET, description=_KEPT)
+    date_of_birth: date | None = strawberry.field(default=strawberry.UNSET, description=_KEPT)
+    address: str | None = strawberry.field(default=strawberry.UNSET, description=_KEPT)
+    reason: str | None = strawberry.field(
+        default=None,
+        description="Why; required to empty a field (the old value stays in the trail: "
+        "redactParticipantContact removes a value entered by mistake).",
+    )
     expected_version: int | None = strawberry.field(
         default=None, description="The version you read (0 if there were no details yet)."
     )
+
+
+def _given(value: T) -> T | Keep:
+    """strawberry tells a field left out (UNSET) from an explicit null."""
+    return KEEP if value is strawberry.UNSET else value
 
 
 @strawberry.input
@@ -109,7 +125,9 @@ class ContactQueries:
 
 @strawberry.type
 class ContactMutations:
-    @strawberry.mutation(description="Record or correct a participant's contact details.")
+    @strawberry.mutation(
+        description="Record or correct a participant's contact details; fields left out stay."
+    )
     async def set_participant_contact(
         self, info: Info, input: SetParticipantContactInput
     ) -> ContactResult:
@@ -118,11 +136,12 @@ class ContactMutations:
                 uow=info.context.services.uow(),
                 ctx=info.context.caller,
                 participant_id=_participant_id(input.participant_id),
-                full_name=input.full_name,
-                email=input.email,
-                phone=input.phone,
-                date_of_birth=input.date_of_birth,
-                address=input.address,
+                full_name=_given(input.full_name),
+                email=_given(input.email),
+                phone=_given(input.phone),
+                date_of_birth=_given(input.date_of_birth),
+                address=_given(input.address),
+                reason=input.reason,
                 expected_version=input.expected_version,
             )
             return ContactSuccess(contact=expose(ContactDetailsType, contact))

@@ -33,7 +33,6 @@ ParticipantStatusType = strawberry.enum(ParticipantStatus, name="ParticipantStat
 @strawberry.type(name="Participant", description="A pseudonymous study participant.")
 class ParticipantType(Node):
     subject_id: str = strawberry.field(description="Random study subject id, e.g. 'K7Q2-9XHD'.")
-    screening_number: str
     status: ParticipantStatus
     timezone: str = strawberry.field(description="Current IANA time zone of the participant.")
     registered_at: datetime
@@ -53,6 +52,13 @@ class ParticipantType(Node):
         from api.types.contacts import contact_of
 
         return await contact_of(info, self.entity.id)
+
+    @strawberry.field(
+        description="An identifier: the participant and their site staff only (FORBIDDEN for "
+        "others); null once erased."
+    )
+    def screening_number(self, info: Info) -> str | None:
+        return cases.screening_number_of(info.context.caller, self.entity)
 
     @strawberry.field(description="The arm, once enrolled.")
     def arm_id(self) -> strawberry.ID | None:

@@ -8,7 +8,7 @@ from datetime import date
 from domain import access, audit
 from domain.access import Permission
 from domain.actors import Grant, RequestContext
-from domain.contacts import ContactDetails, ContactField
+from domain.contacts import KEEP, ContactDetails, ContactField, ContactValue, Keep
 from domain.errors import DomainError, ErrorCode
 from domain.ids import ParticipantId, StudyId
 from domain.participants import Participant
@@ -51,14 +51,28 @@ async def set_contact(
     uow: UnitOfWork,
     ctx: RequestContext,
     participant_id: ParticipantId,
-    full_name: str | None,
-    email: str | None,
-    phone: str | None,
-    date_of_birth: date | None,
-    address: str | None,
+    full_name: str | Keep | None = KEEP,
+    email: str | Keep | None = KEEP,
+    phone: str | Keep | None = KEEP,
+    date_of_birth: date | Keep | None = KEEP,
+    address: str | Keep | None = KEEP,
+    reason: str | None = None,
     expected_version: int | None = None,
 ) -> ContactDetails:
-    """Record or correct a participant's contact details (site staff)."""
+    """Record or correct a participant's contact details (site staff).
+
+    Fields left out (KEEP) stay as they are. Emptying a field that holds a value needs a
+    reason; the old value stays in the trail (redact_contact removes a mistaken one).
+    """
+    given: dict[ContactField, ContactValue | Keep] = {
+        ContactField.FULL_NAME: full_name,
+        ContactField.EMAIL: email,
+        ContactField.PHONE: phone,
+        ContactField.DATE_OF_BIRTH: date_of_birth,
+        ContactField.ADDRESS: address,
+    }
+    changes = {f: v for f, v in given.items() if not isinstance(v, Keep)}
+    why = audit.normalise_reason(reason)
     async with uow:
         participant = await _locked(uow, ctx, participant_id)
         grant = _writable(ctx, participant)
@@ -67,19 +81,15 @@ async def set_contact(
             previous.version if previous else 0
         ):
             raise DomainError(ErrorCode.STALE_VERSION, "The details changed since you read them.")
-        contact = ContactDetails.of(
-            participant_id,
-            full_name=full_name,
-            email=email,
-            phone=phone,
-            date_of_birth=date_of_birth,
-            address=address,
-            today=uow.clock.now().date(),
-        ).next_version(previous)
+        base = previous or ContactDetails(id=participant_id)
+        contact = base.changed(changes, uow.clock.now().date()).next_version(previous)
+        _require_reason_to_empty(base.emptied_by(contact), why)
         subject = _subject(participant)
         if previous is None:
-            change = audit.created(ctx, grant, contact, subject)
-        elif (updated := audit.updated(ctx, grant, previous, contact, subject)) is not None:
+            change = audit.created(ctx, grant, contact, subject, reason=why)
+        elif (
+            updated := audit.updated(ctx, grant, previous, contact, subject, reason=why)
+        ) is not None:
             change = updated
         else:
             return previous  # nothing changed: nothing stored, nothing logged
@@ -87,6 +97,16 @@ async def set_contact(
         uow.record(change)
         await uow.commit()
     return contact
+
+
+def _require_reason_to_empty(emptied: tuple[ContactField, ...], reason: str | None) -> None:
+    if emptied and reason is None:
+        names = ", ".join(f.value for f in emptied)
+        raise DomainError(
+            ErrorCode.REASON_REQUIRED,
+            f"Emptying {names} needs a reason; a value entered by mistake is redacted instead.",
+            field="reason",
+        )
 
 
 async def get_contact(

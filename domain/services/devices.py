@@ -46,7 +46,9 @@ async def register(
             now=uow.clock.now(),
         )
         await uow.devices.add(device)
-        uow.record(audit.created(ctx, grant, device, _subject(device)))
+        # Held by nobody yet: the serial is sealed with the device's own key.
+        subject = audit.Subject(device.study_id, device.site_id, data_owner=device.id)
+        uow.record(audit.created(ctx, grant, device, subject))
         await uow.commit()
     return device
 
@@ -119,5 +121,5 @@ async def get(*, uow: UnitOfWork, ctx: RequestContext, device_id: DeviceId) -> D
 
 def serial_of(ctx: RequestContext, device: Device) -> str:
     """Serial numbers identify a device and through it its holder: site staff only."""
-    access.require(ctx.actor, Permission.IDENTIFIERS_READ, device_scope(device))
+    access.require_field(ctx.actor, Device.ENTITY, "serial", device_scope(device))
     return device.serial

@@ -142,6 +142,13 @@ async def get_participant(
     )
 
 
+def screening_number_of(ctx: RequestContext, participant: Participant) -> str | None:
+    """The screening number identifies the person: the participant and their site staff."""
+    scope = participant_scope(participant)
+    access.require_field(ctx.actor, Participant.ENTITY, "screening_number", scope)
+    return participant.screening_number
+
+
 async def get_participants(
     *, uow: UnitOfWork, ctx: RequestContext, ids: Sequence[ParticipantId]
 ) -> Sequence[Participant | None]:

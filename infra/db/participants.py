@@ -1,11 +1,13 @@
-"""Repository for participants."""
+"""Repository for participants; the screening number is sealed with the participant's key and
+kept unique per study by a blind index, so a duplicate is refused by the database itself."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import RowMapping, select, update
+from sqlalchemy import Row, RowMapping, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,17 +18,40 @@ from domain.ids import ParticipantId, SiteId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
 from domain.schedules import ZoneChange
-from infra.db.data_keys import FieldCipher
+from infra.crypto.blind_index import exact
+from infra.db.data_keys import FieldCipher, key_ids
 from infra.db.mapping import row_values
 from infra.db.tables import ParticipantRow, ParticipantZoneRow
 from infra.db.visibility import visible_rows
 
 _TABLE = ParticipantRow.__table__  # type: ignore[attr-defined]
 _ZONES = ParticipantZoneRow.__table__  # type: ignore[attr-defined]
+_NAME = "participants"
+_NUMBER = "screening_number"
+_IDENTIFIER_COLUMNS = frozenset(
+    {"screening_number_sealed", "screening_number_index", "legacy_screening_number"}
+)
+# Erasure: the key is destroyed, and without the index nobody holding the index key can test
+# whether a screening number was this participant's.
+_FORGOTTEN: dict[str, Any] = dict.fromkeys(_IDENTIFIER_COLUMNS)
 
 
-def _participant(row: RowMapping) -> Participant:
-    return Participant(**{**row, "status": ParticipantStatus(row["status"])})
+def screening_number_index(cipher: FieldCipher, study_id: uuid.UUID, number: str) -> bytes:
+    # Scoped to the study: equal numbers in two studies do not give linkable indexes.
+    return cipher.index(f"{_NAME}.{_NUMBER}", f"{study_id}\x1f{number}", exact)
+
+
+async def sealed_screening_number(
+    cipher: FieldCipher, participant_id: uuid.UUID, study_id: uuid.UUID, number: str
+) -> dict[str, Any]:
+    """The column values that store a screening number: sealed, indexed, no plaintext."""
+    return {
+        "screening_number_sealed": await cipher.seal(
+            participant_id, _NAME, _NUMBER, participant_id, number
+        ),
+        "screening_number_index": screening_number_index(cipher, study_id, number),
+        "legacy_screening_number": None,
+    }
 
 
 class SqlParticipantRepository:
@@ -35,9 +60,18 @@ class SqlParticipantRepository:
         self._cipher = cipher
 
     async def try_add(self, participant: Participant) -> bool:
+        # Each participant gets their own data key: erasing it shreds their personal data.
+        # It exists before the row, because the row's screening number is sealed with it.
+        if await self._cipher.keys.live(participant.id) is None:
+            await self._cipher.keys.create(participant.id, "participant")
+        values = row_values(participant, exclude=frozenset({_NUMBER}))
+        if participant.screening_number is not None:
+            values |= await sealed_screening_number(
+                self._cipher, participant.id, participant.study_id, participant.screening_number
+            )
         statement = (
             pg_insert(_TABLE)
-            .values(row_values(participant))
+            .values(values)
             .on_conflict_do_nothing(index_elements=["study_id", "subject_id"])
             .returning(_TABLE.c.id)
         )
@@ -53,30 +87,49 @@ class SqlParticipantRepository:
             participant.id,
             ZoneChange(effective_from=participant.registered_at, timezone=participant.timezone),
         )
-        # Each participant gets their own data key: erasing it shreds their personal data.
-        await self._cipher.keys.create(participant.id, "participant")
         return True
+
+    async def _participants(self, rows: Sequence[Row[Any]]) -> list[Participant]:
+        await self._cipher.keys.load(key_ids(r.screening_number_sealed for r in rows))
+        return [await self._participant(r._mapping) for r in rows]
+
+    async def _participant(self, row: RowMapping) -> Participant:
+        values = {k: v for k, v in row.items() if k not in _IDENTIFIER_COLUMNS}
+        values["status"] = ParticipantStatus(row["status"])
+        return Participant(**values, screening_number=await self._screening_number(row))
+
+    async def _screening_number(self, row: RowMapping) -> str | None:
+        if row["legacy_screening_number"] is not None:  # written before 0008, not sealed yet
+            return str(row["legacy_screening_number"])
+        blob = row["screening_number_sealed"]
+        if blob is None:
+            return None
+        return await self._cipher.open(row["id"], _NAME, _NUMBER, row["id"], blob)
 
     async def get(self, participant_id: ParticipantId) -> Participant | None:
         query = select(_TABLE).where(_TABLE.c.id == participant_id)
         row = (await self._session.execute(query)).first()
-        return _participant(row._mapping) if row else None
+        return await self._participant(row._mapping) if row else None
 
     async def lock(self, participant_id: ParticipantId) -> Participant | None:
         query = select(_TABLE).where(_TABLE.c.id == participant_id).with_for_update()
         row = (await self._session.execute(query)).first()
-        return _participant(row._mapping) if row else None
+        return await self._participant(row._mapping) if row else None
 
     async def get_many(self, ids: Sequence[ParticipantId]) -> Sequence[Participant]:
         result = await self._session.execute(select(_TABLE).where(_TABLE.c.id.in_(ids)))
-        return [_participant(r._mapping) for r in result]
+        return await self._participants(result.all())
 
     async def update(self, participant: Participant) -> None:
-        # Optimistic concurrency: only the version we read may be replaced.
+        # Optimistic concurrency: only the version we read may be replaced. The screening
+        # number never changes after registration; erasure forgets it.
+        values = row_values(participant, exclude=frozenset({"id", _NUMBER}))
+        if participant.erased_at is not None:
+            values |= _FORGOTTEN
         statement = (
             update(_TABLE)
             .where(_TABLE.c.id == participant.id, _TABLE.c.version == participant.version - 1)
-            .values(row_values(participant, exclude=frozenset({"id"})))
+            .values(values)
             .returning(_TABLE.c.id)
         )
         if (await self._session.execute(statement)).first() is None:
@@ -125,5 +178,5 @@ class SqlParticipantRepository:
         if request.after is not None:
             query = query.where(_TABLE.c.id > uuid.UUID(request.after[0]))
         query = query.order_by(_TABLE.c.id).limit(request.first + 1)
-        rows = [_participant(r._mapping) for r in await self._session.execute(query)]
+        rows = await self._participants((await self._session.execute(query)).all())
         return Page.from_overfetch(rows, request)

@@ -127,7 +127,7 @@ class SqlUnitOfWork:
 
     @property
     def devices(self) -> SqlDeviceRepository:
-        return SqlDeviceRepository(self.session)
+        return SqlDeviceRepository(self.session, self.cipher)
 
     @property
     def exports(self) -> SqlExportRepository:

@@ -77,7 +77,7 @@ async def test_every_format_is_valid_pseudonymised_and_signed(
         legal_basis=basis,
     )
     secrets = [DIARY_TEXT, *(p["full_name"] for p in PEOPLE), *(p["email"] for p in PEOPLE)]
-    secrets += [str(p.id) for p in world.people] + [p.screening_number for p in world.people]
+    secrets += [str(p.id) for p in world.people] + [p.screening_number or "" for p in world.people]
     secrets += [REASON, PROXY_REASON, CORRECTION_REASON, DELETE_REASON, basis, "7946 0958"]
     for format in ExportFormat:
         out = tmp_path / format.value

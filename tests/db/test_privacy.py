@@ -12,7 +12,8 @@ from domain.actors import Actor, Role
 from domain.contacts import ContactField
 from domain.errors import DomainError, ErrorCode
 from domain.pagination import PageRequest
-from domain.services import contacts, diaries, keys, participants, trail
+from domain.readings import ReadingKind
+from domain.services import contacts, devices, diaries, keys, participants, trail
 from domain.trail import TrailQuery, ValueState
 from infra.db.data_keys import DataKeyStore
 from infra.db.engine import create_engine
@@ -41,6 +42,10 @@ SECRETS = [
     PROXY_REASON,
     CORRECTION_REASON,
     DELETE_REASON,
+    # Identifiers beside the contact details: screening numbers and a device serial.
+    "SCR-000",
+    "SCR-001",
+    "OM-12345",
 ]
 
 
@@ -68,6 +73,14 @@ async def _dump(scratch: Scratch) -> str:
 async def test_a_dump_shows_no_personal_data(scratch: Scratch) -> None:
     world = await build_world(scratch.runtime.services.uow)
     diary = await add_diary(scratch.runtime.services.uow, world)
+    cuff = await devices.register(
+        uow=scratch.runtime.services.uow(),
+        ctx=caller(world.coordinator),
+        site_id=world.site.id,
+        kinds=(ReadingKind.BLOOD_PRESSURE,),
+        model="Omron",
+        serial="OM-12345",
+    )
     dump = (await _dump(scratch)).lower()
     for secret in SECRETS:
         assert secret.lower() not in dump, secret
@@ -89,6 +102,13 @@ async def test_a_dump_shows_no_personal_data(scratch: Scratch) -> None:
         uow=scratch.runtime.services.uow(), ctx=caller(world.coordinator), entry_id=diary.entry_id
     )
     assert entry.free_text == {"NOTE": DIARY_TEXT}
+    ctx = caller(world.coordinator)
+    stored = await devices.get(uow=scratch.runtime.services.uow(), ctx=ctx, device_id=cuff.id)
+    assert devices.serial_of(ctx, stored) == "OM-12345"
+    person = await participants.get_participant(
+        uow=scratch.runtime.services.uow(), ctx=ctx, participant_id=world.people[1].id
+    )
+    assert participants.screening_number_of(ctx, person) == "SCR-001"
 
 
 async def _trail(scratch: Scratch, actor: Actor, **query: object) -> list[object]:

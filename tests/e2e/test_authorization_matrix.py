@@ -93,6 +93,7 @@ class World:
     places: dict[str, Place] = field(default_factory=dict)
     staff: dict[str, str] = field(default_factory=dict)  # role name -> StaffUser global id
     emails: dict[str, str] = field(default_factory=dict)
+    identifiers: dict[str, str] = field(default_factory=dict)  # gid -> screening number, serial
     counter: itertools.count[int] = field(default_factory=itertools.count)
     due: dict[str, Any] = field(default_factory=dict)  # an open diary occurrence of "own"
 
@@ -136,8 +137,10 @@ async def _staff(world: World, settings: Settings, name: str, grants: tuple[Gran
 
 async def _participant(world: World, site: str, recorder: str | None = None) -> Place:
     where = world.places[site]
-    made = await world.gql("admin", REGISTER, s=where.gid, n=world.unique("N"))
+    number = world.unique("N")
+    made = await world.gql("admin", REGISTER, s=where.gid, n=number)
     gid = made["data"]["registerParticipant"]["participant"]["id"]
+    world.identifiers[gid] = number
     if recorder is not None:
         email = f"{uuid.uuid4().hex[:10]}@example.org"
         await world.gql(recorder, SET_CONTACT, p=gid, e=email)
@@ -255,9 +258,11 @@ async def _build_diaries_and_devices(world: World) -> None:
             result["entry"]["id"], person.study, person.site, person.participant
         )
         site = world.places["A1" if label == "own" else "A2"]
-        registered = await world.gql(staff, REGISTER_DEVICE, t=site.gid, n=world.unique("SN"))
+        serial = world.unique("SN")
+        registered = await world.gql(staff, REGISTER_DEVICE, t=site.gid, n=serial)
         assert _data(registered, "registerDevice", "device"), registered
         device = registered["data"]["registerDevice"]["device"]["id"]
+        world.identifiers[device] = serial
         await world.gql(staff, ASSIGN_DEVICE, t=device, p=person.gid)
         world.places[f"device_{label}"] = Place(
             device, person.study, person.site, read=Permission.SITE_READ
@@ -1060,6 +1065,17 @@ CASES: dict[str, Case] = {
         ),
         within("own", "Participant.readingSummaries"),
     ),
+    "Participant.screeningNumber": Case(
+        PEOPLE,
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Participant { screeningNumber } } }",
+            "*",
+            "screeningNumber",
+        ),
+        lambda w, who, t: (
+            visible(w, who, t) and by_policy("Participant.screeningNumber")(w, who, t)
+        ),
+    ),
     "Device.serial": Case(
         DEVICES,
         f_nested("query($id: ID!) { node(id: $id) { ... on Device { serial } } }", "*", "serial"),
@@ -1206,18 +1222,57 @@ async def test_staff_user_nodes_are_for_admins_and_oneself(world: World) -> None
 
 
 async def test_data_managers_never_receive_direct_identifiers(world: World) -> None:
-    """Requirement 32: run the identifying queries as the sponsor side: nothing comes back."""
+    """Requirement 32: run the identifying queries as the sponsor side: nothing comes back,
+    neither screening numbers nor device serials, on the objects or in the trail."""
     known = [world.emails[world.places[p].gid] for p in PEOPLE] + ["Full Name", "Street 1"]
+    known += [world.identifiers[world.places[t].gid] for t in PEOPLE + DEVICES]
+    queries = {
+        "Participant": (
+            "query($id: ID!) { node(id: $id) { ... on Participant { subjectId screeningNumber contact { fullName email address } } } }",
+            "query($id: ID!) { auditTrail(filter: {participantId: $id}) { edges { node { changes { field old { value } new { value } } } } } }",
+        ),
+        "Device": (
+            "query($id: ID!) { node(id: $id) { ... on Device { model serial } } }",
+            "query($e: String) { auditTrail(filter: {entityId: $e}) { edges { node { changes { field old { value } new { value } } } } } }",
+        ),
+    }
     for who in ("data_manager", "other_dm", "monitor", "admin"):
-        for target in PEOPLE:
+        for target in PEOPLE + DEVICES:
             gid = world.places[target].gid
-            for query in (
-                "query($id: ID!) { node(id: $id) { ... on Participant { subjectId contact { fullName email address } } } }",
-                "query($id: ID!) { auditTrail(filter: {participantId: $id}) { edges { node { changes { field old { value } new { value } } } } } }",
-            ):
-                body = await world.gql(who, query, id=gid)
+            for query in queries["Device" if target in DEVICES else "Participant"]:
+                body = await world.gql(who, query, id=gid, e=str(from_global_id(gid)[1]))
                 leaked = [k for k in known if k.lower() in str(body).lower()]
                 assert not leaked, (who, target, leaked)
+
+
+# Identifiers in the trail, each with the GraphQL field whose rule it shares.
+TRAIL_IDENTIFIERS = (
+    ("Participant.screeningNumber", "Participant", "screeningNumber", PEOPLE),
+    ("Participant.contact", "ParticipantContact", "email", PEOPLE),
+    ("Device.serial", "Device", "serial", DEVICES),
+)
+TRAIL_OF = "query($t: String, $e: String) { auditTrail(filter: {entityType: $t, entityId: $e}) { edges { node { changes { field personal new { state value } } } } } }"
+
+
+async def test_the_trail_applies_the_field_rules_of_the_objects(world: World) -> None:
+    """Whoever may not read an identifier on its object does not read it in the trail."""
+    mismatches = []
+    for path, entity, name, targets in TRAIL_IDENTIFIERS:
+        for who, target in itertools.product(ROLES, targets):
+            place = world.places[target]
+            value = (world.emails if name == "email" else world.identifiers)[place.gid]
+            body = await world.gql(who, TRAIL_OF, t=entity, e=str(from_global_id(place.gid)[1]))
+            edges = _data(body, "auditTrail", "edges") or []
+            changes = [c for e in edges for c in e["node"]["changes"] if c["field"] == name]
+            shown = any(c["new"] == {"state": "REVEALED", "value": value} for c in changes)
+            readable = by_policy(path)(world, who, target)
+            expected = readable and world.allows(who, (Permission.AUDIT_READ,), place.scope)
+            if shown != expected:
+                mismatches.append(f"{entity}.{name} as {who} on {target}: shown={shown}")
+            leaked = value in str(changes) and not shown
+            if leaked or not all(c["personal"] for c in changes):
+                mismatches.append(f"{entity}.{name} as {who} on {target}: not kept personal")
+    assert not mismatches, "\n".join(mismatches)
 
 
 async def test_free_text_answers_stay_with_the_participant_and_their_site(world: World) -> None:

@@ -15,15 +15,20 @@ from infra.db.tables.base import Base, timestamp
 
 
 class DeviceRow(Base, table=True):
+    """A device; its serial is sealed with the device's own key, unique per study by index."""
+
     __tablename__ = "devices"
-    __table_args__ = (UniqueConstraint("study_id", "serial"),)
+    __table_args__ = (UniqueConstraint("study_id", "serial_index"),)
 
     id: uuid.UUID = Field(primary_key=True)
     study_id: uuid.UUID = Field(foreign_key="studies.id")
     site_id: uuid.UUID = Field(foreign_key="sites.id", index=True)
     kinds: list[Any] = Field(sa_type=JSONB)
     model: str = Field(max_length=100)
-    serial: str = Field(max_length=100)
+    serial_sealed: bytes | None = Field(default=None, sa_type=LargeBinary)
+    serial_index: bytes | None = Field(default=None, sa_type=LargeBinary)
+    # Written in the clear before 0008; sealed and emptied at the next migrate or start-up.
+    legacy_serial: str | None = Field(default=None, max_length=100)
     registered_at: datetime = timestamp()
     participant_id: uuid.UUID | None = Field(
         default=None, foreign_key="participants.id", index=True
