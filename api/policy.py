@@ -93,6 +93,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "raiseQuery": guarded(Permission.QUERY_RAISE),
         "answerQuery": guarded(Permission.QUERY_ANSWER),
         "closeQuery": guarded(Permission.QUERY_RAISE),
+        "reopenQuery": guarded(Permission.QUERY_RAISE),
         "signRecord": guarded(Permission.RECORD_SIGN),
         "publishQuestionnaire": guarded(Permission.STUDY_DESIGN),
         "createDiarySchedule": guarded(Permission.STUDY_DESIGN),

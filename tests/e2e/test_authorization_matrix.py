@@ -846,6 +846,14 @@ CASES: dict[str, Case] = {
         ),
         by_policy("Mutation.closeQuery"),
     ),
+    "Mutation.reopenQuery": Case(
+        QUERIES,
+        _mutating(
+            "reopenQuery",
+            'mutation($t: ID!) { reopenQuery(input: {queryId: $t, reason: "Source differs."}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.reopenQuery"),
+    ),
     "Study.arms": Case(
         ("A",),
         f_nested("query($id: ID!) { node(id: $id) { ... on Study { arms { id } } } }", "A", "arms"),
