@@ -48,6 +48,7 @@ from domain.trail import TrailEvent, TrailQuery
 from domain.users import StaffUser
 from domain.visits import Visit
 from tests.clock import PinnedClock
+from tests.paging import keyset_window
 
 
 class FakeClock(PinnedClock):
@@ -170,18 +171,14 @@ class FakeParticipants:
         status: ParticipantStatus | None,
         request: PageRequest,
     ) -> Page[Participant]:
-        rows = sorted(
-            (
-                p
-                for p in self.rows.values()
-                if p.site_id in site_ids
-                and _visible(visible, p.study_id, p.site_id, p.id)
-                and (status is None or p.status is status)
-                and (request.after is None or str(p.id) > request.after[0])
-            ),
-            key=lambda p: str(p.id),
+        rows = (
+            p
+            for p in self.rows.values()
+            if p.site_id in site_ids
+            and _visible(visible, p.study_id, p.site_id, p.id)
+            and (status is None or p.status is status)
         )
-        return Page.from_overfetch(rows[: request.first + 1], request)
+        return keyset_window(rows, lambda p: (p.id,), [uuid.UUID], request)
 
 
 class FakeUsers:
@@ -236,11 +233,8 @@ class FakeUsers:
         self.rows[user.id] = (user, hashed)
 
     async def page(self, request: PageRequest) -> Page[StaffUser]:
-        users = sorted((u for u, _ in self.rows.values()), key=lambda u: str(u.id))
-        after = request.after[0] if request.after else ""
-        return Page.from_overfetch(
-            [u for u in users if str(u.id) > after][: request.first + 1], request
-        )
+        users = (u for u, _ in self.rows.values())
+        return keyset_window(users, lambda u: (u.id,), [uuid.UUID], request)
 
 
 class FakeSessions:
@@ -487,19 +481,18 @@ class FakeVisits:
     async def page(
         self, filters: VisitFilter, visible: ReadFilter, request: PageRequest
     ) -> Page[Visit]:
-        rows = sorted(
-            (
-                v
-                for v in self.rows.values()
-                if _visible(visible, v.study_id, v.site_id, v.participant_id)
-                and (filters.participant_id is None or v.participant_id == filters.participant_id)
-                and (filters.site_id is None or v.site_id == filters.site_id)
-                and (filters.status is None or v.status is filters.status)
-                and (filters.upcoming_from is None or v.starts_at >= filters.upcoming_from)
-            ),
-            key=lambda v: v.starts_at,
+        rows = (
+            v
+            for v in self.rows.values()
+            if _visible(visible, v.study_id, v.site_id, v.participant_id)
+            and (filters.participant_id is None or v.participant_id == filters.participant_id)
+            and (filters.site_id is None or v.site_id == filters.site_id)
+            and (filters.status is None or v.status is filters.status)
+            and (filters.upcoming_from is None or v.starts_at >= filters.upcoming_from)
         )
-        return Page.from_overfetch(rows[: request.first + 1], request)
+        return keyset_window(
+            rows, lambda v: (v.starts_at, v.id), [datetime.fromisoformat, uuid.UUID], request
+        )
 
 
 class FakeQueries:
@@ -518,13 +511,13 @@ class FakeQueries:
     async def page(
         self, filters: QueryFilter, visible: ReadFilter, request: PageRequest
     ) -> Page[DataQuery]:
-        rows = [
+        rows = (
             q
             for q in self.rows.values()
             if _visible(visible, q.study_id, q.site_id, q.participant_id)
             and (filters.status is None or q.status is filters.status)
-        ]
-        return Page.from_overfetch(rows[: request.first + 1], request)
+        )
+        return keyset_window(rows, lambda q: (q.id,), [uuid.UUID], request)
 
 
 class FakeRecords:
@@ -605,11 +598,10 @@ class FakeDiaries:
         ]
 
     async def page(self, participant_id: ParticipantId, request: PageRequest) -> Page[DiaryEntry]:
-        rows = sorted(
-            (e for e in self.rows.values() if e.participant_id == participant_id),
-            key=lambda e: str(e.id),
+        rows = (e for e in self.rows.values() if e.participant_id == participant_id)
+        return keyset_window(
+            rows, lambda e: (e.due_at, e.id), [datetime.fromisoformat, uuid.UUID], request
         )
-        return Page.from_overfetch(rows[: request.first + 1], request)
 
     async def add_change_request(self, request: DataChangeRequest) -> None:
         self.requests.append(request)
@@ -696,16 +688,18 @@ class FakeReadings:
     async def page(
         self, participant_id: ParticipantId, filters: ReadingFilter, request: PageRequest
     ) -> Page[StoredReading]:
-        rows = sorted(
-            (
-                r
-                for r in self.rows.values()
-                if r.participant_id == participant_id
-                and (filters.include_deleted or r.deleted_at is None)
-            ),
-            key=lambda r: (r.reading.effective_start, str(r.id)),
+        rows = (
+            r
+            for r in self.rows.values()
+            if r.participant_id == participant_id
+            and (filters.include_deleted or r.deleted_at is None)
         )
-        return Page.from_overfetch(rows[: request.first + 1], request)
+        return keyset_window(
+            rows,
+            lambda r: (r.reading.effective_start, r.id),
+            [datetime.fromisoformat, uuid.UUID],
+            request,
+        )
 
     async def daily(
         self,

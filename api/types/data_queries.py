@@ -117,9 +117,12 @@ class DataQueryQueries:
     async def data_queries(
         self,
         info: Info,
+        *,
         filter: DataQueryFilter | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[DataQueryType]:
         f = filter or DataQueryFilter()
         filters = QueryFilter(
@@ -134,7 +137,7 @@ class DataQueryQueries:
             uow=info.context.services.uow(),
             ctx=info.context.caller,
             filters=filters,
-            request=page_request(first, after, "query", uuid.UUID),
+            request=page_request(first, after, "query", uuid.UUID, last=last, before=before),
         )
         return Connection[DataQueryType].of(
             page, lambda q: expose(DataQueryType, q), lambda q: (str(q.id),), "query"

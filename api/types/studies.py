@@ -90,16 +90,19 @@ class SiteType(Node):
     async def participants(
         self,
         info: Info,
+        *,
         first: int | None = None,
         after: str | None = None,
         status: ParticipantStatus | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[ParticipantType]:
         page = await participant_cases.page_participants(
             uow=info.context.services.uow(),
             ctx=info.context.caller,
             site_ids=[self.entity.id],
             status=ParticipantStatus(status) if status else None,
-            request=page_request(first, after, "participant", uuid.UUID),
+            request=page_request(first, after, "participant", uuid.UUID, last=last, before=before),
         )
         return participant_connection(page)
 

@@ -11,7 +11,7 @@ import strawberry
 from api.context import Info
 from api.errors import MutationError, attempt
 from api.exposure import expose
-from api.relay import Connection, Node, from_global_id, page_request, to_global_id
+from api.relay import Connection, Node, from_global_id, instant, page_request, to_global_id
 from api.types.signatures import SignatureType, signatures_of
 from domain.design import ContactMode
 from domain.errors import DomainError, ErrorCode, NotFound
@@ -195,15 +195,20 @@ class VisitQueries:
     async def visits(
         self,
         info: Info,
+        *,
         filter: VisitFilterInput | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[VisitType]:
         page = await cases.page(
             uow=info.context.services.uow(),
             ctx=info.context.caller,
             filters=_filters(info, filter),
-            request=page_request(first, after, "visit", datetime.fromisoformat, uuid.UUID),
+            request=page_request(
+                first, after, "visit", instant, uuid.UUID, last=last, before=before
+            ),
         )
         return Connection[VisitType].of(
             page,

@@ -23,7 +23,7 @@ async def audit_trail(
         revealed = await uow.trail.reveal(
             page.items, lambda e, owner: may_reveal(ctx.actor, e, owner)
         )
-    return Page(items=revealed, has_next_page=page.has_next_page)
+    return page.with_items(revealed)
 
 
 def may_reveal(actor: Actor, event: TrailEvent, owner: uuid.UUID) -> bool:

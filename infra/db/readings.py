@@ -19,6 +19,7 @@ from domain.pagination import Page, PageRequest
 from domain.readings import Measurement, Reading, ReadingKind
 from domain.records import ReadingFilter
 from infra.db.data_keys import FieldCipher
+from infra.db.keyset import keyset_page
 from infra.db.tables import ReadingRow
 
 _TABLE = ReadingRow.__table__  # type: ignore[attr-defined]
@@ -160,16 +161,14 @@ class SqlReadingRepository:
             query = query.where(_TABLE.c.effective_start < filters.until)
         if not filters.include_deleted:
             query = query.where(_TABLE.c.deleted_at.is_(None))
-        if request.after is not None:
-            moment, last = datetime.fromisoformat(request.after[0]), uuid.UUID(request.after[1])
-            query = query.where(
-                (_TABLE.c.effective_start > moment)
-                | ((_TABLE.c.effective_start == moment) & (_TABLE.c.id > last))
-            )
-        rows = await self._db.execute(
-            query.order_by(_TABLE.c.effective_start, _TABLE.c.id).limit(request.first + 1)
+        found = await keyset_page(
+            self._db,
+            query,
+            [_TABLE.c.effective_start, _TABLE.c.id],
+            [datetime.fromisoformat, uuid.UUID],
+            request,
         )
-        return Page.from_overfetch([stored_reading(r) for r in rows], request)
+        return found.with_items([stored_reading(r) for r in found.items])
 
     async def daily(
         self,
