@@ -41,7 +41,7 @@ class DeviceType(Node):
     @strawberry.field(
         description="A device identifier (HIPAA): site staff only; FORBIDDEN for others."
     )
-    def serial(self, info: Info) -> str:
+    def serial(self, info: Info) -> str | None:
         return cases.serial_of(info.context.caller, self.entity)
 
     @classmethod

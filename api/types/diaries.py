@@ -209,7 +209,7 @@ class DiaryEntryType(Node):
         )
 
     @strawberry.field(description="Free-text answers: the participant and their site staff only.")
-    def free_text(self, info: Info) -> JSON:
+    def free_text(self, info: Info) -> JSON | None:
         return JSON(cases.free_text(info.context.caller, self.entity))
 
     @strawberry.field

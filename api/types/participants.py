@@ -163,8 +163,10 @@ class ParticipantType(Node):
 
         return await summaries_of(info, self.entity.id, kind, from_day, to_day)
 
-    @strawberry.field
-    async def site(self, info: Info) -> Annotated[SiteType, strawberry.lazy("api.types.studies")]:
+    @strawberry.field(description="The participant's site (staff; refused to the participant).")
+    async def site(
+        self, info: Info
+    ) -> Annotated[SiteType, strawberry.lazy("api.types.studies")] | None:
         from api.types.studies import SiteType
 
         site = await study_cases.get_site(

@@ -61,7 +61,7 @@ class StudyType(Node):
         return await schedules_of(info, self.entity.id)
 
     @strawberry.field(description="The latest export jobs (data managers, admins).")
-    async def exports(self, info: Info) -> list[ExportJobType]:
+    async def exports(self, info: Info) -> list[ExportJobType] | None:
         return await exports_of(info, self.entity)
 
     @strawberry.field(description="The study's sites that you may see.")
