@@ -240,27 +240,36 @@ class FakeUsers:
 class FakeSessions:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, Session] = {}
-        self.tokens: dict[bytes, tuple[uuid.UUID, uuid.UUID, datetime, datetime | None]] = {}
+        self.tokens: dict[bytes, RefreshRecord] = {}
 
     async def add(self, session: Session) -> None:
         self.rows[session.id] = session
 
-    async def add_refresh(self, session_id: uuid.UUID, digest: bytes, expires_at: datetime) -> None:
-        self.tokens[digest] = (uuid.uuid4(), session_id, expires_at, None)
+    async def add_refresh(
+        self,
+        session_id: uuid.UUID,
+        digest: bytes,
+        expires_at: datetime,
+        *,
+        token_id: uuid.UUID,
+        issued_at: datetime,
+    ) -> None:
+        self.tokens[digest] = RefreshRecord(
+            token_id, self.rows[session_id], expires_at, None, issued_at
+        )
 
     async def find_refresh(self, digest: bytes) -> RefreshRecord | None:
         found = self.tokens.get(digest)
         if found is None:
             return None
-        token_id, session_id, expires, used = found
-        return RefreshRecord(token_id, self.rows[session_id], expires, used)
+        return dataclasses.replace(found, session=self.rows[found.session.id])
 
     async def use_refresh(self, token_id: uuid.UUID, now: datetime) -> bool:
-        for digest, (tid, sid, expires, used) in self.tokens.items():
-            if tid == token_id:
-                if used is not None:
+        for digest, record in self.tokens.items():
+            if record.token_id == token_id:
+                if record.used_at is not None:
                     return False
-                self.tokens[digest] = (tid, sid, expires, now)
+                self.tokens[digest] = dataclasses.replace(record, used_at=now)
                 return True
         return False
 
@@ -834,11 +843,16 @@ class FakeTokens:
         self.clock = clock or FakeClock()
 
     def issue_access(
-        self, *, subject: uuid.UUID, kind: ActorKind, session_id: uuid.UUID
+        self,
+        *,
+        subject: uuid.UUID,
+        kind: ActorKind,
+        session_id: uuid.UUID,
+        issued_at: datetime | None = None,
+        token_id: uuid.UUID | None = None,
     ) -> IssuedToken:
-        return IssuedToken(
-            f"{kind.value}:{subject}:{session_id}", self.clock.now() + timedelta(minutes=15)
-        )
+        issued = issued_at or self.clock.now()
+        return IssuedToken(f"{kind.value}:{subject}:{session_id}", issued + timedelta(minutes=15))
 
     def verify_access(self, token: str) -> TokenClaims:
         kind, subject, session = token.split(":")
@@ -847,6 +861,9 @@ class FakeTokens:
     def new_secret(self) -> str:
         self.counter += 1
         return f"secret-{self.counter}-{uuid.uuid4().hex}"
+
+    def successor(self, secret: str) -> str:
+        return f"next-{secret}"
 
     def digest(self, secret: str) -> bytes:
         return secret.encode()[::-1]
