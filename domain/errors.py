@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     VISIT_BEFORE_ENROLMENT = "VISIT_BEFORE_ENROLMENT"
     PARTICIPANT_NOT_ENROLLED = "PARTICIPANT_NOT_ENROLLED"
     PAGE_ARGUMENTS_CONFLICT = "PAGE_ARGUMENTS_CONFLICT"  # 'first' and 'last' together
+    WEAK_PASSWORD = "WEAK_PASSWORD"  # noqa: S105 - a code, not a secret
 
 
 class DomainError(Exception):

@@ -819,6 +819,18 @@ class FakeUnitOfWork:
         await self.rollback()
 
 
+class FakePasswordScreen:
+    """Refuses the passwords it is told are common; the real judge is tested on its own."""
+
+    def __init__(self, common: frozenset[str] = frozenset({"password1234", "123456789012"})):
+        self.common = common
+        self.hints: list[str] = []
+
+    def weakness(self, password: str, hints: Sequence[str]) -> str | None:
+        self.hints = list(hints)
+        return "This is a very common password." if password in self.common else None
+
+
 class FakePasswords:
     """Reversible 'hashing' is fine in unit tests: the real argon2 is tested against PostgreSQL."""
 

@@ -202,6 +202,7 @@ class AuthMutations:
             await cases.change_password(
                 uow=info.context.services.uow(),
                 passwords=info.context.services.passwords,
+                screen=info.context.services.password_screen,
                 ctx=info.context.caller,
                 current=input.current_password,
                 new=input.new_password,

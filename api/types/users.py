@@ -138,6 +138,7 @@ class UserMutations:
                 await cases.create_staff_user(
                     uow=info.context.services.uow(),
                     passwords=info.context.services.passwords,
+                    screen=info.context.services.password_screen,
                     ctx=info.context.caller,
                     email=input.email,
                     name=input.name,

@@ -19,7 +19,14 @@ from domain.sessions import (
     SignIn,
     session_lifetime,
 )
-from domain.users import LOCKOUT, MAX_FAILED_LOGINS, StaffUser, check_password_policy
+from domain.users import (
+    LOCKOUT,
+    MAX_FAILED_LOGINS,
+    PasswordScreen,
+    StaffUser,
+    check_new_password,
+    check_password_policy,
+)
 
 # One answer for unknown e-mail, wrong password, locked or disabled account: no enumeration.
 _BAD_CREDENTIALS = "The e-mail or password is not correct, or the account is locked for a while."
@@ -250,6 +257,7 @@ async def change_password(
     *,
     uow: UnitOfWork,
     passwords: PasswordHasher,
+    screen: PasswordScreen,
     ctx: RequestContext,
     current: str,
     new: str,
@@ -268,6 +276,7 @@ async def change_password(
                 "The current password is not correct.",
                 field="current",
             )
+        check_new_password(new, email=user.email, name=user.name, screen=screen)
         await uow.users.set_password_hash(user.id, passwords.hash(new))
         await uow.sessions.revoke_subject(user.id, RevokeReason.PASSWORD_CHANGED, uow.clock.now())
         uow.record(_security(ctx, user.ENTITY, user.id, "password_changed"))

@@ -29,6 +29,7 @@ from domain.services import (
 from domain.signatures import Meaning
 from domain.studies import Site, Study
 from domain.visits import Visit, VisitOutcome
+from infra.auth.password_screen import ZxcvbnScreen
 from infra.auth.passwords import Argon2Passwords
 from infra.db.uow import SqlUnitOfWorkFactory
 from tests.clock import PinnedClock
@@ -102,6 +103,7 @@ async def trial(uow: SqlUnitOfWorkFactory) -> Trial:
     investigator = await users.create_staff_user(
         uow=uow(),
         passwords=HASHER,
+        screen=ZxcvbnScreen(),
         ctx=boss,
         email=f"inv-{uuid.uuid4().hex[:6]}@example.org",
         name="Dr. Ines Vogel",

@@ -11,7 +11,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.services import auth, users
 from domain.sessions import REFRESH_RETRY_GRACE, SignIn
 from tests.factories import admin, caller, make_participant
-from tests.fakes import FakePasswords, FakeTokens, FakeUnitOfWork
+from tests.fakes import FakePasswords, FakePasswordScreen, FakeTokens, FakeUnitOfWork
 
 PHONE = uuid.uuid4()
 
@@ -89,6 +89,7 @@ async def _staff_session(uow: FakeUnitOfWork, tokens: FakeTokens) -> SignIn:
     await users.create_staff_user(
         uow=uow,
         passwords=FakePasswords(),
+        screen=FakePasswordScreen(),
         ctx=caller(admin()),
         email="ada@example.org",
         name="Ada",
