@@ -179,36 +179,52 @@ async def refresh(
     """
     async with uow:
         now = uow.clock.now()
-        record = await uow.sessions.find_refresh(tokens.digest(refresh_token))
-        if record is None:
-            raise session_ended(None, installation_id)
-        session = record.session
-        bound = session.installation_id
-        state = record.state(now)
-        if state is RefreshState.VALID and bound is not None and bound != installation_id:
-            raise session_ended(session, installation_id)
-        if state is RefreshState.VALID and not await uow.sessions.use_refresh(record.token_id, now):
-            # A concurrent request used it first; read again to learn when.
-            record = await uow.sessions.find_refresh(tokens.digest(refresh_token)) or record
-            state = RefreshState.USED
+        record, state = await _presented(uow, tokens, refresh_token, installation_id)
         if state is RefreshState.USED:
             again = await _retried(
                 uow, tokens, used=record, secret=refresh_token, installation_id=installation_id
             )
             if again is not None:
-                uow.record(_security(ctx, "Participant", session.subject_id, "refresh_retried"))
+                uow.record(
+                    _security(ctx, "Participant", record.session.subject_id, "refresh_retried")
+                )
                 await uow.commit()
                 return again
-            await uow.sessions.revoke(session.id, RevokeReason.REUSE_DETECTED, now)
-            entity = "StaffUser" if session.subject_kind is ActorKind.STAFF else "Participant"
-            uow.record(_security(ctx, entity, session.subject_id, "refresh_token_reused"))
-            await uow.commit()
+            await _revoke_reused(uow, ctx, record.session)
         if state is not RefreshState.VALID:
-            raise session_ended(session, installation_id)
-        await _still_allowed(uow, session)
-        signed_in = await _tokens_for(uow, tokens, session, now, tokens.successor(refresh_token))
+            raise session_ended(record.session, installation_id)
+        await _still_allowed(uow, record.session)
+        successor = tokens.successor(refresh_token)
+        signed_in = await _tokens_for(uow, tokens, record.session, now, successor)
         await uow.commit()
     return signed_in
+
+
+async def _presented(
+    uow: UnitOfWork, tokens: TokenService, secret: str, installation_id: uuid.UUID | None
+) -> tuple[RefreshRecord, RefreshState]:
+    """The stored token and its state; a valid one is marked used here (one caller wins)."""
+    now = uow.clock.now()
+    record = await uow.sessions.find_refresh(tokens.digest(secret))
+    if record is None:
+        raise session_ended(None, installation_id)
+    bound, state = record.session.installation_id, record.state(now)
+    if state is not RefreshState.VALID:
+        return record, state
+    if bound is not None and bound != installation_id:
+        raise session_ended(record.session, installation_id)
+    if await uow.sessions.use_refresh(record.token_id, now):
+        return record, state
+    # A concurrent request used it first; read it again to learn when.
+    return await uow.sessions.find_refresh(tokens.digest(secret)) or record, RefreshState.USED
+
+
+async def _revoke_reused(uow: UnitOfWork, ctx: RequestContext, session: Session) -> None:
+    """A copied token: the whole session ends, and that is committed before the refusal."""
+    await uow.sessions.revoke(session.id, RevokeReason.REUSE_DETECTED, uow.clock.now())
+    entity = "StaffUser" if session.subject_kind is ActorKind.STAFF else "Participant"
+    uow.record(_security(ctx, entity, session.subject_id, "refresh_token_reused"))
+    await uow.commit()
 
 
 async def _retried(
