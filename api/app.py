@@ -31,6 +31,7 @@ from api.schema import build_schema
 from api.services import Services
 from api.settings import Settings
 from domain.clock import Clock, SystemClock
+from infra.auth.password_screen import ZxcvbnScreen
 from infra.auth.passwords import Argon2Passwords
 from infra.auth.tokens import JwtTokens
 from infra.crypto import signing
@@ -138,6 +139,7 @@ def build_runtime(
         clock=clock,
         uow=uows,
         passwords=Argon2Passwords(),
+        password_screen=ZxcvbnScreen(),
         tokens=tokens,
         limits=PostgresRateLimiter(
             storage.sessions, clock, keys.purpose_key(Purpose.TOKEN_HASHING)

@@ -27,6 +27,10 @@ class Rule:
     kind: Kind
     permissions: tuple[Permission, ...] = ()  # all of them, on the object's scope
     any_of: bool = False  # one of them is enough (e.g. the participant, or staff for them)
+    # A list whose items are left out unless the permission holds on each: never refused.
+    # Every other guarded field of an object is refused on its own (null plus an error for
+    # that field), so it must be nullable whenever a role that sees the object may lack it.
+    per_item: bool = False
 
 
 PUBLIC = Rule(Kind.PUBLIC)
@@ -40,6 +44,11 @@ def guarded(*permissions: Permission) -> Rule:
 
 def either(*permissions: Permission) -> Rule:
     return Rule(Kind.GUARDED, permissions, any_of=True)
+
+
+def each(*permissions: Permission) -> Rule:
+    """A list showing only the items the permissions allow."""
+    return Rule(Kind.GUARDED, permissions, per_item=True)
 
 
 def _plain(*names: str) -> dict[str, Rule]:
@@ -103,6 +112,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "raiseQuery": guarded(Permission.QUERY_RAISE),
         "answerQuery": guarded(Permission.QUERY_ANSWER),
         "closeQuery": guarded(Permission.QUERY_RAISE),
+        "reopenQuery": guarded(Permission.QUERY_RAISE),
         "signRecord": guarded(Permission.RECORD_SIGN),
         "publishQuestionnaire": guarded(Permission.STUDY_DESIGN),
         "createDiarySchedule": guarded(Permission.STUDY_DESIGN),
@@ -120,7 +130,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
     },
     "Study": _plain("id", "code", "title", "createdAt")
     | {
-        "sites": guarded(Permission.SITE_READ),
+        "sites": each(Permission.SITE_READ),
         "arms": guarded(Permission.STUDY_READ),
         "visitDefinitions": guarded(Permission.STUDY_READ),
         "consentVersions": guarded(Permission.STUDY_READ),

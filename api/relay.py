@@ -6,12 +6,13 @@ import base64
 import binascii
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Generic, TypeVar
 
 import strawberry
 
 from domain.errors import DomainError, ErrorCode
-from domain.pagination import DEFAULT_PAGE_SIZE, Page, PageRequest
+from domain.pagination import Page, PageRequest
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -45,15 +46,27 @@ def from_global_id(global_id: str, expected: str | None = None) -> tuple[str, uu
 Parse = Callable[[str], object]
 
 
-def page_request(first: int | None, after: str | None, kind: str, *parsers: Parse) -> PageRequest:
-    """A page request; `after` must be a cursor of this kind whose parts parse."""
+def page_request(
+    first: int | None,
+    after: str | None,
+    kind: str,
+    *parsers: Parse,
+    last: int | None = None,
+    before: str | None = None,
+) -> PageRequest:
+    """A Relay page request: `first` after a cursor, or `last` before one (both cursors make
+    a range). Cursors must be of this connection's kind and their parts must parse."""
     return PageRequest(
-        first=DEFAULT_PAGE_SIZE if first is None else first,
-        after=_decode_cursor(after, kind, parsers) if after else None,
+        first=first,
+        after=_decode_cursor(after, kind, parsers, "after") if after else None,
+        last=last,
+        before=_decode_cursor(before, kind, parsers, "before") if before else None,
     )
 
 
-def _decode_cursor(cursor: str, kind: str, parsers: Sequence[Parse]) -> tuple[str, ...]:
+def _decode_cursor(
+    cursor: str, kind: str, parsers: Sequence[Parse], argument: str
+) -> tuple[str, ...]:
     try:
         version, found, *parts = _unb64(cursor).split("\x1f")
         if (version, found) != ("c1", kind) or len(parts) != len(parsers):
@@ -61,8 +74,16 @@ def _decode_cursor(cursor: str, kind: str, parsers: Sequence[Parse]) -> tuple[st
         for parse, part in zip(parsers, parts, strict=True):
             parse(part)
     except (ValueError, UnicodeDecodeError, binascii.Error) as error:
-        raise DomainError(ErrorCode.INVALID_CURSOR, "Malformed cursor.", field="after") from error
+        raise DomainError(ErrorCode.INVALID_CURSOR, "Malformed cursor.", field=argument) from error
     return tuple(parts)
+
+
+def instant(text: str) -> datetime:
+    """A cursor's point in time: ISO 8601 with its offset (a time without one is refused)."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(text)
+    return value
 
 
 def encode_cursor(kind: str, *position: str) -> str:
@@ -74,9 +95,15 @@ class Node:
     id: strawberry.ID
 
 
-@strawberry.type(description="Where a page ends, Relay style.")
+@strawberry.type(description="Where a page starts and ends, Relay style.")
 class PageInfo:
-    has_next_page: bool
+    has_next_page: bool = strawberry.field(
+        description="More items follow: page on with first/after endCursor."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="Items come before: page back with last/before startCursor."
+    )
+    start_cursor: str | None
     end_cursor: str | None
 
 
@@ -107,6 +134,8 @@ class Connection(Generic[T]):
             edges=edges,
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )

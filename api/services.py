@@ -9,6 +9,7 @@ from api.settings import Settings
 from domain.auth import PasswordHasher, RateLimiter, TokenService
 from domain.clock import Clock
 from domain.ports import UnitOfWorkFactory
+from domain.users import PasswordScreen
 
 if TYPE_CHECKING:
     from api.exports import ExportRunner
@@ -20,6 +21,7 @@ class Services:
     clock: Clock
     uow: UnitOfWorkFactory
     passwords: PasswordHasher
+    password_screen: PasswordScreen
     tokens: TokenService
     limits: RateLimiter
     exports: ExportRunner

@@ -232,6 +232,7 @@ async def create_staff_user(settings: Settings, grants: tuple[Grant, ...]) -> st
         await users.create_staff_user(
             uow=runtime.services.uow(),
             passwords=runtime.services.passwords,
+            screen=runtime.services.password_screen,
             ctx=RequestContext(actor=system_actor("bench"), origin=Origin(request_id="bench")),
             email=email,
             name="Bench User",

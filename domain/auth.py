@@ -25,8 +25,17 @@ class TokenClaims:
 
 class TokenService(Protocol):
     def issue_access(
-        self, *, subject: uuid.UUID, kind: ActorKind, session_id: uuid.UUID
-    ) -> IssuedToken: ...
+        self,
+        *,
+        subject: uuid.UUID,
+        kind: ActorKind,
+        session_id: uuid.UUID,
+        issued_at: datetime | None = None,
+        token_id: uuid.UUID | None = None,
+    ) -> IssuedToken:
+        """A signed access token. Given the same `issued_at` and `token_id` (the refresh token
+        it was issued with) it is the same token again: a retried refresh gets the same pair."""
+        ...
 
     def verify_access(self, token: str) -> TokenClaims:
         """The claims of a valid, unexpired token; raises Unauthenticated otherwise."""
@@ -34,6 +43,11 @@ class TokenService(Protocol):
 
     def new_secret(self) -> str:
         """A fresh opaque secret (refresh token): 256 random bits, URL-safe."""
+        ...
+
+    def successor(self, secret: str) -> str:
+        """The refresh token that replaces `secret` on rotation: derived from it with a server
+        key, so it is unguessable without the key yet the same on every retry."""
         ...
 
     def digest(self, secret: str) -> bytes:

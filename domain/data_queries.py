@@ -1,8 +1,10 @@
-"""Monitors' queries on data points: raised, answered by the site, closed by the monitor."""
+"""Monitors' queries on data points: raised, answered by the site, closed by the monitor,
+and reopened by the monitor (with a reason) when the answer did not settle it."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +21,26 @@ class QueryStatus(StrEnum):
     CLOSED = "CLOSED"
 
 
+# A field of the record as the API names it ("screeningNumber"), a diary item code ("PAIN")
+# or a path into the record ("answers.PAIN", "components.systolic"): kept exactly as given.
+_FIELD_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)*$")
+MAX_FIELD_LENGTH = 64
+
+
+def field_path(value: str | None) -> str | None:
+    """The field a query is about, unchanged (case included); None for the whole record."""
+    if value is None or not value.strip():
+        return None
+    path = value.strip()
+    if len(path) > MAX_FIELD_LENGTH or not _FIELD_PATH.match(path):
+        raise Invalid(
+            "field",
+            f"Name a field, item code or dotted path of at most {MAX_FIELD_LENGTH} characters "
+            "(letters, digits, '_', '-').",
+        )
+    return path
+
+
 @dataclass(frozen=True)
 class Target:
     """The data point a query is about: a record, and optionally one of its fields."""
@@ -26,6 +48,9 @@ class Target:
     record_type: str
     record_id: uuid.UUID
     field: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "field", field_path(self.field))
 
 
 @dataclass(frozen=True)
@@ -95,6 +120,18 @@ class DataQuery:
             raise DomainError(ErrorCode.INVALID_TRANSITION, "The query is closed already.")
         return dataclasses.replace(
             self, status=QueryStatus.CLOSED, closed_by=by, closed_at=now, version=self.version + 1
+        )
+
+    def reopened(self) -> DataQuery:
+        """Open again for the site to answer; the earlier answer and closing stay in the trail."""
+        if self.status is not QueryStatus.CLOSED:
+            raise DomainError(ErrorCode.INVALID_TRANSITION, "Only a closed query can be reopened.")
+        return dataclasses.replace(
+            self,
+            status=QueryStatus.OPEN,
+            closed_by=None,
+            closed_at=None,
+            version=self.version + 1,
         )
 
 

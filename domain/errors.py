@@ -30,6 +30,11 @@ class ErrorCode(StrEnum):
     SERVER_BUSY = "SERVER_BUSY"  # try again shortly (e.g. as many exports run as allowed)
     CONSENT_REQUIRED = "CONSENT_REQUIRED"
     CONSENT_LANGUAGE_DROPPED = "CONSENT_LANGUAGE_DROPPED"  # give a reason, or keep the language
+    VISIT_BEFORE_REGISTRATION = "VISIT_BEFORE_REGISTRATION"
+    VISIT_BEFORE_ENROLMENT = "VISIT_BEFORE_ENROLMENT"
+    PARTICIPANT_NOT_ENROLLED = "PARTICIPANT_NOT_ENROLLED"
+    PAGE_ARGUMENTS_CONFLICT = "PAGE_ARGUMENTS_CONFLICT"  # 'first' and 'last' together
+    WEAK_PASSWORD = "WEAK_PASSWORD"  # noqa: S105 - a code, not a secret
 
 
 class DomainError(Exception):

@@ -385,7 +385,13 @@ class DataKeys(Protocol):
 class SessionRepository(Protocol):
     async def add(self, session: Session) -> None: ...
     async def add_refresh(
-        self, session_id: uuid.UUID, digest: bytes, expires_at: datetime
+        self,
+        session_id: uuid.UUID,
+        digest: bytes,
+        expires_at: datetime,
+        *,
+        token_id: uuid.UUID,
+        issued_at: datetime,
     ) -> None: ...
     async def find_refresh(self, digest: bytes) -> RefreshRecord | None: ...
 

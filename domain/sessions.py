@@ -3,6 +3,14 @@
 A refresh token is opaque, stored only as a keyed digest, and good for one use. Using one
 that was already used means it was copied: the whole family (session) is revoked, and
 whoever holds it has to sign in again.
+
+One exception keeps a participant's app from locking itself out when the answer to a
+refresh is lost on the way: the same token again, from the installation the session is
+bound to, within REFRESH_RETRY_GRACE of its use, while its successor is still unused, gets
+the same new pair again. The pair is not stored to make that possible: the successor is
+derived from the presented token with a server key (`TokenService.successor`), and the
+access token is issued again from the successor's stored id and issue time, which signs to
+the same bytes (Ed25519 is deterministic). Anything else presented twice is reuse.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ STAFF_REFRESH_LIFETIME = timedelta(hours=12)
 STAFF_SESSION_LIFETIME = timedelta(days=7)
 PARTICIPANT_REFRESH_LIFETIME = timedelta(days=30)
 PARTICIPANT_SESSION_LIFETIME = timedelta(days=3650)  # ends by re-pairing, logout or withdrawal
+# How long after a rotation the app may ask again with the old token and get the same answer.
+REFRESH_RETRY_GRACE = timedelta(minutes=2)
 
 
 class RevokeReason(StrEnum):
@@ -67,6 +77,7 @@ class RefreshRecord:
     session: Session
     expires_at: datetime
     used_at: datetime | None
+    issued_at: datetime
 
     def state(self, now: datetime) -> RefreshState:
         if self.session.revoked_at is not None:
@@ -76,6 +87,21 @@ class RefreshRecord:
         if now >= self.expires_at:
             return RefreshState.EXPIRED
         return RefreshState.VALID
+
+    def may_retry(self, now: datetime, installation_id: uuid.UUID | None) -> bool:
+        """A used token presented again may be a retry after a lost answer: only from the
+        installation the session is bound to, and only shortly after it was used."""
+        bound = self.session.installation_id
+        return (
+            bound is not None
+            and bound == installation_id
+            and self.used_at is not None
+            and now - self.used_at <= REFRESH_RETRY_GRACE
+        )
+
+    def answers_retry_of(self, used: RefreshRecord, now: datetime) -> bool:
+        """This token is the successor of `used`, and nobody has used it yet."""
+        return self.session.id == used.session.id and self.state(now) is RefreshState.VALID
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""Remote visits: scheduled in the participant's local time, flagged when out of window."""
+"""Remote visits: scheduled in the participant's local time, flagged when out of window.
+
+When a visit may start follows from its definition: a visit planned after enrolment
+(`day` > 0) waits for the enrolment, no visit of day 0 or later comes before the enrolment
+day, no visit at all before the participant was registered, and one in the past (recorded
+afterwards) needs a reason.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,8 @@ import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
-from typing import ClassVar
+from enum import Enum, StrEnum
+from typing import ClassVar, Final
 from zoneinfo import ZoneInfo
 
 from domain.design import ContactMode, VisitDefinition
@@ -20,6 +26,15 @@ class VisitStatus(StrEnum):
     SCHEDULED = "SCHEDULED"
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
+
+
+class Unchanged(Enum):
+    """An update's "leave this as it is", distinct from None ("clear it")."""
+
+    UNCHANGED = "UNCHANGED"
+
+
+UNCHANGED: Final = Unchanged.UNCHANGED
 
 
 class VisitOutcome(StrEnum):
@@ -70,17 +85,20 @@ class Visit:
         *,
         participant: Participant,
         definition: VisitDefinition,
-        enrolled_on: date | None,
         mode: ContactMode,
         local_start: datetime,
         duration_minutes: int,
         assignee_id: uuid.UUID | None,
+        now: datetime,
+        reason: str | None = None,
     ) -> Visit:
         if mode not in definition.modes:
             raise Invalid("mode", "This visit is not planned with that contact mode.")
         if not 5 <= duration_minutes <= 600:
             raise Invalid("duration_minutes", "Visits last 5-600 minutes.")
-        local = local_start.replace(tzinfo=None, second=0, microsecond=0)
+        local = _minute(local_start)
+        starts_at = wall_to_utc(local, participant.timezone)
+        check_start(definition, participant, local, starts_at, now=now, reason=reason)
         return cls(
             id=VisitId(new_id()),
             participant_id=participant.id,
@@ -90,28 +108,34 @@ class Visit:
             mode=mode,
             local_start=local,
             timezone=participant.timezone,
-            starts_at=wall_to_utc(local, participant.timezone),
+            starts_at=starts_at,
             duration_minutes=duration_minutes,
             assignee_id=assignee_id,
             status=VisitStatus.SCHEDULED,
-            out_of_window=_outside(definition, enrolled_on, local.date()),
+            out_of_window=_outside(definition, participant.enrolled_on, local.date()),
         )
 
     def rescheduled(
         self,
+        *,
         definition: VisitDefinition,
-        enrolled_on: date | None,
+        participant: Participant,
         local_start: datetime,
-        assignee_id: uuid.UUID | None,
+        assignee_id: uuid.UUID | Unchanged | None,
+        now: datetime,
+        reason: str | None,
     ) -> Visit:
+        """Moved (and perhaps reassigned); UNCHANGED keeps the assignee, None removes it."""
         self._still_planned()
-        local = local_start.replace(tzinfo=None, second=0, microsecond=0)
+        local = _minute(local_start)
+        starts_at = wall_to_utc(local, self.timezone)
+        check_start(definition, participant, local, starts_at, now=now, reason=reason)
         return dataclasses.replace(
             self,
             local_start=local,
-            starts_at=wall_to_utc(local, self.timezone),
-            assignee_id=assignee_id,
-            out_of_window=_outside(definition, enrolled_on, local.date()),
+            starts_at=starts_at,
+            assignee_id=self.assignee_id if assignee_id is UNCHANGED else assignee_id,
+            out_of_window=_outside(definition, participant.enrolled_on, local.date()),
             version=self.version + 1,
         )
 
@@ -142,6 +166,45 @@ class Visit:
     @property
     def ends_at(self) -> datetime:
         return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
+def check_start(
+    definition: VisitDefinition,
+    participant: Participant,
+    local: datetime,
+    starts_at: datetime,
+    *,
+    now: datetime,
+    reason: str | None,
+) -> None:
+    """Refuse a start the participant's timeline rules out; a past start needs a reason."""
+    if starts_at < participant.registered_at:
+        raise DomainError(
+            ErrorCode.VISIT_BEFORE_REGISTRATION,
+            "The participant was registered after that time.",
+            field="local_start",
+        )
+    enrolled_on = participant.enrolled_on
+    if enrolled_on is None and definition.day > 0:
+        raise DomainError(
+            ErrorCode.PARTICIPANT_NOT_ENROLLED,
+            f"This visit is planned {definition.day} days after enrolment: enrol first.",
+            field="visit_definition_id",
+        )
+    if enrolled_on is not None and definition.day >= 0 and local.date() < enrolled_on:
+        raise DomainError(
+            ErrorCode.VISIT_BEFORE_ENROLMENT,
+            "This visit belongs after enrolment; the participant was enrolled later.",
+            field="local_start",
+        )
+    if starts_at < now and (reason is None or not reason.strip()):
+        raise DomainError(
+            ErrorCode.REASON_REQUIRED, "A visit in the past needs a reason.", field="reason"
+        )
+
+
+def _minute(local_start: datetime) -> datetime:
+    return local_start.replace(tzinfo=None, second=0, microsecond=0)
 
 
 def _outside(definition: VisitDefinition, enrolled_on: date | None, day: date) -> bool:

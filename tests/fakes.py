@@ -48,6 +48,7 @@ from domain.trail import TrailEvent, TrailQuery
 from domain.users import StaffUser
 from domain.visits import Visit
 from tests.clock import PinnedClock
+from tests.paging import keyset_window
 
 
 class FakeClock(PinnedClock):
@@ -170,18 +171,14 @@ class FakeParticipants:
         status: ParticipantStatus | None,
         request: PageRequest,
     ) -> Page[Participant]:
-        rows = sorted(
-            (
-                p
-                for p in self.rows.values()
-                if p.site_id in site_ids
-                and _visible(visible, p.study_id, p.site_id, p.id)
-                and (status is None or p.status is status)
-                and (request.after is None or str(p.id) > request.after[0])
-            ),
-            key=lambda p: str(p.id),
+        rows = (
+            p
+            for p in self.rows.values()
+            if p.site_id in site_ids
+            and _visible(visible, p.study_id, p.site_id, p.id)
+            and (status is None or p.status is status)
         )
-        return Page.from_overfetch(rows[: request.first + 1], request)
+        return keyset_window(rows, lambda p: (p.id,), [uuid.UUID], request)
 
 
 class FakeUsers:
@@ -236,37 +233,43 @@ class FakeUsers:
         self.rows[user.id] = (user, hashed)
 
     async def page(self, request: PageRequest) -> Page[StaffUser]:
-        users = sorted((u for u, _ in self.rows.values()), key=lambda u: str(u.id))
-        after = request.after[0] if request.after else ""
-        return Page.from_overfetch(
-            [u for u in users if str(u.id) > after][: request.first + 1], request
-        )
+        users = (u for u, _ in self.rows.values())
+        return keyset_window(users, lambda u: (u.id,), [uuid.UUID], request)
 
 
 class FakeSessions:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, Session] = {}
-        self.tokens: dict[bytes, tuple[uuid.UUID, uuid.UUID, datetime, datetime | None]] = {}
+        self.tokens: dict[bytes, RefreshRecord] = {}
 
     async def add(self, session: Session) -> None:
         self.rows[session.id] = session
 
-    async def add_refresh(self, session_id: uuid.UUID, digest: bytes, expires_at: datetime) -> None:
-        self.tokens[digest] = (uuid.uuid4(), session_id, expires_at, None)
+    async def add_refresh(
+        self,
+        session_id: uuid.UUID,
+        digest: bytes,
+        expires_at: datetime,
+        *,
+        token_id: uuid.UUID,
+        issued_at: datetime,
+    ) -> None:
+        self.tokens[digest] = RefreshRecord(
+            token_id, self.rows[session_id], expires_at, None, issued_at
+        )
 
     async def find_refresh(self, digest: bytes) -> RefreshRecord | None:
         found = self.tokens.get(digest)
         if found is None:
             return None
-        token_id, session_id, expires, used = found
-        return RefreshRecord(token_id, self.rows[session_id], expires, used)
+        return dataclasses.replace(found, session=self.rows[found.session.id])
 
     async def use_refresh(self, token_id: uuid.UUID, now: datetime) -> bool:
-        for digest, (tid, sid, expires, used) in self.tokens.items():
-            if tid == token_id:
-                if used is not None:
+        for digest, record in self.tokens.items():
+            if record.token_id == token_id:
+                if record.used_at is not None:
                     return False
-                self.tokens[digest] = (tid, sid, expires, now)
+                self.tokens[digest] = dataclasses.replace(record, used_at=now)
                 return True
         return False
 
@@ -506,19 +509,18 @@ class FakeVisits:
     async def page(
         self, filters: VisitFilter, visible: ReadFilter, request: PageRequest
     ) -> Page[Visit]:
-        rows = sorted(
-            (
-                v
-                for v in self.rows.values()
-                if _visible(visible, v.study_id, v.site_id, v.participant_id)
-                and (filters.participant_id is None or v.participant_id == filters.participant_id)
-                and (filters.site_id is None or v.site_id == filters.site_id)
-                and (filters.status is None or v.status is filters.status)
-                and (filters.upcoming_from is None or v.starts_at >= filters.upcoming_from)
-            ),
-            key=lambda v: v.starts_at,
+        rows = (
+            v
+            for v in self.rows.values()
+            if _visible(visible, v.study_id, v.site_id, v.participant_id)
+            and (filters.participant_id is None or v.participant_id == filters.participant_id)
+            and (filters.site_id is None or v.site_id == filters.site_id)
+            and (filters.status is None or v.status is filters.status)
+            and (filters.upcoming_from is None or v.starts_at >= filters.upcoming_from)
         )
-        return Page.from_overfetch(rows[: request.first + 1], request)
+        return keyset_window(
+            rows, lambda v: (v.starts_at, v.id), [datetime.fromisoformat, uuid.UUID], request
+        )
 
 
 class FakeQueries:
@@ -537,13 +539,13 @@ class FakeQueries:
     async def page(
         self, filters: QueryFilter, visible: ReadFilter, request: PageRequest
     ) -> Page[DataQuery]:
-        rows = [
+        rows = (
             q
             for q in self.rows.values()
             if _visible(visible, q.study_id, q.site_id, q.participant_id)
             and (filters.status is None or q.status is filters.status)
-        ]
-        return Page.from_overfetch(rows[: request.first + 1], request)
+        )
+        return keyset_window(rows, lambda q: (q.id,), [uuid.UUID], request)
 
 
 class FakeRecords:
@@ -624,11 +626,10 @@ class FakeDiaries:
         ]
 
     async def page(self, participant_id: ParticipantId, request: PageRequest) -> Page[DiaryEntry]:
-        rows = sorted(
-            (e for e in self.rows.values() if e.participant_id == participant_id),
-            key=lambda e: str(e.id),
+        rows = (e for e in self.rows.values() if e.participant_id == participant_id)
+        return keyset_window(
+            rows, lambda e: (e.due_at, e.id), [datetime.fromisoformat, uuid.UUID], request
         )
-        return Page.from_overfetch(rows[: request.first + 1], request)
 
     async def add_change_request(self, request: DataChangeRequest) -> None:
         self.requests.append(request)
@@ -725,34 +726,38 @@ class FakeReadings:
     async def page(
         self, participant_id: ParticipantId, filters: ReadingFilter, request: PageRequest
     ) -> Page[StoredReading]:
-        rows = sorted(
-            (
-                r
-                for r in self.rows.values()
-                if r.participant_id == participant_id
-                and (
-                    filters.include_deleted
-                    or (r.deleted_at is None and r.status is not ReadingStatus.REJECTED)
-                )
-            ),
-            key=lambda r: (r.reading.effective_start, str(r.id)),
+        rows = (
+            r
+            for r in self.rows.values()
+            if r.participant_id == participant_id
+            and (
+                filters.include_deleted
+                or (r.deleted_at is None and r.status is not ReadingStatus.REJECTED)
+            )
         )
-        return Page.from_overfetch(rows[: request.first + 1], request)
+        return keyset_window(
+            rows,
+            lambda r: (r.reading.effective_start, r.id),
+            [datetime.fromisoformat, uuid.UUID],
+            request,
+        )
 
     async def quarantined(
         self, site_id: SiteId, participant_id: ParticipantId | None, request: PageRequest
     ) -> Page[StoredReading]:
-        rows = sorted(
-            (
-                r
-                for r in self.rows.values()
-                if r.site_id == site_id
-                and r.status is ReadingStatus.QUARANTINED
-                and participant_id in (None, r.participant_id)
-            ),
-            key=lambda r: (r.reading.effective_start, str(r.id)),
+        rows = (
+            r
+            for r in self.rows.values()
+            if r.site_id == site_id
+            and r.status is ReadingStatus.QUARANTINED
+            and participant_id in (None, r.participant_id)
         )
-        return Page.from_overfetch(rows[: request.first + 1], request)
+        return keyset_window(
+            rows,
+            lambda r: (r.reading.effective_start, r.id),
+            [datetime.fromisoformat, uuid.UUID],
+            request,
+        )
 
     async def daily(
         self,
@@ -863,6 +868,18 @@ class FakeUnitOfWork:
         await self.rollback()
 
 
+class FakePasswordScreen:
+    """Refuses the passwords it is told are common; the real judge is tested on its own."""
+
+    def __init__(self, common: frozenset[str] = frozenset({"password1234", "123456789012"})):
+        self.common = common
+        self.hints: list[str] = []
+
+    def weakness(self, password: str, hints: Sequence[str]) -> str | None:
+        self.hints = list(hints)
+        return "This is a very common password." if password in self.common else None
+
+
 class FakePasswords:
     """Reversible 'hashing' is fine in unit tests: the real argon2 is tested against PostgreSQL."""
 
@@ -887,11 +904,16 @@ class FakeTokens:
         self.clock = clock or FakeClock()
 
     def issue_access(
-        self, *, subject: uuid.UUID, kind: ActorKind, session_id: uuid.UUID
+        self,
+        *,
+        subject: uuid.UUID,
+        kind: ActorKind,
+        session_id: uuid.UUID,
+        issued_at: datetime | None = None,
+        token_id: uuid.UUID | None = None,
     ) -> IssuedToken:
-        return IssuedToken(
-            f"{kind.value}:{subject}:{session_id}", self.clock.now() + timedelta(minutes=15)
-        )
+        issued = issued_at or self.clock.now()
+        return IssuedToken(f"{kind.value}:{subject}:{session_id}", issued + timedelta(minutes=15))
 
     def verify_access(self, token: str) -> TokenClaims:
         kind, subject, session = token.split(":")
@@ -900,6 +922,9 @@ class FakeTokens:
     def new_secret(self) -> str:
         self.counter += 1
         return f"secret-{self.counter}-{uuid.uuid4().hex}"
+
+    def successor(self, secret: str) -> str:
+        return f"next-{secret}"
 
     def digest(self, secret: str) -> bytes:
         return secret.encode()[::-1]

@@ -16,9 +16,10 @@ from domain.actors import Grant, Role
 from domain.errors import DomainError
 from domain.pagination import MAX_PAGE_SIZE, PageRequest
 from domain.services import studies, users
-from domain.users import StaffUser, UserStatus
+from domain.users import StaffUser, UserStatus, check_new_password
 
 T = TypeVar("T")
+_PASSWORD_TRIES = 3
 _STAFF_ROLES = [r.value for r in Role if r not in (Role.PARTICIPANT, Role.SYSTEM, Role.ANONYMOUS)]
 
 
@@ -28,7 +29,9 @@ def register(commands: Any) -> None:
     admin = actions.add_parser(
         "create-admin",
         help="Create an administrator (how the first one is made).",
-        description="The password is asked for twice, or read from stdin with --password-stdin.",
+        description="The password is asked for twice, or read from stdin with --password-stdin. "
+        "At least 12 characters; common, breached or easily guessed passwords and ones built "
+        "from the e-mail address or name are refused (asked again when typed).",
     )
     _identity(admin)
     admin.set_defaults(handler=_create_admin)
@@ -73,10 +76,36 @@ def _role(parser: argparse.ArgumentParser) -> None:
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Password (at least 12 characters): ")
+    first = getpass.getpass("Password (at least 12 characters, not a common one): ")
     if getpass.getpass("Repeat the password: ") != first:
         raise CliError("The passwords do not match.")
     return first
+
+
+def _acceptable(runtime: app.Runtime, args: argparse.Namespace, password: str) -> str:
+    """The password once it passes the rules; typed ones are asked for again, piped ones not."""
+    for _ in range(_PASSWORD_TRIES - 1):
+        problem = _problem(runtime, args, password)
+        if problem is None:
+            return password
+        if args.password_stdin:
+            raise problem
+        print(f"{problem.message} Try another.", file=sys.stderr)
+        password = _read_password(from_stdin=False)
+    problem = _problem(runtime, args, password)
+    if problem is not None:
+        raise problem
+    return password
+
+
+def _problem(runtime: app.Runtime, args: argparse.Namespace, password: str) -> DomainError | None:
+    try:
+        check_new_password(
+            password, email=args.email, name=args.name, screen=runtime.services.password_screen
+        )
+    except DomainError as error:
+        return error
+    return None
 
 
 def _run(settings: Settings, action: Callable[[app.Runtime], Awaitable[T]]) -> T:
@@ -120,10 +149,11 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
         return await users.create_staff_user(
             uow=runtime.services.uow(),
             passwords=runtime.services.passwords,
+            screen=runtime.services.password_screen,
             ctx=operator_context(f"users create {args.role}"),
             email=args.email,
             name=args.name,
-            password=password,
+            password=_acceptable(runtime, args, password),
             grants=(await _grant_of(runtime, args),),
         )
 

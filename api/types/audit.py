@@ -171,15 +171,18 @@ class AuditQueries:
     async def audit_trail(
         self,
         info: Info,
+        *,
         filter: AuditTrailFilter | None = None,
         first: int | None = None,
         after: str | None = None,
         newest_first: bool = False,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[AuditEvent]:
         page: Page[TrailEvent] = await cases.audit_trail(
             uow=info.context.services.uow(),
             ctx=info.context.caller,
             query=_query(filter, newest_first),
-            request=page_request(first, after, "audit", int),
+            request=page_request(first, after, "audit", int, last=last, before=before),
         )
         return Connection[AuditEvent].of(page, _exposed, lambda e: (str(e.position),), "audit")

@@ -122,7 +122,9 @@ def _installation(raw: str | None) -> uuid.UUID | None:
         return uuid.UUID(raw)
     except ValueError as error:
         raise DomainError(
-            ErrorCode.INVALID_REFRESH_TOKEN, "This session has ended; sign in again."
+            ErrorCode.VALIDATION_FAILED,
+            "Send the installationId the app was given when it was paired.",
+            field="installation_id",
         ) from error
 
 
@@ -168,7 +170,9 @@ class AuthMutations:
         return await attempt(run)
 
     @strawberry.mutation(
-        description="Trade a refresh token for new tokens; reusing one ends the session."
+        description="Trade a refresh token for new tokens; reusing one ends the session. "
+        "A participant's app that lost the answer may ask again with the same token from the "
+        "same installation within two minutes and gets the same new pair."
     )
     async def refresh_session(self, info: Info, input: RefreshSessionInput) -> RefreshSessionResult:
         async def run() -> RefreshSessionSuccess:
@@ -198,6 +202,7 @@ class AuthMutations:
             await cases.change_password(
                 uow=info.context.services.uow(),
                 passwords=info.context.services.passwords,
+                screen=info.context.services.password_screen,
                 ctx=info.context.caller,
                 current=input.current_password,
                 new=input.new_password,

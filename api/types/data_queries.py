@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -10,7 +9,7 @@ from typing import Annotated
 import strawberry
 
 from api.context import Info
-from api.errors import MutationError, attempt, camel
+from api.errors import MutationError, attempt
 from api.exposure import expose
 from api.relay import Connection, Node, from_global_id, page_request, to_global_id
 from domain.data_queries import DataQuery, QueryStatus, Target
@@ -41,9 +40,11 @@ class DataQueryType(Node):
     def record_type(self) -> str:
         return self.entity.record_type
 
-    @strawberry.field(description="The field of the record, if the query is about one.")
+    @strawberry.field(
+        description="The field, item code or path the query is about, exactly as raised."
+    )
     def field(self) -> str | None:
-        return camel(self.entity.field)
+        return self.entity.field
 
     @strawberry.field
     def participant_id(self) -> strawberry.ID:
@@ -52,8 +53,14 @@ class DataQueryType(Node):
 
 @strawberry.input
 class RaiseQueryInput:
-    record_id: strawberry.ID = strawberry.field(description="A Participant, Visit or DiaryEntry.")
-    field: str | None = None
+    record_id: strawberry.ID = strawberry.field(
+        description="A Participant, Visit, DiaryEntry or Reading."
+    )
+    field: str | None = strawberry.field(
+        default=None,
+        description="The field, item code or dotted path the query is about, kept exactly as "
+        "given; the audit trail's names (answers.PAIN, screening_number) point at its history.",
+    )
     question: str
 
 
@@ -66,6 +73,12 @@ class AnswerQueryInput:
 @strawberry.input
 class CloseQueryInput:
     query_id: strawberry.ID
+
+
+@strawberry.input
+class ReopenQueryInput:
+    query_id: strawberry.ID
+    reason: str = strawberry.field(description="Why the answer did not settle it; required.")
 
 
 @strawberry.input
@@ -82,8 +95,6 @@ class DataQuerySuccess:
 
 
 DataQueryResult = Annotated[DataQuerySuccess | MutationError, strawberry.union("DataQueryResult")]
-
-_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 def _query_id(raw: strawberry.ID) -> DataQueryId:
@@ -106,9 +117,12 @@ class DataQueryQueries:
     async def data_queries(
         self,
         info: Info,
+        *,
         filter: DataQueryFilter | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[DataQueryType]:
         f = filter or DataQueryFilter()
         filters = QueryFilter(
@@ -123,7 +137,7 @@ class DataQueryQueries:
             uow=info.context.services.uow(),
             ctx=info.context.caller,
             filters=filters,
-            request=page_request(first, after, "query", uuid.UUID),
+            request=page_request(first, after, "query", uuid.UUID, last=last, before=before),
         )
         return Connection[DataQueryType].of(
             page, lambda q: expose(DataQueryType, q), lambda q: (str(q.id),), "query"
@@ -136,11 +150,10 @@ class DataQueryMutations:
     async def raise_query(self, info: Info, input: RaiseQueryInput) -> DataQueryResult:
         async def run() -> DataQuerySuccess:
             record_type, record_id = from_global_id(input.record_id)
-            field = _SNAKE.sub("_", input.field).lower() if input.field else None
             query = await cases.raise_query(
                 uow=info.context.services.uow(),
                 ctx=info.context.caller,
-                target=Target(record_type, record_id, field),
+                target=Target(record_type, record_id, input.field),
                 question=input.question,
             )
             return DataQuerySuccess(query=expose(DataQueryType, query))
@@ -167,6 +180,21 @@ class DataQueryMutations:
                 uow=info.context.services.uow(),
                 ctx=info.context.caller,
                 query_id=_query_id(input.query_id),
+            )
+            return DataQuerySuccess(query=expose(DataQueryType, query))
+
+        return await attempt(run)
+
+    @strawberry.mutation(
+        description="Reopen a closed query with a reason (monitors, data managers)."
+    )
+    async def reopen_query(self, info: Info, input: ReopenQueryInput) -> DataQueryResult:
+        async def run() -> DataQuerySuccess:
+            query = await cases.reopen(
+                uow=info.context.services.uow(),
+                ctx=info.context.caller,
+                query_id=_query_id(input.query_id),
+                reason=input.reason,
             )
             return DataQuerySuccess(query=expose(DataQueryType, query))
 

@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.errors import MutationError, attempt
-from api.relay import Connection, Node, from_global_id, page_request, to_global_id
+from api.relay import Connection, Node, from_global_id, instant, page_request, to_global_id
 from domain.devices import DailySummary, Device, ReadingStatus, StoredReading
 from domain.diaries import Outcome
 from domain.errors import DomainError, ErrorCode, NotFound
@@ -42,7 +42,7 @@ class DeviceType(Node):
     @strawberry.field(
         description="A device identifier (HIPAA): site staff only; FORBIDDEN for others."
     )
-    def serial(self, info: Info) -> str:
+    def serial(self, info: Info) -> str | None:
         return cases.serial_of(info.context.caller, self.entity)
 
     @classmethod
@@ -284,13 +284,15 @@ async def readings_of(
     *,
     first: int | None,
     after: str | None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[ReadingType]:
     page = await reading_cases.page(
         uow=info.context.services.uow(),
         ctx=info.context.caller,
         participant_id=participant_id,
         filters=filters,
-        request=page_request(first, after, "reading", datetime.fromisoformat, uuid.UUID),
+        request=page_request(first, after, "reading", instant, uuid.UUID, last=last, before=before),
     )
     return Connection[ReadingType].of(
         page,

@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.errors import MutationError, attempt
-from api.relay import Connection, Node, from_global_id, page_request, to_global_id
+from api.relay import Connection, Node, from_global_id, instant, page_request, to_global_id
 from api.types.signatures import SignatureType, signatures_of
 from domain.corrections import DataChangeRequest
 from domain.diaries import (
@@ -213,7 +213,7 @@ class DiaryEntryType(Node):
         )
 
     @strawberry.field(description="Free-text answers: the participant and their site staff only.")
-    def free_text(self, info: Info) -> JSON:
+    def free_text(self, info: Info) -> JSON | None:
         return JSON(cases.free_text(info.context.caller, self.entity))
 
     @strawberry.field
@@ -550,15 +550,23 @@ async def due_of(
 
 
 async def entries_of(
-    info: Info, participant_id: ParticipantId, first: int | None, after: str | None
+    info: Info,
+    participant_id: ParticipantId,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Connection[DiaryEntryType]:
     page = await cases.entries(
         uow=info.context.services.uow(),
         ctx=info.context.caller,
         participant_id=participant_id,
-        request=page_request(first, after, "entry", uuid.UUID),
+        request=page_request(first, after, "entry", instant, uuid.UUID, last=last, before=before),
     )
-    return Connection[DiaryEntryType].of(page, DiaryEntryType.of, lambda e: (str(e.id),), "entry")
+    return Connection[DiaryEntryType].of(
+        page, DiaryEntryType.of, lambda e: (e.due_at.isoformat(), str(e.id)), "entry"
+    )
 
 
 async def compliance_of(info: Info, participant_ids: list[ParticipantId]) -> ComplianceType:

@@ -78,15 +78,24 @@ class ParticipantType(Node):
 
     @strawberry.field(description="This participant's visits, in time order.")
     async def visits(
-        self, info: Info, upcoming: bool = False, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        *,
+        upcoming: bool = False,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Annotated[VisitType, strawberry.lazy("api.types.visits")]]:
         from api.types.visits import VisitFilterInput, VisitQueries
 
         return await VisitQueries().visits(  # type: ignore[no-any-return]
             info,
-            VisitFilterInput(participant_id=self.id, upcoming=upcoming),
-            first,
-            after,
+            filter=VisitFilterInput(participant_id=self.id, upcoming=upcoming),
+            first=first,
+            after=after,
+            last=last,
+            before=before,
         )
 
     @strawberry.field(
@@ -102,11 +111,18 @@ class ParticipantType(Node):
 
     @strawberry.field(description="Submitted diary entries, oldest first.")
     async def diary_entries(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Annotated[DiaryEntryType, strawberry.lazy("api.types.diaries")]]:
         from api.types.diaries import entries_of
 
-        return await entries_of(info, self.entity.id, first, after)
+        return await entries_of(
+            info, self.entity.id, first=first, after=after, last=last, before=before
+        )
 
     @strawberry.field(description="Diary compliance so far: on time, late, missed.")
     async def compliance(
@@ -127,6 +143,8 @@ class ParticipantType(Node):
         include_deleted: bool = False,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Annotated[ReadingType, strawberry.lazy("api.types.devices")]]:
         from api.types.devices import readings_of
 
@@ -136,6 +154,8 @@ class ParticipantType(Node):
             ReadingFilter(kind=kind, since=since, until=until, include_deleted=include_deleted),
             first=first,
             after=after,
+            last=last,
+            before=before,
         )
 
     @strawberry.field(description="Per-day count, minimum, maximum and mean, in local days.")
@@ -150,8 +170,10 @@ class ParticipantType(Node):
 
         return await summaries_of(info, self.entity.id, kind, from_day, to_day)
 
-    @strawberry.field
-    async def site(self, info: Info) -> Annotated[SiteType, strawberry.lazy("api.types.studies")]:
+    @strawberry.field(description="The participant's site (staff; refused to the participant).")
+    async def site(
+        self, info: Info
+    ) -> Annotated[SiteType, strawberry.lazy("api.types.studies")] | None:
         from api.types.studies import SiteType
 
         site = await study_cases.get_site(

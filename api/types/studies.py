@@ -61,7 +61,7 @@ class StudyType(Node):
         return await schedules_of(info, self.entity.id)
 
     @strawberry.field(description="The latest export jobs (data managers, admins).")
-    async def exports(self, info: Info) -> list[ExportJobType]:
+    async def exports(self, info: Info) -> list[ExportJobType] | None:
         return await exports_of(info, self.entity)
 
     @strawberry.field(description="The study's sites that you may see.")
@@ -90,16 +90,19 @@ class SiteType(Node):
     async def participants(
         self,
         info: Info,
+        *,
         first: int | None = None,
         after: str | None = None,
         status: ParticipantStatus | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[ParticipantType]:
         page = await participant_cases.page_participants(
             uow=info.context.services.uow(),
             ctx=info.context.caller,
             site_ids=[self.entity.id],
             status=ParticipantStatus(status) if status else None,
-            request=page_request(first, after, "participant", uuid.UUID),
+            request=page_request(first, after, "participant", uuid.UUID, last=last, before=before),
         )
         return participant_connection(page)
 

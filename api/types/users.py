@@ -112,12 +112,17 @@ async def staff_user_by_id(info: Info, raw: UserId) -> StaffUserType | None:
 class UserQueries:
     @strawberry.field(description="Staff accounts, oldest first (administrators).")
     async def staff_users(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[StaffUserType]:
         page = await cases.page_users(
             uow=info.context.services.uow(),
             ctx=info.context.caller,
-            request=page_request(first, after, "user", uuid.UUID),
+            request=page_request(first, after, "user", uuid.UUID, last=last, before=before),
         )
         return Connection[StaffUserType].of(
             page, lambda u: expose(StaffUserType, u), lambda u: (str(u.id),), "user"
@@ -133,6 +138,7 @@ class UserMutations:
                 await cases.create_staff_user(
                     uow=info.context.services.uow(),
                     passwords=info.context.services.passwords,
+                    screen=info.context.services.password_screen,
                     ctx=info.context.caller,
                     email=input.email,
                     name=input.name,

@@ -11,14 +11,14 @@ import strawberry
 from api.context import Info
 from api.errors import MutationError, attempt
 from api.exposure import expose
-from api.relay import Connection, Node, from_global_id, page_request, to_global_id
+from api.relay import Connection, Node, from_global_id, instant, page_request, to_global_id
 from api.types.signatures import SignatureType, signatures_of
 from domain.design import ContactMode
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.ids import ParticipantId, SiteId, VisitDefinitionId, VisitId
 from domain.records import VisitFilter
 from domain.services import visits as cases
-from domain.visits import Visit, VisitOutcome, VisitStatus
+from domain.visits import UNCHANGED, Unchanged, Visit, VisitOutcome, VisitStatus
 
 if TYPE_CHECKING:
     from api.types.participants import ParticipantType
@@ -30,9 +30,6 @@ VisitOutcomeType = strawberry.enum(VisitOutcome, name="VisitOutcome")
 @strawberry.type(name="Visit", description="A scheduled remote (or site) visit.")
 class VisitType(Node):
     mode: ContactMode
-    local_start: str = strawberry.field(
-        description="Wall time in the participant's zone, no offset."
-    )
     timezone: str
     starts_at: datetime = strawberry.field(description="The same moment, with its offset.")
     ends_at: datetime
@@ -43,6 +40,12 @@ class VisitType(Node):
     completed_at: datetime | None
     version: int
     entity: strawberry.Private[Visit]
+
+    @strawberry.field(
+        description="Wall time in the participant's zone, no offset: 2026-04-01T09:00:00."
+    )
+    def local_start(self) -> str:
+        return self.entity.local_start.isoformat()
 
     @strawberry.field
     def assignee_id(self) -> strawberry.ID | None:
@@ -93,6 +96,10 @@ def _user(raw: strawberry.ID | None) -> uuid.UUID | None:
     return from_global_id(raw, "StaffUser")[1] if raw else None
 
 
+def _new_assignee(raw: strawberry.ID | None) -> uuid.UUID | Unchanged | None:
+    return UNCHANGED if raw is strawberry.UNSET else _user(raw)
+
+
 @strawberry.input
 class ScheduleVisitInput:
     participant_id: strawberry.ID
@@ -103,13 +110,19 @@ class ScheduleVisitInput:
     )
     duration_minutes: int = 30
     assignee_id: strawberry.ID | None = None
+    reason: str | None = strawberry.field(
+        default=None, description="Needed for a time in the past (a visit recorded afterwards)."
+    )
 
 
 @strawberry.input
 class RescheduleVisitInput:
     visit_id: strawberry.ID
     local_start: str
-    assignee_id: strawberry.ID | None = None
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Leave out to keep the assignee; null removes them; an id reassigns.",
+    )
     reason: str
 
 
@@ -182,15 +195,20 @@ class VisitQueries:
     async def visits(
         self,
         info: Info,
+        *,
         filter: VisitFilterInput | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[VisitType]:
         page = await cases.page(
             uow=info.context.services.uow(),
             ctx=info.context.caller,
             filters=_filters(info, filter),
-            request=page_request(first, after, "visit", datetime.fromisoformat, uuid.UUID),
+            request=page_request(
+                first, after, "visit", instant, uuid.UUID, last=last, before=before
+            ),
         )
         return Connection[VisitType].of(
             page,
@@ -220,6 +238,7 @@ class VisitMutations:
                 local_start=_local(input.local_start),
                 duration_minutes=input.duration_minutes,
                 assignee_id=_user(input.assignee_id),
+                reason=input.reason,
             )
             return VisitSuccess(visit=expose(VisitType, visit))
 
@@ -233,7 +252,7 @@ class VisitMutations:
                 ctx=info.context.caller,
                 visit_id=_visit_id(input.visit_id),
                 local_start=_local(input.local_start),
-                assignee_id=_user(input.assignee_id),
+                assignee_id=_new_assignee(input.assignee_id),
                 reason=input.reason,
             )
             return VisitSuccess(visit=expose(VisitType, visit))

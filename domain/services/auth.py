@@ -11,16 +11,48 @@ from domain.auth import PasswordHasher, TokenClaims, TokenService
 from domain.errors import DomainError, ErrorCode, Unauthenticated
 from domain.ids import ParticipantId, UserId, new_id
 from domain.ports import UnitOfWork
-from domain.sessions import RefreshState, RevokeReason, Session, SignIn, session_lifetime
-from domain.users import LOCKOUT, MAX_FAILED_LOGINS, StaffUser, check_password_policy
+from domain.sessions import (
+    RefreshRecord,
+    RefreshState,
+    RevokeReason,
+    Session,
+    SignIn,
+    session_lifetime,
+)
+from domain.users import (
+    LOCKOUT,
+    MAX_FAILED_LOGINS,
+    PasswordScreen,
+    StaffUser,
+    check_new_password,
+    check_password_policy,
+)
 
 # One answer for unknown e-mail, wrong password, locked or disabled account: no enumeration.
 _BAD_CREDENTIALS = "The e-mail or password is not correct, or the account is locked for a while."
-_BAD_REFRESH = "This session has ended; sign in again."
+# Same code for both (the console and the app each know what they are); each says what the
+# person can do: staff sign in again, a participant has no password and needs a new code.
+_STAFF_ENDED = "This session has ended; sign in again."
+_APP_ENDED = (
+    "This app is no longer signed in. Ask your study site for a new enrolment code "
+    "and scan it to pair the app again; nothing you entered before is lost."
+)
 
 
 def _refused() -> DomainError:
     return DomainError(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS)
+
+
+def _ended(participant: bool) -> DomainError:
+    return DomainError(ErrorCode.INVALID_REFRESH_TOKEN, _APP_ENDED if participant else _STAFF_ENDED)
+
+
+def session_ended(session: Session | None, installation_id: uuid.UUID | None) -> DomainError:
+    """INVALID_REFRESH_TOKEN, worded for whoever holds the session (a participant's app
+    sends its installation; an unknown token is judged by that alone)."""
+    if session is not None:
+        return _ended(session.subject_kind is ActorKind.PARTICIPANT)
+    return _ended(installation_id is not None)
 
 
 async def login(
@@ -91,23 +123,39 @@ async def open_session(
         expires_at=now + session_lifetime(kind),
     )
     await uow.sessions.add(session)
-    return await _tokens_for(uow, tokens, session, now)
+    return await _tokens_for(uow, tokens, session, now, tokens.new_secret())
 
 
 async def _tokens_for(
-    uow: UnitOfWork, tokens: TokenService, session: Session, now: datetime
+    uow: UnitOfWork, tokens: TokenService, session: Session, now: datetime, secret: str
 ) -> SignIn:
-    secret = tokens.new_secret()
-    refresh_expires = session.refresh_expiry(now)
-    await uow.sessions.add_refresh(session.id, tokens.digest(secret), refresh_expires)
+    issued = RefreshRecord(new_id(), session, session.refresh_expiry(now), None, now)
+    await uow.sessions.add_refresh(
+        session.id,
+        tokens.digest(secret),
+        issued.expires_at,
+        token_id=issued.token_id,
+        issued_at=now,
+    )
+    return _sign_in(tokens, secret, issued)
+
+
+def _sign_in(tokens: TokenService, secret: str, refresh: RefreshRecord) -> SignIn:
+    """The pair for a stored refresh token: the access token is derived from its id and
+    issue time, so the same stored token always yields the same access token."""
+    session = refresh.session
     access = tokens.issue_access(
-        subject=session.subject_id, kind=session.subject_kind, session_id=session.id
+        subject=session.subject_id,
+        kind=session.subject_kind,
+        session_id=session.id,
+        issued_at=refresh.issued_at,
+        token_id=refresh.token_id,
     )
     return SignIn(
         access_token=access.token,
         access_expires_at=access.expires_at,
         refresh_token=secret,
-        refresh_expires_at=refresh_expires,
+        refresh_expires_at=refresh.expires_at,
         session_id=session.id,
         subject_id=session.subject_id,
         installation_id=session.installation_id,
@@ -124,42 +172,89 @@ async def refresh(
 ) -> SignIn:
     """Trade a refresh token for new tokens; the old one stops working.
 
-    A token presented twice was copied: the whole session is revoked (reuse detection).
-    A participant's token works only with the installation it was issued to.
+    A token presented twice was copied: the whole session is revoked (reuse detection),
+    except for a participant's app retrying a refresh whose answer it lost (see
+    `domain/sessions.py`): it gets the same pair again. A participant's token works only
+    with the installation it was issued to.
     """
     async with uow:
         now = uow.clock.now()
-        record = await uow.sessions.find_refresh(tokens.digest(refresh_token))
-        if record is None:
-            raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN, _BAD_REFRESH)
-        session = record.session
-        bound = session.installation_id
-        state = record.state(now)
-        if state is RefreshState.VALID and bound is not None and bound != installation_id:
-            raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN, _BAD_REFRESH)
-        if state is RefreshState.VALID and not await uow.sessions.use_refresh(record.token_id, now):
-            state = RefreshState.USED  # a concurrent request used it first
+        record, state = await _presented(uow, tokens, refresh_token, installation_id)
         if state is RefreshState.USED:
-            await uow.sessions.revoke(session.id, RevokeReason.REUSE_DETECTED, now)
-            entity = "StaffUser" if session.subject_kind is ActorKind.STAFF else "Participant"
-            uow.record(_security(ctx, entity, session.subject_id, "refresh_token_reused"))
-            await uow.commit()
+            again = await _retried(
+                uow, tokens, used=record, secret=refresh_token, installation_id=installation_id
+            )
+            if again is not None:
+                uow.record(
+                    _security(ctx, "Participant", record.session.subject_id, "refresh_retried")
+                )
+                await uow.commit()
+                return again
+            await _revoke_reused(uow, ctx, record.session)
         if state is not RefreshState.VALID:
-            raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN, _BAD_REFRESH)
-        await _still_allowed(uow, session)
-        signed_in = await _tokens_for(uow, tokens, session, now)
+            raise session_ended(record.session, installation_id)
+        await _still_allowed(uow, record.session)
+        successor = tokens.successor(refresh_token)
+        signed_in = await _tokens_for(uow, tokens, record.session, now, successor)
         await uow.commit()
     return signed_in
+
+
+async def _presented(
+    uow: UnitOfWork, tokens: TokenService, secret: str, installation_id: uuid.UUID | None
+) -> tuple[RefreshRecord, RefreshState]:
+    """The stored token and its state; a valid one is marked used here (one caller wins)."""
+    now = uow.clock.now()
+    record = await uow.sessions.find_refresh(tokens.digest(secret))
+    if record is None:
+        raise session_ended(None, installation_id)
+    bound, state = record.session.installation_id, record.state(now)
+    if state is not RefreshState.VALID:
+        return record, state
+    if bound is not None and bound != installation_id:
+        raise session_ended(record.session, installation_id)
+    if await uow.sessions.use_refresh(record.token_id, now):
+        return record, state
+    # A concurrent request used it first; read it again to learn when.
+    return await uow.sessions.find_refresh(tokens.digest(secret)) or record, RefreshState.USED
+
+
+async def _revoke_reused(uow: UnitOfWork, ctx: RequestContext, session: Session) -> None:
+    """A copied token: the whole session ends, and that is committed before the refusal."""
+    await uow.sessions.revoke(session.id, RevokeReason.REUSE_DETECTED, uow.clock.now())
+    entity = "StaffUser" if session.subject_kind is ActorKind.STAFF else "Participant"
+    uow.record(_security(ctx, entity, session.subject_id, "refresh_token_reused"))
+    await uow.commit()
+
+
+async def _retried(
+    uow: UnitOfWork,
+    tokens: TokenService,
+    *,
+    used: RefreshRecord,
+    secret: str,
+    installation_id: uuid.UUID | None,
+) -> SignIn | None:
+    """The pair this token was already traded for, if this is a retry after a lost answer."""
+    now = uow.clock.now()
+    if not used.may_retry(now, installation_id):
+        return None
+    successor = tokens.successor(secret)
+    found = await uow.sessions.find_refresh(tokens.digest(successor))
+    if found is None or not found.answers_retry_of(used, now):
+        return None
+    await _still_allowed(uow, found.session)
+    return _sign_in(tokens, successor, found)
 
 
 async def _still_allowed(uow: UnitOfWork, session: Session) -> None:
     if session.subject_kind is ActorKind.STAFF:
         if await uow.users.active_grants(UserId(session.subject_id)) is None:
-            raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN, _BAD_REFRESH)
+            raise session_ended(session, None)
         return
     participant = await uow.participants.get(ParticipantId(session.subject_id))
     if participant is None or participant.erased_at is not None:
-        raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN, _BAD_REFRESH)
+        raise session_ended(session, None)
 
 
 async def logout(*, uow: UnitOfWork, ctx: RequestContext) -> None:
@@ -178,6 +273,7 @@ async def change_password(
     *,
     uow: UnitOfWork,
     passwords: PasswordHasher,
+    screen: PasswordScreen,
     ctx: RequestContext,
     current: str,
     new: str,
@@ -196,6 +292,7 @@ async def change_password(
                 "The current password is not correct.",
                 field="current",
             )
+        check_new_password(new, email=user.email, name=user.name, screen=screen)
         await uow.users.set_password_hash(user.id, passwords.hash(new))
         await uow.sessions.revoke_subject(user.id, RevokeReason.PASSWORD_CHANGED, uow.clock.now())
         uow.record(_security(ctx, user.ENTITY, user.id, "password_changed"))

@@ -1,4 +1,4 @@
-"""Use cases for monitors' queries: raise on a data point, answer at the site, close."""
+"""Use cases for monitors' queries: raise on a data point, answer at the site, close, reopen."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from domain import access, audit
 from domain.access import Permission
 from domain.actors import Grant, RequestContext
 from domain.data_queries import DataQuery, Target
+from domain.errors import DomainError, ErrorCode
 from domain.ids import DataQueryId
 from domain.pagination import Page, PageRequest
 from domain.ports import UnitOfWork
@@ -71,6 +72,23 @@ async def close(*, uow: UnitOfWork, ctx: RequestContext, query_id: DataQueryId) 
         return await _store(uow, ctx, grant, before=before, after=after, action="closed")
 
 
+async def reopen(
+    *, uow: UnitOfWork, ctx: RequestContext, query_id: DataQueryId, reason: str
+) -> DataQuery:
+    """The monitor (or data manager) who may close a query may reopen it, saying why."""
+    why = audit.normalise_reason(reason)
+    async with uow:
+        before, grant = await _query(uow, ctx, query_id, Permission.QUERY_RAISE)
+        if why is None:
+            raise DomainError(
+                ErrorCode.REASON_REQUIRED, "Say why the query is reopened.", field="reason"
+            )
+        after = before.reopened()
+        return await _store(
+            uow, ctx, grant, before=before, after=after, action="reopened", reason=why
+        )
+
+
 async def _store(
     uow: UnitOfWork,
     ctx: RequestContext,
@@ -79,9 +97,12 @@ async def _store(
     before: DataQuery,
     after: DataQuery,
     action: str,
+    reason: str | None = None,
 ) -> DataQuery:
     await uow.queries.update(after)
-    change = audit.updated(ctx, grant, before, after, _subject(before), action=action)
+    change = audit.updated(
+        ctx, grant, before, after, _subject(before), action=action, reason=reason
+    )
     if change is not None:
         uow.record(change)
     await uow.commit()

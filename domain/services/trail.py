@@ -27,7 +27,7 @@ async def audit_trail(
             page.items, lambda e, owner: may_reveal(ctx.actor, e, owner)
         )
     items = [withhold_plain_identifiers(ctx.actor, e) for e in revealed]
-    return Page(items=items, has_next_page=page.has_next_page)
+    return page.with_items(items)
 
 
 def _scope(event: TrailEvent, *, with_participant: bool) -> Scope:

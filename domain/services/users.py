@@ -11,21 +11,29 @@ from domain.ids import UserId
 from domain.pagination import Page, PageRequest
 from domain.ports import UnitOfWork
 from domain.sessions import RevokeReason
-from domain.users import StaffUser, UserStatus, check_password_policy, validate_grant
+from domain.users import (
+    PasswordScreen,
+    StaffUser,
+    UserStatus,
+    check_new_password,
+    validate_grant,
+)
 
 
 async def create_staff_user(
     *,
     uow: UnitOfWork,
     passwords: PasswordHasher,
+    screen: PasswordScreen,
     ctx: RequestContext,
     email: str,
     name: str,
     password: str,
     grants: tuple[Grant, ...],
 ) -> StaffUser:
+    """A new staff account (administrators; `hearth users create` on the server)."""
     grant = access.require(ctx.actor, Permission.USER_MANAGE)
-    check_password_policy(password)
+    check_new_password(password, email=email, name=name, screen=screen)
     checked = tuple(validate_grant(g) for g in grants)
     async with uow:
         checked = tuple([await _with_study(uow, g) for g in checked])

@@ -7,16 +7,16 @@ from datetime import datetime
 
 from domain import access, audit
 from domain.access import Permission
-from domain.actors import ActorKind, Grant, RequestContext
+from domain.actors import Actor, ActorKind, Grant, RequestContext
 from domain.design import ContactMode, VisitDefinition
-from domain.errors import DomainError, ErrorCode, NotFound
-from domain.ids import ParticipantId, VisitDefinitionId, VisitId
+from domain.errors import DomainError, ErrorCode, Invalid, NotFound
+from domain.ids import ParticipantId, UserId, VisitDefinitionId, VisitId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant
 from domain.ports import UnitOfWork
 from domain.records import VisitFilter
 from domain.services.participants import participant_scope
-from domain.visits import Visit, VisitOutcome
+from domain.visits import UNCHANGED, Unchanged, Visit, VisitOutcome
 
 
 def _subject(v: Visit) -> audit.Subject:
@@ -36,6 +36,29 @@ async def _definition(
     return definition
 
 
+async def _assignee(
+    uow: UnitOfWork, assignee_id: uuid.UUID | None, scope: access.Scope
+) -> uuid.UUID | None:
+    """Visits are run by the participant's site staff: someone who manages visits there and
+    may know who the participant is."""
+    if assignee_id is None:
+        return None
+    user = await uow.users.get(UserId(assignee_id))
+    runs_visits = (
+        user is not None
+        and user.is_active
+        and all(
+            access.allows(Actor(ActorKind.STAFF, user.id, user.grants), p, scope)
+            for p in (Permission.VISIT_MANAGE, Permission.IDENTIFIERS_READ)
+        )
+    )
+    if not runs_visits:
+        raise Invalid(
+            "assignee_id", "Assign a coordinator or investigator of the participant's site."
+        )
+    return assignee_id
+
+
 async def schedule(
     *,
     uow: UnitOfWork,
@@ -46,8 +69,11 @@ async def schedule(
     local_start: datetime,
     duration_minutes: int = 30,
     assignee_id: uuid.UUID | None = None,
+    reason: str | None = None,
 ) -> Visit:
-    """Schedule in the participant's local time; a date outside the window is allowed, flagged."""
+    """Schedule in the participant's local time; a date outside the window is allowed, flagged.
+
+    A time in the past (a visit recorded afterwards) needs a reason; see `check_start`."""
     async with uow:
         found = await uow.participants.get(participant_id)
         participant = access.visible(
@@ -59,17 +85,19 @@ async def schedule(
                 ErrorCode.PARTICIPANT_WITHDRAWN, "This participant no longer takes part."
             )
         definition = await _definition(uow, participant, definition_id)
+        why = audit.normalise_reason(reason)
         visit = Visit.schedule(
             participant=participant,
             definition=definition,
-            enrolled_on=participant.enrolled_on,
             mode=mode,
             local_start=local_start,
             duration_minutes=duration_minutes,
-            assignee_id=assignee_id,
+            assignee_id=await _assignee(uow, assignee_id, participant_scope(participant)),
+            now=uow.clock.now(),
+            reason=why,
         )
         await uow.visits.add(visit)
-        uow.record(audit.created(ctx, grant, visit, _subject(visit)))
+        uow.record(audit.created(ctx, grant, visit, _subject(visit), reason=why))
         await uow.commit()
     return visit
 
@@ -86,24 +114,30 @@ async def reschedule(
     ctx: RequestContext,
     visit_id: VisitId,
     local_start: datetime,
-    assignee_id: uuid.UUID | None,
     reason: str,
+    assignee_id: uuid.UUID | Unchanged | None = UNCHANGED,
 ) -> Visit:
+    """Move a visit, with a reason. The assignee stays unless `assignee_id` is given (None
+    removes them)."""
     async with uow:
         visit, grant = await _managed(uow, ctx, visit_id)
+        why = _required(reason)
         definition = await uow.design.visit_definition(visit.definition_id)
         participant = await uow.participants.get(visit.participant_id)
         if definition is None or participant is None:
             raise NotFound("Visit definition")
-        moved = visit.rescheduled(definition, participant.enrolled_on, local_start, assignee_id)
+        if not isinstance(assignee_id, Unchanged):
+            assignee_id = await _assignee(uow, assignee_id, visit_scope(visit))
+        moved = visit.rescheduled(
+            definition=definition,
+            participant=participant,
+            local_start=local_start,
+            assignee_id=assignee_id,
+            now=uow.clock.now(),
+            reason=why,
+        )
         return await _store(
-            uow,
-            ctx,
-            grant,
-            before=visit,
-            after=moved,
-            action="rescheduled",
-            reason=_required(reason),
+            uow, ctx, grant, before=visit, after=moved, action="rescheduled", reason=why
         )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -33,9 +34,15 @@ class JwtTokens:
         self._lifetime = lifetime
 
     def issue_access(
-        self, *, subject: uuid.UUID, kind: ActorKind, session_id: uuid.UUID
+        self,
+        *,
+        subject: uuid.UUID,
+        kind: ActorKind,
+        session_id: uuid.UUID,
+        issued_at: datetime | None = None,
+        token_id: uuid.UUID | None = None,
     ) -> IssuedToken:
-        now = self._clock.now()
+        now = issued_at or self._clock.now()
         expires = now + self._lifetime
         claims = {
             "iss": ISSUER,
@@ -45,7 +52,7 @@ class JwtTokens:
             "sid": str(session_id),
             "iat": int(now.timestamp()),
             "exp": int(expires.timestamp()),
-            "jti": uuid.uuid4().hex,
+            "jti": (token_id or uuid.uuid4()).hex,
         }
         return IssuedToken(
             token=jwt.encode(claims, self._key, algorithm=_ALGORITHM), expires_at=expires
@@ -83,6 +90,12 @@ class JwtTokens:
 
     def new_secret(self) -> str:
         return secrets.token_urlsafe(32)
+
+    def successor(self, secret: str) -> str:
+        # Keyed, so nobody without the server's key can compute a token's successor; the
+        # label keeps it apart from the digest of the same token (tokens never hold \x1f).
+        mac = hmac.new(self._digest_key, b"successor\x1f" + secret.encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
 
     def digest(self, secret: str) -> bytes:
         # Keyed, so a copy of the table does not let anyone test guesses offline.

@@ -15,6 +15,7 @@ from domain.ids import DataQueryId, ParticipantId, SiteId, StudyId
 from domain.pagination import Page, PageRequest
 from domain.records import QueryFilter
 from infra.db.data_keys import FieldCipher
+from infra.db.keyset import keyset_page
 from infra.db.tables import DataQueryRow
 from infra.db.visibility import visible_rows
 
@@ -96,10 +97,8 @@ class SqlDataQueryRepository:
                 query = query.where(_TABLE.c[column] == value)
         if filters.status is not None:
             query = query.where(_TABLE.c.status == filters.status.value)
-        if request.after is not None:
-            query = query.where(_TABLE.c.id > uuid.UUID(request.after[0]))
-        rows = (await self._db.execute(query.order_by(_TABLE.c.id).limit(request.first + 1))).all()
-        return Page.from_overfetch([await self._query(r) for r in rows], request)
+        found = await keyset_page(self._db, query, [_TABLE.c.id], [uuid.UUID], request)
+        return found.with_items([await self._query(r) for r in found.items])
 
     async def _query(self, row: Any) -> DataQuery:
         async def opened(column: str, blob: bytes | None) -> str | None:

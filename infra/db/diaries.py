@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from domain.ids import ParticipantId, SiteId, StudyId
 from domain.pagination import Page, PageRequest
 from domain.schedules import Recurrence, Timeliness
 from infra.db.data_keys import FieldCipher
+from infra.db.keyset import keyset_page
 from infra.db.offsets import in_offset, offset_of
 from infra.db.tables import DataChangeRequestRow, DiaryEntryRow, DiaryScheduleRow
 
@@ -186,12 +187,14 @@ class SqlDiaryRepository:
     async def page(self, participant_id: ParticipantId, request: PageRequest) -> Page[DiaryEntry]:
         """Oldest occurrence first; the cursor is (due time, id)."""
         query = select(_ENTRIES).where(_ENTRIES.c.participant_id == participant_id)
-        if request.after is not None:
-            due, last = datetime.fromisoformat(request.after[0]), uuid.UUID(request.after[1])
-            query = query.where(tuple_(_ENTRIES.c.due_at, _ENTRIES.c.id) > tuple_(due, last))
-        ordered = query.order_by(_ENTRIES.c.due_at, _ENTRIES.c.id).limit(request.first + 1)
-        rows = (await self._db.execute(ordered)).all()
-        return Page.from_overfetch([await self.entry_of(r) for r in rows], request)
+        found = await keyset_page(
+            self._db,
+            query,
+            [_ENTRIES.c.due_at, _ENTRIES.c.id],
+            [datetime.fromisoformat, uuid.UUID],
+            request,
+        )
+        return found.with_items([await self.entry_of(r) for r in found.items])
 
     async def add_change_request(self, request: DataChangeRequest) -> None:
         if request.reason is None:

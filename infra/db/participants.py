@@ -20,6 +20,7 @@ from domain.participants import Participant, ParticipantStatus
 from domain.schedules import ZoneChange
 from infra.crypto.blind_index import exact
 from infra.db.data_keys import FieldCipher, key_ids
+from infra.db.keyset import keyset_page
 from infra.db.mapping import row_values
 from infra.db.tables import ParticipantRow, ParticipantZoneRow
 from infra.db.visibility import visible_rows
@@ -175,8 +176,5 @@ class SqlParticipantRepository:
         )
         if status is not None:
             query = query.where(_TABLE.c.status == status.value)
-        if request.after is not None:
-            query = query.where(_TABLE.c.id > uuid.UUID(request.after[0]))
-        query = query.order_by(_TABLE.c.id).limit(request.first + 1)
-        rows = await self._participants((await self._session.execute(query)).all())
-        return Page.from_overfetch(rows, request)
+        found = await keyset_page(self._session, query, [_TABLE.c.id], [uuid.UUID], request)
+        return found.with_items(await self._participants(found.items))

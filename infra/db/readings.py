@@ -33,6 +33,7 @@ from domain.readings import Measurement, Reading, ReadingKind
 from domain.records import ReadingFilter
 from domain.schedules import ZoneChange, ZonePeriod, zone_periods
 from infra.db.data_keys import FieldCipher
+from infra.db.keyset import keyset_page
 from infra.db.offsets import in_offset, offset_of, optional_offset
 from infra.db.tables import ReadingRow
 
@@ -210,16 +211,14 @@ class SqlReadingRepository:
 
     async def _keyset(self, query: Select[Any], request: PageRequest) -> Page[StoredReading]:
         """By effective start, then id; the cursor is that pair."""
-        if request.after is not None:
-            moment, last = datetime.fromisoformat(request.after[0]), uuid.UUID(request.after[1])
-            query = query.where(
-                (_TABLE.c.effective_start > moment)
-                | ((_TABLE.c.effective_start == moment) & (_TABLE.c.id > last))
-            )
-        rows = await self._db.execute(
-            query.order_by(_TABLE.c.effective_start, _TABLE.c.id).limit(request.first + 1)
+        found = await keyset_page(
+            self._db,
+            query,
+            [_TABLE.c.effective_start, _TABLE.c.id],
+            [datetime.fromisoformat, uuid.UUID],
+            request,
         )
-        return Page.from_overfetch([stored_reading(r) for r in rows], request)
+        return found.with_items([stored_reading(r) for r in found.items])
 
     async def daily(
         self,

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.actors import ActorKind
 from domain.clock import Clock
-from domain.ids import new_id
 from domain.sessions import RefreshRecord, RevokeReason, Session
 from infra.db.tables import RefreshTokenRow, SessionRow
 
@@ -48,14 +47,22 @@ class SqlSessionRepository:
             )
         )
 
-    async def add_refresh(self, session_id: uuid.UUID, digest: bytes, expires_at: datetime) -> None:
+    async def add_refresh(
+        self,
+        session_id: uuid.UUID,
+        digest: bytes,
+        expires_at: datetime,
+        *,
+        token_id: uuid.UUID,
+        issued_at: datetime,
+    ) -> None:
         await self._db.execute(
             insert(_TOKENS).values(
-                id=new_id(),
+                id=token_id,
                 session_id=session_id,
                 digest=digest,
                 expires_at=expires_at,
-                issued_at=self._clock.now(),
+                issued_at=issued_at,
             )
         )
 
@@ -65,6 +72,7 @@ class SqlSessionRepository:
                 _TOKENS.c.id.label("token_id"),
                 _TOKENS.c.expires_at.label("token_expires"),
                 _TOKENS.c.used_at,
+                _TOKENS.c.issued_at.label("token_issued"),
                 _SESSIONS,
             )
             .join(_SESSIONS, _SESSIONS.c.id == _TOKENS.c.session_id)
@@ -78,6 +86,7 @@ class SqlSessionRepository:
             session=_session(row),
             expires_at=row.token_expires,
             used_at=row.used_at,
+            issued_at=row.token_issued,
         )
 
     async def use_refresh(self, token_id: uuid.UUID, now: datetime) -> bool:

@@ -17,6 +17,7 @@ from domain.pagination import Page, PageRequest
 from domain.users import StaffUser, UserStatus
 from infra.crypto.blind_index import normalise_email
 from infra.db.data_keys import FieldCipher
+from infra.db.keyset import keyset_page
 from infra.db.tables import StaffGrantRow, StaffUserRow
 
 _USERS = StaffUserRow.__table__  # type: ignore[attr-defined]
@@ -124,12 +125,10 @@ class SqlUserRepository:
         await self._insert_grants(user.id, user.grants)
 
     async def page(self, request: PageRequest) -> Page[StaffUser]:
-        query = select(_USERS)
-        if request.after is not None:
-            query = query.where(_USERS.c.id > uuid.UUID(request.after[0]))
-        rows = await self._session.execute(query.order_by(_USERS.c.id).limit(request.first + 1))
-        users = [await self._user(r._mapping) for r in rows.all()]
-        return Page.from_overfetch(users, request)
+        found = await keyset_page(
+            self._session, select(_USERS), [_USERS.c.id], [uuid.UUID], request
+        )
+        return found.with_items([await self._user(r._mapping) for r in found.items])
 
     async def active_grants(self, user_id: UserId) -> tuple[Grant, ...] | None:
         """Grants of an active user in one query, or None if the user is missing or disabled."""

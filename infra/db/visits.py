@@ -17,6 +17,7 @@ from domain.pagination import Page, PageRequest
 from domain.records import VisitFilter
 from domain.visits import Visit, VisitOutcome, VisitStatus
 from infra.db.data_keys import FieldCipher
+from infra.db.keyset import keyset_page
 from infra.db.tables import SiteRow, VisitRow
 from infra.db.visibility import visible_rows
 
@@ -84,15 +85,14 @@ class SqlVisitRepository:
                 participant=_VISITS.c.participant_id,
             )
         )
-        if request.after is not None:
-            moment, last = datetime.fromisoformat(request.after[0]), uuid.UUID(request.after[1])
-            query = query.where(
-                (_VISITS.c.starts_at > moment)
-                | ((_VISITS.c.starts_at == moment) & (_VISITS.c.id > last))
-            )
-        query = query.order_by(_VISITS.c.starts_at, _VISITS.c.id).limit(request.first + 1)
-        rows = (await self._db.execute(query)).all()
-        return Page.from_overfetch([await self._visit(r) for r in rows], request)
+        found = await keyset_page(
+            self._db,
+            query,
+            [_VISITS.c.starts_at, _VISITS.c.id],
+            [datetime.fromisoformat, uuid.UUID],
+            request,
+        )
+        return found.with_items([await self._visit(r) for r in found.items])
 
     def _filtered(self, filters: VisitFilter) -> Select[Any]:
         query = select(_VISITS)

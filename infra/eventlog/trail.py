@@ -17,6 +17,7 @@ from domain.pagination import Page, PageRequest
 from domain.trail import TrailEvent, TrailField, TrailQuery, TrailValue, ValueState
 from infra.crypto.envelope import DecryptionError
 from infra.db.data_keys import FieldCipher, key_ids
+from infra.db.keyset import keyset_page
 from infra.db.tables import AuditEventRow, SealedValueRow
 from infra.db.visibility import visible_rows
 from infra.eventlog.sealing import REASON_FIELD, TABLE, redaction_ref, reveal
@@ -43,15 +44,15 @@ class SqlAuditTrail:
                 participant=_EVENTS.c.participant_id,
             )
         )
-        seq = _EVENTS.c.seq
-        if request.after is not None:
-            position = int(request.after[0])
-            statement = statement.where(seq < position if query.newest_first else seq > position)
-        statement = statement.order_by(seq.desc() if query.newest_first else seq).limit(
-            request.first + 1
+        found = await keyset_page(
+            self._session,
+            statement,
+            [_EVENTS.c.seq],
+            [int],
+            request,
+            descending=query.newest_first,
         )
-        rows = (await self._session.execute(statement)).all()
-        return Page.from_overfetch([_event(r._mapping) for r in rows], request)
+        return found.with_items([_event(r._mapping) for r in found.items])
 
     async def reveal(
         self, events: Sequence[TrailEvent], allowed: Callable[[TrailEvent, uuid.UUID], bool]

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain import audit
 from domain.actors import Grant, Role
 from domain.services import studies, users
+from infra.auth.password_screen import ZxcvbnScreen
 from infra.auth.passwords import Argon2Passwords
 from infra.db.uow import SqlUnitOfWorkFactory
 from infra.eventlog import writer
@@ -101,6 +102,7 @@ async def test_personal_values_are_sealed_not_logged(uow: SqlUnitOfWorkFactory) 
     user = await users.create_staff_user(
         uow=uow(),
         passwords=Argon2Passwords(time_cost=1, memory_kib=64),
+        screen=ZxcvbnScreen(),
         ctx=caller(admin()),
         email=email,
         name="Grace Hopper",

@@ -33,12 +33,14 @@ from domain.services import (
 )
 from domain.trail import TrailEvent, TrailQuery
 from domain.users import UserStatus
+from infra.auth.password_screen import ZxcvbnScreen
 from infra.auth.passwords import Argon2Passwords
 from infra.db.uow import SqlUnitOfWorkFactory
 from tests.conftest import Scratch
 from tests.factories import admin, caller, make_study
 from tests.world import CORRECTION_REASON, DELETE_REASON, add_diary, build_world
 
+SCREEN = ZxcvbnScreen()
 HASHER = Argon2Passwords(time_cost=1, memory_kib=64)
 
 
@@ -186,6 +188,7 @@ async def test_configuration_changes_are_audited(scratch: Scratch) -> None:
     user = await users.create_staff_user(
         uow=uow(),
         passwords=HASHER,
+        screen=SCREEN,
         ctx=ctx,
         email=f"cfg-{uuid.uuid4().hex[:6]}@example.org",
         name="Config Person",
@@ -223,6 +226,7 @@ async def test_user_ids_are_unique_and_never_reused(uow: SqlUnitOfWorkFactory) -
         made = await users.create_staff_user(
             uow=uow(),
             passwords=HASHER,
+            screen=SCREEN,
             ctx=caller(admin()),
             email=address,
             name=name,

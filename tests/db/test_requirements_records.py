@@ -14,6 +14,7 @@ from domain.consent import ConsentText
 from domain.diaries import Outcome
 from domain.services import consent, contacts, diaries, readings, signatures, users
 from domain.signatures import Meaning
+from infra.auth.password_screen import ZxcvbnScreen
 from infra.auth.passwords import Argon2Passwords
 from infra.crypto.envelope import DecryptionError
 from infra.db.uow import SqlUnitOfWorkFactory
@@ -22,6 +23,7 @@ from tests.factories import admin, caller
 from tests.world import PEOPLE, World, add_diary, build_world
 from tests.world_app import app_of, give_watch, heartbeat, open_entry
 
+SCREEN = ZxcvbnScreen()
 HASHER = Argon2Passwords(time_cost=1, memory_kib=64)
 PASSWORD = "the investigator's passphrase"
 
@@ -38,6 +40,7 @@ async def _investigator(uow: SqlUnitOfWorkFactory, world: World) -> Actor:
     user = await users.create_staff_user(
         uow=uow(),
         passwords=HASHER,
+        screen=SCREEN,
         ctx=caller(admin()),
         email=f"inv-{uuid.uuid4().hex[:6]}@example.org",
         name="Dr. Ines Vogel",

@@ -29,6 +29,7 @@ from domain.services import (
 from domain.signatures import Meaning
 from domain.studies import Site, Study
 from domain.visits import Visit, VisitOutcome
+from infra.auth.password_screen import ZxcvbnScreen
 from infra.auth.passwords import Argon2Passwords
 from infra.db.uow import SqlUnitOfWorkFactory
 from tests.clock import PinnedClock
@@ -104,6 +105,7 @@ async def trial(uow: SqlUnitOfWorkFactory) -> Trial:
     investigator = await users.create_staff_user(
         uow=uow(),
         passwords=HASHER,
+        screen=ZxcvbnScreen(),
         ctx=boss,
         email=f"inv-{uuid.uuid4().hex[:6]}@example.org",
         name="Dr. Ines Vogel",
@@ -180,11 +182,13 @@ async def test_consent_enrolment_and_reconsent(trial: Trial) -> None:
 
 async def test_visits_follow_local_time_and_signatures_bind_a_version(trial: Trial) -> None:
     uow, inv = trial.uow, trial.inv
+    await trial.sign(await trial.publish())
+    await trial.enrol()  # day-7 visits wait for the enrolment
     summer = await trial.schedule(datetime(2031, 10, 25, 9, 0))
     winter = await trial.schedule(datetime(2031, 10, 27, 9, 0), ContactMode.PHONE)
     assert summer.starts_at == datetime(2031, 10, 25, 7, 0, tzinfo=UTC)  # 09:00 CEST
     assert winter.starts_at == datetime(2031, 10, 27, 8, 0, tzinfo=UTC)  # 09:00 CET
-    assert not summer.out_of_window  # not enrolled yet: no window to compare with
+    assert summer.out_of_window  # years after its day-7 window
     with pytest.raises(DomainError):  # a mode this visit is not planned with
         await trial.schedule(datetime(2031, 1, 1, 9), ContactMode.HOME_NURSE)
     signature = await signatures.sign_record(

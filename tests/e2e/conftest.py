@@ -89,6 +89,7 @@ async def create_user(
         await users.create_staff_user(
             uow=runtime.services.uow(),
             passwords=runtime.services.passwords,
+            screen=runtime.services.password_screen,
             ctx=caller(),
             email=email,
             name="Test User",

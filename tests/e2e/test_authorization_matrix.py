@@ -180,7 +180,7 @@ async def _build(world: World, settings: Settings) -> None:
     world.actors["anonymous"] = ANONYMOUS
 
 
-CREATE_VISIT_DEF = 'mutation($s: ID!, $c: String!) { createVisitDefinition(input: {studyId: $s, code: $c, name: "Week 1", day: 7, windowBefore: 2, windowAfter: 2, modes: [VIDEO, PHONE]}) { __typename ... on CreateVisitDefinitionSuccess { visitDefinition { id } } ... on MutationError { code message field } } }'
+CREATE_VISIT_DEF = 'mutation($s: ID!, $c: String!) { createVisitDefinition(input: {studyId: $s, code: $c, name: "Baseline", day: 0, windowBefore: 2, windowAfter: 2, modes: [VIDEO, PHONE]}) { __typename ... on CreateVisitDefinitionSuccess { visitDefinition { id } } ... on MutationError { code message field } } }'
 SCHEDULE = 'mutation($p: ID!, $d: ID!) { scheduleVisit(input: {participantId: $p, visitDefinitionId: $d, mode: VIDEO, localStart: "2031-04-01T09:00"}) { __typename ... on VisitSuccess { visit { id } } ... on MutationError { code message field } } }'
 RAISE = 'mutation($r: ID!) { raiseQuery(input: {recordId: $r, field: "screeningNumber", question: "Please confirm."}) { __typename ... on DataQuerySuccess { query { id } } ... on MutationError { code message field } } }'
 
@@ -878,6 +878,14 @@ CASES: dict[str, Case] = {
             "mutation($t: ID!) { closeQuery(input: {queryId: $t}) { __typename ... on MutationError { code } } }",
         ),
         by_policy("Mutation.closeQuery"),
+    ),
+    "Mutation.reopenQuery": Case(
+        QUERIES,
+        _mutating(
+            "reopenQuery",
+            'mutation($t: ID!) { reopenQuery(input: {queryId: $t, reason: "Source differs."}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.reopenQuery"),
     ),
     "Study.arms": Case(
         ("A",),

@@ -14,7 +14,7 @@ from domain.sessions import SignIn
 from domain.studies import Site
 from domain.users import MAX_FAILED_LOGINS, UserStatus
 from tests.factories import admin, at_site, caller, make_participant, make_site
-from tests.fakes import FakePasswords, FakeTokens, FakeUnitOfWork
+from tests.fakes import FakePasswords, FakePasswordScreen, FakeTokens, FakeUnitOfWork
 
 PASSWORD = "correct horse battery"
 
@@ -23,6 +23,7 @@ async def _staff(uow: FakeUnitOfWork, email: str = "ada@example.org") -> UserId:
     user = await users.create_staff_user(
         uow=uow,
         passwords=FakePasswords(),
+        screen=FakePasswordScreen(),
         ctx=caller(admin()),
         email=email,
         name="Ada",

@@ -45,3 +45,28 @@ def test_a_token_issued_later_than_the_clock_is_refused() -> None:
     clock.pin(FUTURE - timedelta(minutes=1))
     with pytest.raises(Unauthenticated):
         tokens.verify_access(issued.token)
+
+
+def test_the_same_issue_time_and_token_id_sign_the_same_access_token() -> None:
+    """What lets a retried refresh answer with the very same pair, without storing it."""
+    clock = PinnedClock(PAST)
+    tokens = _tokens(clock)
+    claims = {"subject": uuid.uuid4(), "kind": ActorKind.PARTICIPANT, "session_id": uuid.uuid4()}
+    token_id = uuid.uuid4()
+    first = tokens.issue_access(**claims, issued_at=PAST, token_id=token_id)  # type: ignore[arg-type]
+    clock.advance(minutes=1)
+    again = tokens.issue_access(**claims, issued_at=PAST, token_id=token_id)  # type: ignore[arg-type]
+    other = tokens.issue_access(**claims, issued_at=PAST, token_id=uuid.uuid4())  # type: ignore[arg-type]
+    assert again == first
+    assert other.token != first.token
+
+
+def test_successors_are_keyed_and_stable() -> None:
+    tokens = _tokens(PinnedClock(PAST))
+    secret = tokens.new_secret()
+    successor = tokens.successor(secret)
+    assert successor == tokens.successor(secret)
+    assert len(successor) == 43  # 256 bits, URL-safe
+    assert successor not in (secret, tokens.digest(secret).hex())
+    other_key = JwtTokens(Ed25519PrivateKey.generate(), PinnedClock(PAST), timedelta(1), b"j" * 32)
+    assert other_key.successor(secret) != successor

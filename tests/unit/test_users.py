@@ -12,7 +12,7 @@ from domain.errors import DomainError, ErrorCode, Unauthenticated
 from domain.services import auth, users
 from domain.users import check_password_policy, validate_grant
 from tests.factories import admin, caller, make_site
-from tests.fakes import FakePasswords, FakeTokens, FakeUnitOfWork
+from tests.fakes import FakePasswords, FakePasswordScreen, FakeTokens, FakeUnitOfWork
 
 PASSWORD = "correct horse battery"
 
@@ -38,6 +38,7 @@ async def _user(uow: FakeUnitOfWork, grants: tuple[Grant, ...] = (Grant(Role.ADM
     await users.create_staff_user(
         uow=uow,
         passwords=FakePasswords(),
+        screen=FakePasswordScreen(),
         ctx=caller(admin()),
         email=" Ada@Example.org ",
         name="Ada Lovelace",
