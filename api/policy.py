@@ -105,6 +105,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "submitReadings": guarded(Permission.DATA_SUBMIT),
         "deleteReading": guarded(Permission.DATA_CORRECT),
         "startExport": guarded(Permission.EXPORT),
+        "cancelExport": guarded(Permission.EXPORT),
     },
     "Study": _plain("id", "code", "title", "createdAt")
     | {
@@ -237,6 +238,10 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "signatureUrl",
         "error",
         "files",
+        "attempts",
+        "startedAt",
+        "retryAt",
+        "filesDeletedAt",
     ),
     "ContactDetails": _plain("fullName", "email", "phone", "dateOfBirth", "address", "version"),
     "StaffUser": _plain(
@@ -288,6 +293,7 @@ CARRIERS = frozenset(
         "DueDiary",
         "ExportFile",
         "StartExportSuccess",
+        "CancelExportSuccess",
         "LocalizedText",
         "PublishQuestionnaireSuccess",
         "Questionnaire",

@@ -11,7 +11,7 @@ from domain.clock import Clock
 from domain.ports import UnitOfWorkFactory
 
 if TYPE_CHECKING:
-    from api.exports import ExportRunner
+    from api.exports import ExportFiles
 
 
 @dataclass(frozen=True)
@@ -22,4 +22,4 @@ class Services:
     passwords: PasswordHasher
     tokens: TokenService
     limits: RateLimiter
-    exports: ExportRunner
+    exports: ExportFiles
