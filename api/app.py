@@ -340,7 +340,8 @@ def _worker_loops(
     if settings.worker_metrics_port:
         read = _queue_reader(runtime.engine, settings)
         host, port = settings.worker_metrics_host, settings.worker_metrics_port
-        loops.append(hearth_metrics.worker_metrics_loop(metrics, read, host, port))
+        every = options.poll_seconds  # the queue's figures are as fresh as the worker's view
+        loops.append(hearth_metrics.worker_metrics_loop(metrics, read, host, port, every))
     return loops
 
 
