@@ -13,6 +13,7 @@ import logging
 
 from procrastinate import App, exceptions
 
+from infra.worker.retry import IMMEDIATELY
 from infra.worker.runtime import Loop
 
 log = logging.getLogger("hearth.worker")
@@ -23,7 +24,7 @@ async def retry_stalled(app: App, stalled_seconds: float) -> int:
     retried = 0
     for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_seconds):
         try:
-            await app.job_manager.retry_job(job)
+            await app.job_manager.retry_job(job, retry_at=IMMEDIATELY)
         except exceptions.ConnectorException:
             continue  # another worker retried it first
         log.warning("job of a stopped worker queued again", extra={"event": job.task_name})

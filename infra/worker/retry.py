@@ -8,11 +8,17 @@ cancelled because its worker is shutting down goes straight back to the queue.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.jobs import Job
 
 from domain.outbox import RetryLater
+
+# "Now" for procrastinate: a time surely past in the database's clock. Left unset, it would be
+# this process's clock, and a process whose clock runs ahead of the database would hold the
+# job back by that much.
+IMMEDIATELY = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class DomainRetry(BaseRetryStrategy):
@@ -22,5 +28,5 @@ class DomainRetry(BaseRetryStrategy):
         if isinstance(exception, asyncio.CancelledError):
             # Released by a stopping worker. (A job cancelled on request is marked failed by
             # procrastinate's retry function itself, since its abort was requested.)
-            return RetryDecision()
+            return RetryDecision(retry_at=IMMEDIATELY)
         return None

@@ -131,7 +131,9 @@ async def test_a_commit_killed_right_after_is_delivered_exactly_once(
     (row,) = await _rows(
         scratch,
         "SELECT j.status, count(e.id) AS starts FROM procrastinate_jobs j LEFT JOIN "
-        "procrastinate_events e ON e.job_id = j.id AND e.type = 'started' GROUP BY j.status",
+        "procrastinate_events e ON e.job_id = j.id AND e.type = 'started' "
+        "WHERE j.lock = :k GROUP BY j.status",
+        k=job.work_key,
     )
     assert (row.status, row.starts) == ("succeeded", 1)
     assert (scratch.settings.export_path / str(job.id) / "manifest.json").is_file()
