@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Hearth's two commands, for a fresh machine with nothing but Python 3.11+.
 
-    python3 dev.py run    install what is needed, then serve GraphQL on :8000
+    python3 dev.py run    install what is needed, then serve GraphQL on :8000 with one worker
     python3 dev.py test   install what is needed, then lint, type-check and test everything
 
 Dependencies go into ./.venv (pinned by constraints.txt) and are reinstalled only when
@@ -83,7 +83,8 @@ def test(pytest_args: list[str]) -> int:
 def run(serve_args: list[str]) -> int:
     ensure_environment()
     os.chdir(ROOT)
-    command = [str(BIN / "hearth"), "serve", *serve_args]
+    # The server and one job worker beside it; Ctrl-C stops both, then the database.
+    command = [str(BIN / "hearth"), "serve", "--with-worker", *serve_args]
     os.execv(command[0], command)  # noqa: S606 - replace this process with the server
 
 

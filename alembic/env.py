@@ -15,12 +15,19 @@ from infra.db.tables import metadata
 config = context.config
 
 
+def _ours(name: str | None, type_: str, parent_names: object) -> bool:
+    """The job queue's tables belong to procrastinate (its own schema, applied by 0011):
+    autogenerate and `alembic check` compare only the tables of Hearth's models."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate_"))
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
         compare_type=True,
         compare_server_default=False,
+        include_name=_ours,
     )
     with context.begin_transaction():
         context.run_migrations()

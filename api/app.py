@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,10 +23,12 @@ from starlette.routing import Route
 from strawberry.printer import print_schema
 
 from api import logging as hearth_logging
-from api.exports import ExportRunner
+from api import metrics as hearth_metrics
+from api.exports import ExportFiles
 from api.exports import download as export_download
 from api.http import GraphQLEndpoint, GraphQLView, healthz, readyz, schema_sdl
 from api.ingest import ReadingUpload
+from api.metrics import HttpMetricsMiddleware, Metrics, OperationMetrics, QueueFigures
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.schema import build_schema
 from api.services import Services
@@ -48,6 +51,11 @@ from infra.eventlog.checkpoints import Checkpoint
 from infra.eventlog.writer import EventLogWriter
 from infra.exports.engine import FileExportEngine, export_signing_key
 from infra.exports.manifest import Verification, verify_export
+from infra.worker import queues
+from infra.worker.app import build_app, observing
+from infra.worker.recovery import stalled_job_recovery
+from infra.worker.runtime import Loop, WorkerOptions, WorkerRuntime, WorkerStopped
+from infra.worker.services import WorkerServices
 
 EMBEDDED_DATABASE = "hearth"
 AuditReport = verify.Report
@@ -59,6 +67,10 @@ class ConfigurationError(RuntimeError):
     pass
 
 
+class WorkerFailed(RuntimeError):
+    """The job worker stopped without being asked to (its database went away, say)."""
+
+
 @dataclass
 class Runtime:
     """Everything built from the settings: engine, keys, services. Close it when done."""
@@ -68,9 +80,14 @@ class Runtime:
     keys: KeyProvider
     services: Services
     storage: Storage
+    export_engine: FileExportEngine  # the worker runs it; tests and benchmarks may too
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+    async def workers(self) -> int:
+        """Workers alive now (fresh heartbeats): none, and queued jobs wait."""
+        return await queues.live_workers(self.engine, self.settings.worker_stalled_seconds)
 
     @property
     def checkpoint_key(self) -> Ed25519PrivateKey:
@@ -134,6 +151,7 @@ def build_runtime(
         digest_key=keys.purpose_key(Purpose.TOKEN_HASHING),
     )
     uows = SqlUnitOfWorkFactory(storage)
+    export_engine = FileExportEngine(engine, keys, clock)
     services = Services(
         settings=settings,
         clock=clock,
@@ -144,15 +162,20 @@ def build_runtime(
         limits=PostgresRateLimiter(
             storage.sessions, clock, keys.purpose_key(Purpose.TOKEN_HASHING)
         ),
-        exports=ExportRunner(
-            FileExportEngine(engine, keys, clock),
-            uows,
+        exports=ExportFiles(
             settings.export_path,
             signing.public_key_pem(export_signing_key(keys)),
-            settings.export_concurrency,
+            settings.exports_per_study,
         ),
     )
-    return Runtime(settings=settings, engine=engine, keys=keys, services=services, storage=storage)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        keys=keys,
+        services=services,
+        storage=storage,
+        export_engine=export_engine,
+    )
 
 
 INGEST_PATH = "/ingest/readings"
@@ -160,12 +183,14 @@ INGEST_PATH = "/ingest/readings"
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     runtime = build_runtime(settings, clock=clock)
+    metrics = Metrics()
     schema = build_schema(
         production=settings.is_production,
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
         max_batch_operations=settings.max_batch_operations,
+        observers=[functools.partial(OperationMetrics, metrics=metrics.graphql)],
     )
     view = GraphQLView(schema, runtime.services)
     endpoint = GraphQLEndpoint(view, runtime.services, console=not settings.is_production)
@@ -174,7 +199,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         Route(INGEST_PATH, ReadingUpload(runtime.services).handle, methods=["POST"]),
         Route("/exports/{job}/{name}", export_download(runtime.services), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz(lambda: _readiness(runtime.engine)), methods=["GET"]),
+        Route(
+            "/readyz",
+            # No worker: jobs wait (visibly QUEUED), everything else works, so still ready.
+            readyz(lambda: _readiness(runtime.engine, settings), advisory=frozenset({"worker"})),
+            methods=["GET"],
+        ),
+        Route(
+            "/metrics",
+            hearth_metrics.endpoint(metrics, _queue_reader(runtime.engine, settings)),
+            methods=["GET"],
+        ),
     ]
     if not settings.is_production:
         routes.append(Route("/graphql/schema.graphql", schema_sdl(endpoint.sdl), methods=["GET"]))
@@ -183,7 +218,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Before serving: nothing may be read or written next to unsealed identifiers.
         await runtime.seal_legacy_identifiers()
-        await runtime.services.exports.reap()
         sealer = _start_sealing(runtime, settings.checkpoint_seconds)
         try:
             yield
@@ -192,12 +226,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 sealer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sealer
-            await runtime.services.exports.stop()
             await runtime.close()
 
     return Starlette(
         routes=routes,
         middleware=[
+            Middleware(HttpMetricsMiddleware, metrics=metrics.http),
             Middleware(RequestIdMiddleware),
             Middleware(
                 BodyLimitMiddleware,
@@ -232,13 +266,109 @@ def app_from_environment() -> Starlette:
     return create_app(settings)
 
 
-async def _readiness(engine: AsyncEngine) -> dict[str, bool]:
+async def _readiness(engine: AsyncEngine, settings: Settings) -> dict[str, bool]:
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception:
-        return {"database": False, "migrations": False}
-    return {"database": True, "migrations": await migrations.at_head(engine)}
+        return {"database": False, "migrations": False, "worker": False}
+    at_head = await migrations.at_head(engine)
+    worker = at_head and await _worker(engine, settings)
+    return {"database": True, "migrations": at_head, "worker": worker}
+
+
+async def _worker(engine: AsyncEngine, settings: Settings) -> bool:
+    """Whether some worker's heartbeat is fresh: without one, jobs wait in the queue."""
+    return await queues.live_workers(engine, settings.worker_stalled_seconds) > 0
+
+
+def _queue_reader(engine: AsyncEngine, settings: Settings) -> hearth_metrics.Refresh:
+    async def read() -> tuple[Sequence[QueueFigures], int]:
+        stats = await queues.queue_stats(engine)
+        return stats, await queues.live_workers(engine, settings.worker_stalled_seconds)
+
+    return read
+
+
+# The worker ----------------------------------------------------------------------------
+
+
+@dataclass
+class Worker:
+    """One worker process's parts: the runtime its tasks use, the job worker, its metrics."""
+
+    runtime: Runtime
+    jobs: WorkerRuntime
+    metrics: Metrics
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run jobs and the background loops until `stop` is set, then close everything."""
+        try:
+            if not await migrations.at_head(self.runtime.engine):
+                raise ConfigurationError(
+                    "The database is not at the latest migration: run 'hearth migrate' "
+                    "(or 'hearth serve', which migrates) first."
+                )
+            await self.jobs.run(stop)
+        except WorkerStopped as stopped:
+            raise WorkerFailed(str(stopped)) from stopped
+        finally:
+            await self.runtime.close()
+
+
+def build_worker(
+    settings: Settings, *, clock: Clock | None = None, concurrency: int | None = None
+) -> Worker:
+    """A worker on the app role's connection: procrastinate, our tasks, and the loops."""
+    options = WorkerOptions(
+        concurrency=concurrency or settings.worker_concurrency,
+        shutdown_seconds=settings.worker_shutdown_seconds,
+        heartbeat_seconds=settings.worker_heartbeat_seconds,
+        stalled_seconds=settings.worker_stalled_seconds,
+        poll_seconds=settings.worker_poll_seconds,
+    )
+    # Each running export holds a connection; progress and outcomes need a few more.
+    pool = max(settings.db_pool_size, options.concurrency + 2)
+    runtime = build_runtime(settings.model_copy(update={"db_pool_size": pool}), clock=clock)
+    services = WorkerServices(
+        uows=runtime.services.uow,
+        exports=runtime.export_engine,
+        export_root=settings.export_path,
+        export_retention=timedelta(days=settings.export_retention_days),
+    )
+    queue = build_app(_server_url(settings), services, pool_size=options.concurrency + 4)
+    metrics = Metrics()
+    jobs = WorkerRuntime(queue, options, middleware=[observing(_JobObserver(metrics))])
+    jobs.loops.extend(_worker_loops(settings, runtime, jobs, metrics))
+    return Worker(runtime=runtime, jobs=jobs, metrics=metrics)
+
+
+def _worker_loops(
+    settings: Settings, runtime: Runtime, jobs: WorkerRuntime, metrics: Metrics
+) -> list[Loop]:
+    """The long-running loops every worker runs beside its jobs (see infra/worker/runtime.py);
+    a new one (say, the event log's integrator) is added here."""
+    options = jobs.options
+    loops = [stalled_job_recovery(jobs.app, options.stalled_seconds, options.heartbeat_seconds)]
+    if settings.worker_metrics_port:
+        read = _queue_reader(runtime.engine, settings)
+        host, port = settings.worker_metrics_host, settings.worker_metrics_port
+        every = options.poll_seconds  # the queue's figures are as fresh as the worker's view
+        loops.append(hearth_metrics.worker_metrics_loop(metrics, read, host, port, every))
+    return loops
+
+
+class _JobObserver:
+    """Every log line of a job carries its id as the request id; outcomes go to metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def started(self, task: str, job_id: int) -> None:
+        hearth_logging.request_id_var.set(f"job-{job_id}")
+
+    def finished(self, task: str, outcome: str, seconds: float) -> None:
+        self.metrics.jobs.finished(task, outcome, seconds)
 
 
 # Operator tasks for the CLI -------------------------------------------------------------

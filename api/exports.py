@@ -1,18 +1,15 @@
-"""Export jobs in the server: run in the background, downloaded through an authorised route.
+"""Export files on the server: downloaded through an authorised, audited route.
 
-`ExportRunner.launch` starts the use case `exports.run` as a task of this process; the job's
-progress and heartbeat live in the database, so any worker can answer for it. If the process
-stops, the job's heartbeat stops with it and the job reads as failed. Files are kept under
-`HEARTH_EXPORT_DIR/<job id>/`.
+Exports run in the worker (`hearth worker`), which writes each job's files under
+`HEARTH_EXPORT_DIR/<job id>/`; the server reads them from the same directory, so server and
+worker share it (one machine, or a shared volume).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.requests import Request
@@ -20,13 +17,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from api.http import authenticate, refused
 from api.services import Services
-from domain.actors import Origin, RequestContext, system_actor
 from domain.errors import DomainError, ErrorCode
-from domain.exports import MANIFEST, SIGNATURE, ExportJob
-from domain.ports import ExportEngine, UnitOfWorkFactory
+from domain.exports import MANIFEST, SIGNATURE
 from domain.services import exports as cases
-
-log = logging.getLogger("hearth.exports")
 
 _MEDIA_TYPES = {
     ".xml": "application/xml",
@@ -37,73 +30,17 @@ _MEDIA_TYPES = {
 }
 
 
-class ExportRunner:
-    def __init__(
-        self,
-        engine: ExportEngine,
-        uows: UnitOfWorkFactory,
-        root: Path,
-        public_key_pem: str,
-        concurrency: int = 1,
-    ) -> None:
-        self.engine = engine
-        self.uows = uows
-        self.root = root
-        self.public_key_pem = public_key_pem  # verifies the manifests this server signs
-        self.concurrency = concurrency  # each export holds a database connection throughout
-        self._tasks: set[asyncio.Task[ExportJob]] = set()
+@dataclass(frozen=True)
+class ExportFiles:
+    """Where the worker writes export files, which the server serves (one machine, one
+    HEARTH_EXPORT_DIR), and the key that verifies their manifests."""
 
-    @property
-    def running(self) -> int:
-        return len(self._tasks)
-
-    def ensure_room(self) -> None:
-        """Refuse a new export while this process runs as many as it may."""
-        if self.running >= self.concurrency:
-            raise DomainError(
-                ErrorCode.SERVER_BUSY,
-                "Another export is running on this server; try again when it has finished.",
-            )
-
-    async def reap(self) -> None:
-        """At start-up: jobs left running by a server that stopped are recorded as failed."""
-        ctx = RequestContext(actor=system_actor("server"), origin=Origin(request_id="startup"))
-        try:
-            for job in await cases.reap(uows=self.uows, ctx=ctx):
-                log.warning(
-                    "interrupted export recorded as failed", extra={"export_id": str(job.id)}
-                )
-        except Exception:
-            log.exception("could not check for interrupted exports")
+    root: Path
+    public_key_pem: str
+    per_study: int = 3  # exports of a study queued or running at once
 
     def directory(self, job_id: uuid.UUID) -> Path:
         return self.root / str(job_id)
-
-    def launch(self, ctx: RequestContext, job: ExportJob) -> None:
-        task = asyncio.create_task(self._run(ctx, job), name=f"export-{job.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, ctx: RequestContext, job: ExportJob) -> ExportJob:
-        try:
-            return await cases.run(
-                uows=self.uows,
-                engine=self.engine,
-                ctx=ctx,
-                job=job,
-                directory=str(self.directory(job.id)),
-            )
-        except Exception:
-            log.exception("export failed", extra={"export_id": str(job.id)})
-            raise
-
-    async def stop(self) -> None:
-        """Cancel running exports (they are recorded as failed) and wait for them."""
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
 
 
 def download(services: Services) -> Callable[[Request], Awaitable[Response]]:
@@ -120,7 +57,9 @@ def download(services: Services) -> Callable[[Request], Awaitable[Response]]:
             if job.file(name) is None and name not in (MANIFEST, SIGNATURE):
                 return _error(404, "NOT_FOUND", "No such file in this export.")
             path = services.exports.directory(job_id) / name  # a name the job recorded
-            if not path.is_file():  # the job ran on another server, or its files were removed
+            if job.files_removed_at is not None:
+                return _error(410, "GONE", "The export's files were deleted after retention.")
+            if not path.is_file():  # written on another machine, or removed by hand
                 return _error(410, "GONE", "The export's files are no longer on this server.")
             await cases.download(uow=services.uow(), ctx=caller, job_id=job_id, name=name)
         except ValueError:

@@ -148,12 +148,15 @@ async def healthz(request: Request) -> Response:
 
 def readyz(
     check: Callable[[], Awaitable[dict[str, bool]]],
+    *,
+    advisory: frozenset[str] = frozenset(),
 ) -> Callable[[Request], Awaitable[Response]]:
-    """Ready: the database answers and its schema is at the migrations' head."""
+    """Ready: the database answers and its schema is at the migrations' head. Checks named
+    in `advisory` are reported but do not make the server unready (a missing worker)."""
 
     async def endpoint(request: Request) -> Response:
         checks = await check()
-        ready = all(checks.values())
+        ready = all(ok for name, ok in checks.items() if name not in advisory)
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
             status_code=200 if ready else 503,

@@ -127,6 +127,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "startExport": guarded(Permission.EXPORT),
         "acceptQuarantinedReading": guarded(Permission.DATA_CORRECT),
         "rejectQuarantinedReading": guarded(Permission.DATA_CORRECT),
+        "cancelExport": guarded(Permission.EXPORT),
     },
     "Study": _plain("id", "code", "title", "createdAt")
     | {
@@ -265,6 +266,10 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "signatureUrl",
         "error",
         "files",
+        "attempts",
+        "startedAt",
+        "retryAt",
+        "filesDeletedAt",
     ),
     "ContactDetails": _plain("fullName", "email", "phone", "dateOfBirth", "address", "version"),
     "StaffUser": _plain(
@@ -316,6 +321,7 @@ CARRIERS = frozenset(
         "DueDiary",
         "ExportFile",
         "StartExportSuccess",
+        "CancelExportSuccess",
         "LocalizedText",
         "PublishQuestionnaireSuccess",
         "Questionnaire",

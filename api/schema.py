@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
@@ -13,6 +14,7 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -116,11 +118,14 @@ def build_schema(
     max_aliases: int = 20,
     max_tokens: int = 3000,
     max_batch_operations: int = 10,
+    observers: Sequence[Callable[..., SchemaExtension]] = (),
 ) -> strawberry.Schema:
+    """`observers`: extensions that watch every operation (metrics), outermost."""
     return HearthSchema(
         query=Query,
         mutation=Mutation,
         extensions=[
+            *observers,
             functools.partial(MaxTokensLimiter, max_token_count=max_tokens),
             WriteLimits,
             functools.partial(ParserCache, maxsize=512),

@@ -12,7 +12,7 @@ from domain.ports import UnitOfWorkFactory
 from domain.users import PasswordScreen
 
 if TYPE_CHECKING:
-    from api.exports import ExportRunner
+    from api.exports import ExportFiles
 
 
 @dataclass(frozen=True)
@@ -24,4 +24,4 @@ class Services:
     password_screen: PasswordScreen
     tokens: TokenService
     limits: RateLimiter
-    exports: ExportRunner
+    exports: ExportFiles

@@ -58,9 +58,6 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest bulk upload, compressed and after decompression.",
     )
-    export_concurrency: int = Field(
-        default=1, ge=1, le=8, description="Exports run at once per process; more get SERVER_BUSY."
-    )
     ingest_concurrency: int = Field(
         default=4, ge=1, description="Bulk uploads processed at once per worker; more get 429."
     )
@@ -69,6 +66,45 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=3000, ge=100)
     max_batch_operations: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # The worker (`hearth worker`) and the job queue.
+    worker_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="Jobs a worker runs at once (an export holds a "
+        "database connection while it runs).",
+    )
+    worker_shutdown_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="On SIGTERM/SIGINT, how long running jobs may finish "
+        "before they are released to the queue for another attempt.",
+    )
+    worker_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    worker_stalled_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A worker silent this long is gone: its running jobs "
+        "are queued again, and readiness counts it out.",
+    )
+    worker_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Besides LISTEN/NOTIFY, how often a worker looks for "
+        "due jobs (retries, cancellations).",
+    )
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="The worker's /metrics; 0: none."
+    )
+    export_retention_days: float = Field(
+        default=30.0, gt=0, description="Files of finished exports older than this are deleted."
+    )
+    exports_per_study: int = Field(
+        default=3,
+        ge=1,
+        description="Exports of one study queued or running at once; more get SERVER_BUSY.",
+    )
 
     @property
     def is_production(self) -> bool:

@@ -232,13 +232,15 @@ async def _one_export(args: argparse.Namespace) -> dict[str, Any]:
                 study_id=StudyId(uuid.UUID(args.study)),
                 format=ExportFormat(args.format),
             )
+            # The worker's task, run here: the figure is the export's own, without a queue.
             done = await exports.run(
                 uows=runtime.services.uow,
-                engine=runtime.services.exports.engine,
+                engine=runtime.export_engine,
                 ctx=ctx,
-                job=job,
+                job_id=job.id,
                 directory=args.out,
             )
+            assert done is not None
             seconds = time.perf_counter() - started
     finally:
         await runtime.close()

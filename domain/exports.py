@@ -1,8 +1,11 @@
 """Export jobs: a study's data in a standard format, as of one event-log position, signed.
 
-A job is requested (audited), runs while the server keeps writing, and ends done (with its
-files, their digests and the log position it reflects; audited) or failed. A job whose
-worker stopped answering is shown as failed: it can never finish any more.
+A job is requested (audited) and queued for the worker; the worker runs it while the server
+keeps writing, and it ends done (with its files, their digests and the log position it
+reflects; audited), failed after its last attempt (audited) or cancelled (audited). A failed
+attempt with tries left goes back to the queue with its error and when it is tried again; a
+job whose worker stopped (or died) goes back to the queue too. Files are deleted once they
+are older than the retention period (audited).
 """
 
 from __future__ import annotations
@@ -12,13 +15,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from domain.errors import DomainError, ErrorCode
 from domain.ids import StudyId, new_id
+from domain.outbox import RetryPolicy, Work
 
-# A running job writes a heartbeat with its progress; after this long without one it is dead.
+# A running job writes a heartbeat with its progress; after this long without one its worker
+# has stopped, and the job waits for a worker to pick it up again.
 HEARTBEAT_TIMEOUT = timedelta(minutes=2)
+
+RUN_EXPORT = "exports.run"  # the worker's task that writes one export's files
+EXPIRE_EXPORTS = "exports.expire"  # the periodic task that deletes files past retention
+RETRIES = RetryPolicy(attempts=3, first_delay=timedelta(seconds=30))
 
 
 class ExportFormat(StrEnum):
@@ -31,6 +40,11 @@ class ExportStatus(StrEnum):
     RUNNING = "RUNNING"
     DONE = "DONE"
     FAILED = "FAILED"
+    QUEUED = "QUEUED"  # waiting for a worker: not started yet, or to be tried again
+    CANCELLED = "CANCELLED"
+
+
+_UNFINISHED = frozenset({ExportStatus.QUEUED, ExportStatus.RUNNING})
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,10 @@ class ExportJob:
     manifest_sha256: str | None = None
     error: str | None = None  # a short, safe description for the requester
     version: int = 1
+    attempts: int = 0  # attempts started; one given back when a stopping worker releases it
+    started_at: datetime | None = None  # when the current (or last) attempt started
+    retry_at: datetime | None = None  # queued again after a failure: not before this time
+    files_removed_at: datetime | None = None  # deleted after the retention period
 
     @classmethod
     def request(
@@ -87,16 +105,40 @@ class ExportJob:
             id=new_id(),
             study_id=study_id,
             format=format,
-            status=ExportStatus.RUNNING,
+            status=ExportStatus.QUEUED,
             requested_by=requested_by,
             requested_at=now,
             heartbeat_at=now,
         )
 
+    @property
+    def work(self) -> Work:
+        """The worker's job for this export, queued in the transaction that requests it."""
+        return Work(task=RUN_EXPORT, args={"export_id": str(self.id)}, key=self.work_key)
+
+    @property
+    def work_key(self) -> str:
+        return f"export:{self.id}"
+
+    @property
+    def unfinished(self) -> bool:
+        return self.status in _UNFINISHED
+
+    def started(self, now: datetime) -> ExportJob:
+        """An attempt starts: queued, or running when the last attempt's worker died."""
+        self._require_unfinished()
+        return self._next(
+            status=ExportStatus.RUNNING,
+            attempts=self.attempts + 1,
+            started_at=now,
+            heartbeat_at=now,
+            retry_at=None,
+            rows_done=0,
+        )
+
     def done(self, result: ExportResult, now: datetime) -> ExportJob:
-        self._require_running()
-        return dataclasses.replace(
-            self,
+        self._require(ExportStatus.RUNNING)
+        return self._next(
             status=ExportStatus.DONE,
             finished_at=now,
             heartbeat_at=now,
@@ -105,24 +147,38 @@ class ExportJob:
             chain_head=result.chain_head,
             files=result.files,
             manifest_sha256=result.manifest_sha256,
-            version=self.version + 1,
+            error=None,
         )
 
     def failed(self, error: str, now: datetime) -> ExportJob:
-        self._require_running()
-        return dataclasses.replace(
-            self,
-            status=ExportStatus.FAILED,
-            finished_at=now,
-            heartbeat_at=now,
-            error=error,
-            version=self.version + 1,
+        self._require_unfinished()
+        return self._next(
+            status=ExportStatus.FAILED, finished_at=now, heartbeat_at=now, error=error
         )
 
+    def retrying(self, error: str, at: datetime) -> ExportJob:
+        """This attempt failed; the job waits in the queue until `at`, showing the error."""
+        self._require(ExportStatus.RUNNING)
+        return self._next(status=ExportStatus.QUEUED, error=error, retry_at=at)
+
+    def released(self) -> ExportJob:
+        """The worker stopped before the attempt finished: queued again, the attempt given back."""
+        self._require(ExportStatus.RUNNING)
+        return self._next(status=ExportStatus.QUEUED, attempts=max(self.attempts - 1, 0))
+
+    def cancelled(self, now: datetime) -> ExportJob:
+        self._require_unfinished()
+        return self._next(status=ExportStatus.CANCELLED, finished_at=now, retry_at=None)
+
+    def files_removed(self, now: datetime) -> ExportJob:
+        self._require(ExportStatus.DONE)
+        return self._next(files_removed_at=now)
+
     def status_at(self, now: datetime) -> ExportStatus:
-        """RUNNING only while the worker keeps its heartbeat; a silent job has failed."""
+        """RUNNING only while the worker keeps its heartbeat; a silent job waits in the queue
+        for a worker to pick it up again (procrastinate retries the jobs of dead workers)."""
         if self.status is ExportStatus.RUNNING and now - self.heartbeat_at > HEARTBEAT_TIMEOUT:
-            return ExportStatus.FAILED
+            return ExportStatus.QUEUED
         return self.status
 
     def progress(self) -> float:
@@ -136,9 +192,18 @@ class ExportJob:
     def file(self, name: str) -> ExportFile | None:
         return next((f for f in self.files if f.name == name), None)
 
-    def _require_running(self) -> None:
-        if self.status is not ExportStatus.RUNNING:
+    def _next(self, **changes: Any) -> ExportJob:
+        return dataclasses.replace(self, version=self.version + 1, **changes)
+
+    def _require_unfinished(self) -> None:
+        if not self.unfinished:
             raise DomainError(ErrorCode.INVALID_TRANSITION, "The export has already ended.")
+
+    def _require(self, status: ExportStatus) -> None:
+        if self.status is not status:
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION, f"The export is {self.status.value.lower()}."
+            )
 
 
 # The manifest and its signature travel with the data files and can be downloaded too.

@@ -33,6 +33,7 @@ from domain.ids import (
     VisitDefinitionId,
     VisitId,
 )
+from domain.outbox import Work
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
 from domain.questionnaires import PublishedQuestionnaire
@@ -201,6 +202,11 @@ class DiaryRepository(Protocol):
 class ExportRepository(Protocol):
     async def add(self, job: ExportJob) -> None: ...
     async def get(self, job_id: uuid.UUID) -> ExportJob | None: ...
+
+    async def lock(self, job_id: uuid.UUID) -> ExportJob | None:
+        """Read and lock the job until commit: the worker and a cancel never interleave."""
+        ...
+
     async def update(self, job: ExportJob) -> None: ...
 
     async def beat(self, job_id: uuid.UUID, rows_done: int, rows_total: int, now: datetime) -> None:
@@ -211,7 +217,13 @@ class ExportRepository(Protocol):
         """The study's latest jobs, newest first."""
         ...
 
-    async def running(self) -> Sequence[ExportJob]: ...
+    async def unfinished(self, study_id: StudyId) -> int:
+        """How many of the study's jobs are queued or running."""
+        ...
+
+    async def expired(self, finished_before: datetime, limit: int) -> Sequence[ExportJob]:
+        """Done jobs that finished before then and still have their files, oldest first."""
+        ...
 
 
 class ExportProgress(Protocol):
@@ -224,6 +236,10 @@ class ExportEngine(Protocol):
     async def run(
         self, job: ExportJob, directory: str, progress: ExportProgress
     ) -> ExportResult: ...
+
+    async def discard(self, directory: str) -> None:
+        """Remove an export's directory and everything in it (none there: nothing to do)."""
+        ...
 
 
 class DeviceRepository(Protocol):
@@ -478,6 +494,15 @@ class UnitOfWork(Protocol):
 
     def record(self, change: Change) -> None:
         """Queue an audit event; it is appended to the log in the same transaction at commit."""
+        ...
+
+    def enqueue(self, work: Work) -> None:
+        """Queue work for the worker; handed over in the same transaction at commit."""
+        ...
+
+    async def cancel_work(self, key: str) -> None:
+        """Cancel waiting work with this key and ask running work to stop (in this
+        transaction: nothing happens unless it commits)."""
         ...
 
     async def commit(self) -> None: ...

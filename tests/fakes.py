@@ -35,6 +35,7 @@ from domain.ids import (
     VisitDefinitionId,
     VisitId,
 )
+from domain.outbox import Work
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
 from domain.questionnaires import PublishedQuestionnaire
@@ -780,6 +781,9 @@ class FakeExports:
     async def get(self, job_id: uuid.UUID) -> ExportJob | None:
         return self.rows.get(job_id)
 
+    async def lock(self, job_id: uuid.UUID) -> ExportJob | None:
+        return self.rows.get(job_id)
+
     async def update(self, job: ExportJob) -> None:
         self.rows[job.id] = job
 
@@ -793,8 +797,19 @@ class FakeExports:
         found = [j for j in self.rows.values() if j.study_id == study_id]
         return sorted(found, key=lambda j: j.requested_at, reverse=True)[:limit]
 
-    async def running(self) -> Sequence[ExportJob]:
-        return [j for j in self.rows.values() if j.status is ExportStatus.RUNNING]
+    async def unfinished(self, study_id: StudyId) -> int:
+        return sum(1 for j in self.rows.values() if j.study_id == study_id and j.unfinished)
+
+    async def expired(self, finished_before: datetime, limit: int) -> Sequence[ExportJob]:
+        done = [
+            j
+            for j in self.rows.values()
+            if j.status is ExportStatus.DONE
+            and j.files_removed_at is None
+            and j.finished_at is not None
+            and j.finished_at < finished_before
+        ]
+        return sorted(done, key=lambda j: j.finished_at or finished_before)[:limit]
 
 
 class FakeUnitOfWork:
@@ -824,7 +839,11 @@ class FakeUnitOfWork:
         self.keys = FakeKeys()
         self.events: list[Change] = []
         self.commits = 0
+        self.enqueued: list[Work] = []  # work handed to the worker by committed changes
+        self.cancelled_work: list[str] = []  # keys cancelled by committed changes
         self._pending: list[Change] = []
+        self._work: list[Work] = []
+        self._cancels: list[str] = []
         self._snapshot: dict[str, object] = {}
 
     def __call__(self) -> Self:
@@ -833,15 +852,28 @@ class FakeUnitOfWork:
     def record(self, change: Change) -> None:
         self._pending.append(change)
 
+    def enqueue(self, work: Work) -> None:
+        self._work.append(work)
+
+    async def cancel_work(self, key: str) -> None:
+        self._cancels.append(key)
+
     async def commit(self) -> None:
         self.events.extend(self._pending)
-        self._pending.clear()
+        self.enqueued.extend(self._work)
+        self.cancelled_work.extend(self._cancels)
+        self._forget()
         self.commits += 1
         self._snapshot = self._take()
 
     async def rollback(self) -> None:
-        self._pending.clear()
+        self._forget()
         self._restore()
+
+    def _forget(self) -> None:
+        self._pending.clear()
+        self._work.clear()
+        self._cancels.clear()
 
     def _take(self) -> dict[str, object]:
         return {type(s).__name__: dict(s.rows) for s in self._stores()}

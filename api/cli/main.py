@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from api.app import ConfigurationError
-from api.cli import audit, database, exports, keys, participants, schema, serve, users
+from api.cli import audit, database, exports, keys, participants, schema, serve, users, worker
 from api.cli.common import CliError
 from api.settings import Settings
 
@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.register(commands)
+    worker.register(commands)
     database.register(commands)
     users.register(commands)
     participants.register(commands)

@@ -1,17 +1,30 @@
-"""`hearth serve`: prepare the database, then serve GraphQL with uvicorn."""
+"""`hearth serve`: prepare the database, then serve GraphQL with uvicorn (and, with
+`--with-worker`, run one `hearth worker` beside it, stopped with it)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import uvicorn
 
 from api import app
 from api import logging as hearth_logging
+from api.metrics import MULTIPROCESS_ENV
 from api.settings import Settings
 from domain.services import users as user_cases
+
+log = logging.getLogger("hearth.serve")
 
 
 def register(commands: Any) -> None:
@@ -28,6 +41,11 @@ def register(commands: Any) -> None:
         "--workers", type=int, help="Worker processes (default: HEARTH_WORKERS or 1)."
     )
     parser.add_argument("--no-migrate", action="store_true", help="Do not apply migrations first.")
+    parser.add_argument(
+        "--with-worker",
+        action="store_true",
+        help="Also run one job worker ('hearth worker'), started and stopped with the server.",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -35,19 +53,71 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
     hearth_logging.configure(settings.log_level)
     updates = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k)) is not None}
     settings = settings.model_copy(update=updates)
-    with app.database(settings, migrate=not args.no_migrate) as ready:
+    with _stop_on_sigterm(), app.database(settings, migrate=not args.no_migrate) as ready:
         _banner(ready, asyncio.run(_administrators_exist(ready)))
-        uvicorn.run(
-            "api.app:app_from_environment",
-            factory=True,
-            host=ready.host,
-            port=ready.port,
-            workers=ready.workers,
-            log_config=None,
-            access_log=False,  # our middleware logs requests without query strings
-            server_header=False,
-        )
+        _share_metrics(ready)
+        worker = _start_worker() if args.with_worker else None
+        try:
+            uvicorn.run(
+                "api.app:app_from_environment",
+                factory=True,
+                host=ready.host,
+                port=ready.port,
+                workers=ready.workers,
+                log_config=None,
+                access_log=False,  # our middleware logs requests without query strings
+                server_header=False,
+            )
+        finally:
+            if worker is not None:
+                _stop_worker(worker, ready.worker_shutdown_seconds)
     return 0
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM ends the command like Ctrl-C: the worker and the embedded database are
+    stopped on the way out. (uvicorn re-raises the signal once it has shut down.)"""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _share_metrics(settings: Settings) -> None:
+    """Several server processes: each writes its metrics to files in one directory, and a
+    scrape of any of them adds all up (prometheus-client's multiprocess mode)."""
+    if settings.workers <= 1 or os.environ.get(MULTIPROCESS_ENV):
+        return
+    directory = settings.data_dir.resolve() / f"metrics-{settings.port}"
+    shutil.rmtree(directory, ignore_errors=True)  # counts of an earlier run
+    directory.mkdir(mode=0o700, parents=True)
+    os.environ[MULTIPROCESS_ENV] = str(directory)  # server processes inherit it
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """`hearth worker` in a child process, on the database just prepared (DATABASE_URL is
+    in the environment by now). It is in our process group: Ctrl-C reaches it too."""
+    env = {k: v for k, v in os.environ.items() if k != MULTIPROCESS_ENV}
+    command = [sys.executable, "-m", "api.cli.main", "worker"]
+    return subprocess.Popen(command, env=env)  # noqa: S603 - our own command
+
+
+def _stop_worker(worker: subprocess.Popen[bytes], shutdown_seconds: float) -> None:
+    """Ask the worker to stop (a second request is harmless) and wait until it has."""
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=shutdown_seconds + 15)
+    except subprocess.TimeoutExpired:
+        log.error("the worker did not stop in time; killing it")
+        worker.kill()
+        worker.wait()
 
 
 async def _administrators_exist(settings: Settings) -> bool:

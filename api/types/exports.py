@@ -52,8 +52,20 @@ class ExportJobType(Node):
     signature_url: str | None = strawberry.field(
         description="manifest.sig: the Ed25519 signature; check with `hearth export verify`."
     )
-    error: str | None
+    error: str | None = strawberry.field(
+        description="Why it failed, or why the last attempt failed while it waits to be retried."
+    )
     files: list[ExportFileType]
+    attempts: int = strawberry.field(
+        description="Attempts started; one stopped by a worker shutting down is given back."
+    )
+    started_at: datetime | None = strawberry.field(description="When the last attempt started.")
+    retry_at: datetime | None = strawberry.field(
+        description="QUEUED after a failed attempt: not tried again before this time."
+    )
+    files_deleted_at: datetime | None = strawberry.field(
+        description="When the files were deleted after the retention period (downloads: 410)."
+    )
 
     @classmethod
     def of(cls, job: ExportJob, now: datetime) -> ExportJobType:
@@ -73,6 +85,10 @@ class ExportJobType(Node):
             manifest_url=base + MANIFEST if job.manifest_sha256 else None,
             signature_url=base + SIGNATURE if job.manifest_sha256 else None,
             error=job.error,
+            attempts=job.attempts,
+            started_at=job.started_at,
+            retry_at=job.retry_at,
+            files_deleted_at=job.files_removed_at,
             files=[
                 ExportFileType(
                     name=f.name,
@@ -102,6 +118,21 @@ StartExportResult = Annotated[
 ]
 
 
+@strawberry.input
+class CancelExportInput:
+    export_id: strawberry.ID
+
+
+@strawberry.type
+class CancelExportSuccess:
+    export: ExportJobType
+
+
+CancelExportResult = Annotated[
+    CancelExportSuccess | MutationError, strawberry.union("CancelExportResult")
+]
+
+
 async def exports_of(info: Info, study: Study) -> list[ExportJobType]:
     found = await cases.jobs(uow=info.context.services.uow(), ctx=info.context.caller, study=study)
     now = info.context.services.clock.now()
@@ -128,18 +159,35 @@ class ExportQueries:
 
 @strawberry.type
 class ExportMutations:
-    @strawberry.mutation(description="Start an export of a study (data managers, admins).")
+    @strawberry.mutation(
+        description="Queue an export of a study for the worker (data managers, admins); "
+        "follow it on the ExportJob."
+    )
     async def start_export(self, info: Info, input: StartExportInput) -> StartExportResult:
         async def run() -> StartExportSuccess:
             services = info.context.services
-            services.exports.ensure_room()
             job = await cases.start(
                 uow=services.uow(),
                 ctx=info.context.caller,
                 study_id=StudyId(from_global_id(input.study_id, "Study")[1]),
                 format=ExportFormat(input.format),
+                limit=services.exports.per_study,
             )
-            services.exports.launch(info.context.caller, job)
             return StartExportSuccess(export=ExportJobType.of(job, services.clock.now()))
+
+        return await attempt(run)
+
+    @strawberry.mutation(
+        description="Cancel a queued or running export; a running one stops and keeps no files."
+    )
+    async def cancel_export(self, info: Info, input: CancelExportInput) -> CancelExportResult:
+        async def run() -> CancelExportSuccess:
+            services = info.context.services
+            job = await cases.cancel(
+                uow=services.uow(),
+                ctx=info.context.caller,
+                job_id=from_global_id(input.export_id, "ExportJob")[1],
+            )
+            return CancelExportSuccess(export=ExportJobType.of(job, services.clock.now()))
 
         return await attempt(run)

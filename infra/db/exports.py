@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import DomainError, ErrorCode
@@ -36,6 +36,10 @@ def _job(row: Any) -> ExportJob:
         manifest_sha256=row.manifest_sha256,
         error=row.error,
         version=row.version,
+        attempts=row.attempts,
+        started_at=row.started_at,
+        retry_at=row.retry_at,
+        files_removed_at=row.files_removed_at,
     )
 
 
@@ -55,6 +59,10 @@ def _values(job: ExportJob) -> dict[str, Any]:
         "manifest_sha256": job.manifest_sha256,
         "error": job.error,
         "version": job.version,
+        "attempts": job.attempts,
+        "started_at": job.started_at,
+        "retry_at": job.retry_at,
+        "files_removed_at": job.files_removed_at,
     }
 
 
@@ -76,6 +84,11 @@ class SqlExportRepository:
 
     async def get(self, job_id: uuid.UUID) -> ExportJob | None:
         row = (await self._db.execute(select(_TABLE).where(_TABLE.c.id == job_id))).first()
+        return _job(row) if row else None
+
+    async def lock(self, job_id: uuid.UUID) -> ExportJob | None:
+        query = select(_TABLE).where(_TABLE.c.id == job_id).with_for_update()
+        row = (await self._db.execute(query)).first()
         return _job(row) if row else None
 
     async def update(self, job: ExportJob) -> None:
@@ -104,8 +117,22 @@ class SqlExportRepository:
         )
         return [_job(r) for r in rows]
 
-    async def running(self) -> Sequence[ExportJob]:
+    async def unfinished(self, study_id: StudyId) -> int:
+        waiting = (ExportStatus.QUEUED.value, ExportStatus.RUNNING.value)
+        query = select(func.count()).where(
+            _TABLE.c.study_id == study_id, _TABLE.c.status.in_(waiting)
+        )
+        return int((await self._db.execute(query)).scalar_one())
+
+    async def expired(self, finished_before: datetime, limit: int) -> Sequence[ExportJob]:
         rows = await self._db.execute(
-            select(_TABLE).where(_TABLE.c.status == ExportStatus.RUNNING.value)
+            select(_TABLE)
+            .where(
+                _TABLE.c.status == ExportStatus.DONE.value,
+                _TABLE.c.files_removed_at.is_(None),
+                _TABLE.c.finished_at < finished_before,
+            )
+            .order_by(_TABLE.c.finished_at)
+            .limit(limit)
         )
         return [_job(r) for r in rows]

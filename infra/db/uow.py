@@ -1,4 +1,5 @@
-"""The SQL unit of work: one session, its repositories, and the events it must log."""
+"""The SQL unit of work: one session, its repositories, the events it must log and the work
+it hands to the worker (the outbox), all in one transaction."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.audit import Change
 from domain.clock import Clock
+from domain.outbox import Work
 from infra.crypto.keys import KeyProvider
 from infra.db.consents import SqlConsentRepository, SqlSignatureRepository
 from infra.db.contacts import SqlContactRepository
@@ -30,6 +32,7 @@ from infra.db.users import SqlUserRepository
 from infra.db.visits import SqlVisitRepository
 from infra.eventlog.trail import SqlAuditTrail
 from infra.eventlog.writer import EventLogWriter
+from infra.worker import outbox
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class SqlUnitOfWork:
         self._session: AsyncSession | None = None
         self._cipher: FieldCipher | None = None
         self._pending: list[Change] = []
+        self._work: list[Work] = []
 
     @property
     def clock(self) -> Clock:
@@ -148,16 +152,31 @@ class SqlUnitOfWork:
     def record(self, change: Change) -> None:
         self._pending.append(change)
 
+    def enqueue(self, work: Work) -> None:
+        outbox.check(work)
+        self._work.append(work)
+
+    async def cancel_work(self, key: str) -> None:
+        await outbox.cancel(self.session, key)
+
     async def commit(self) -> None:
-        # The events go in last, in this same transaction: both commit or neither does.
+        # The outbox's jobs, then the events, in this same transaction: all commit or none
+        # does. Jobs first: the log's append holds its lock until commit, so keep it short.
+        if self._work:
+            await outbox.defer(self.session, self._work)
+            self._work.clear()
         if self._pending:
             await self._storage.log.append(self.session, self._pending, self.clock, self.cipher)
             self._pending.clear()
         await self.session.commit()
 
     async def rollback(self) -> None:
-        self._pending.clear()
+        self._clear()
         await self.session.rollback()
+
+    def _clear(self) -> None:
+        self._pending.clear()
+        self._work.clear()
 
     async def __aenter__(self) -> Self:
         if self._session is not None:
@@ -175,7 +194,7 @@ class SqlUnitOfWork:
     ) -> None:
         session, self._session, self._cipher = self.session, None, None
         try:
-            self._pending.clear()
+            self._clear()
             await session.rollback()  # nothing after a commit; undoes anything uncommitted
         finally:
             await session.close()

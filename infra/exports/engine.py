@@ -1,4 +1,8 @@
-"""Runs one export: snapshot, format writer, signed manifest. Implements `ExportEngine`."""
+"""Runs one export: snapshot, format writer, signed manifest. Implements `ExportEngine`.
+
+The worker calls it, one attempt at a time, on a directory of the job's own under
+HEARTH_EXPORT_DIR; `discard` removes that directory (cancelled or expired exports).
+"""
 
 from __future__ import annotations
 
@@ -88,6 +92,9 @@ class FileExportEngine:
             files=tuple(ExportFile(f.name, f.rows, f.bytes, f.sha256) for f in files),
             manifest_sha256=digest,
         )
+
+    async def discard(self, directory: str) -> None:
+        await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=True)
 
 
 def _empty_directory(directory: str) -> Path:

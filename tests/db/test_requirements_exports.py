@@ -40,8 +40,13 @@ async def _export(scratch: Scratch, study: Study, format: ExportFormat, out: Pat
     ctx = caller(admin())
     job = await exports.start(uow=services.uow(), ctx=ctx, study_id=study.id, format=format)
     done = await exports.run(
-        uows=services.uow, engine=services.exports.engine, ctx=ctx, job=job, directory=str(out)
+        uows=services.uow,
+        engine=scratch.runtime.export_engine,
+        ctx=ctx,
+        job_id=job.id,
+        directory=str(out),
     )
+    assert done is not None
     assert done.status is ExportStatus.DONE, done.error
     return done
 

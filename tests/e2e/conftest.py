@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from api.app import build_runtime, create_app
+from api.app import Worker, build_runtime, build_worker, create_app
 from api.settings import Environment, Settings
 from domain.actors import Grant, Role
 from domain.services import users
@@ -39,7 +40,11 @@ def make_settings(database: ScratchDatabase, key_file: Path, **overrides: Any) -
         "refresh_limit_per_ip": 100_000,
         "write_limit_per_caller": 100_000,
         "write_limit_per_ip": 100_000,
-        "export_concurrency": 8,  # the one-at-a-time rule has its own test
+        "exports_per_study": 100,  # the limit has its own test
+        "worker_metrics_port": 0,  # in-process workers serve no /metrics port of their own
+        "worker_shutdown_seconds": 5.0,
+        "worker_heartbeat_seconds": 1.0,
+        "worker_poll_seconds": 0.5,
     }
     return Settings(**(values | overrides))
 
@@ -54,6 +59,18 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
     application = create_app(settings, clock=CLOCK)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@pytest.fixture
+async def worker(settings: Settings) -> AsyncIterator[Worker]:
+    """A real worker in this process (procrastinate on the session database), on the pinned
+    clock; stopped cleanly after the test."""
+    running = build_worker(settings, clock=CLOCK)
+    stop = asyncio.Event()
+    task = asyncio.create_task(running.run(stop))
+    yield running
+    stop.set()
+    await task
 
 
 @pytest.fixture

@@ -652,6 +652,7 @@ def _on_participant(selection: str, *path: str, find: str | None = None) -> Run:
 
 
 START_EXPORT = "mutation($t: ID!) { startExport(input: {studyId: $t, format: SDTM}) { __typename ... on StartExportSuccess { export { id } } ... on MutationError { code } } }"
+CANCEL_EXPORT = "mutation($t: ID!) { cancelExport(input: {exportId: $t}) { __typename ... on CancelExportSuccess { export { id } } ... on MutationError { code } } }"
 EXPORTS = ("export_a", "export_b")
 
 PEOPLE = ("own", "other")
@@ -677,6 +678,10 @@ CASES: dict[str, Case] = {
     ),
     "Mutation.startExport": Case(
         STUDIES, _mutating("startExport", START_EXPORT), by_policy("Mutation.startExport")
+    ),
+    # Whoever may export may cancel: after the first one, "already ended" still got through.
+    "Mutation.cancelExport": Case(
+        EXPORTS, _mutating("cancelExport", CANCEL_EXPORT), by_policy("Mutation.cancelExport")
     ),
     "Study.exports": Case(
         ("export_a",),

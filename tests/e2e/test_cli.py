@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from api.app import build_worker
 from api.cli.main import main
+from domain.exports import ExportJob
+from domain.services import exports
+from tests.clock import CLOCK
 from tests.conftest import Scratch
+from tests.factories import caller
 from tests.world import add_diary, build_world
 
 
@@ -19,6 +26,7 @@ def env(scratch: Scratch, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sc
     monkeypatch.setenv("DATABASE_URL", scratch.owner_url)
     monkeypatch.setenv("HEARTH_KEY_FILE", str(scratch.settings.key_path))
     monkeypatch.setenv("HEARTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HEARTH_EXPORT_DIR", str(scratch.settings.export_path))
     return scratch
 
 
@@ -144,12 +152,25 @@ async def study_code(env: Scratch) -> str:
     return world.study.code
 
 
-def test_export_verify_and_public_key(
-    study_code: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+@pytest.fixture
+async def worker(env: Scratch) -> AsyncIterator[None]:
+    """A real worker on the scratch database, in this process, writing where the CLI reads."""
+    settings = env.settings.model_copy(update={"worker_metrics_port": 0})
+    running = build_worker(settings, clock=CLOCK)
+    stop = asyncio.Event()
+    task = asyncio.create_task(running.run(stop))
+    yield
+    stop.set()
+    await task
+
+
+async def test_export_verify_and_public_key(
+    study_code: str, worker: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     code = study_code
     out = tmp_path / "sdtm"
-    assert main(["export", "--study", code, "--format", "sdtm", "--out", str(out)]) == 0
+    command = ["export", "--study", code, "--format", "sdtm", "--out", str(out)]
+    assert await asyncio.to_thread(main, command) == 0
     printed = capsys.readouterr()
     assert "audit-log position" in printed.out
     assert "rows" in printed.err  # the progress report
@@ -164,3 +185,35 @@ def test_export_verify_and_public_key(
     assert main(["export", "verify", str(out)]) == 1
     assert "DM.csv: changed" in capsys.readouterr().out
     assert main(["export", "--study", code, "--format", "odm", "--out", str(out)]) == 2
+
+
+async def test_an_export_that_does_not_finish_leaves_no_output_folder(
+    env: Scratch, study_code: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 17: a failed `hearth export` left an empty output folder."""
+    out = tmp_path / "nested" / "odm"
+    unknown = ["export", "--study", "NO-SUCH", "--format", "odm", "--out", str(out)]
+    assert await asyncio.to_thread(main, unknown) == 2
+    assert "No study with code" in capsys.readouterr().err
+    assert not (tmp_path / "nested").exists()
+    command = ["export", "--study", study_code, "--format", "odm", "--out", str(out)]
+    waiting = asyncio.create_task(asyncio.to_thread(main, command))
+    job = await _queued_export(env)  # no worker runs: it waits; someone cancels it
+    await exports.cancel(uow=env.runtime.services.uow(), ctx=caller(), job_id=job.id)
+    assert await waiting == 2
+    err = capsys.readouterr().err
+    assert "No worker is running" in err
+    assert "The export cancelled" in err
+    assert not (tmp_path / "nested").exists()
+
+
+async def _queued_export(env: Scratch) -> ExportJob:
+    for _ in range(200):
+        async with env.runtime.services.uow() as uow:
+            study = await uow.studies.by_code("CLI-EXPORT")
+            assert study is not None
+            found = await uow.exports.of_study(study.id, 1)
+        if found:
+            return found[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError("the command queued no export")

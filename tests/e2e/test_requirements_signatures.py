@@ -16,6 +16,7 @@ import pytest
 import xmlschema
 from starlette.applications import Starlette
 
+from api.app import Worker
 from api.relay import from_global_id
 from api.settings import Settings
 from domain.actors import Grant, Role
@@ -87,7 +88,7 @@ async def _odm(trial: AppTrial, token: str) -> ET.Element:
     export = started["data"]["startExport"]["export"]["id"]
     for _ in range(300):
         job = (await trial.gql(token, FOLLOW, id=export))["data"]["node"]
-        if job["status"] != "RUNNING":
+        if job["status"] not in ("QUEUED", "RUNNING"):
             break
         await asyncio.sleep(0.1)
     assert job["status"] == "DONE", job
@@ -107,7 +108,7 @@ def _one(element: ET.Element, path: str) -> ET.Element:
 
 
 async def test_a_signature_shows_name_time_and_meaning_everywhere(
-    trial: AppTrial, settings: Settings
+    trial: AppTrial, settings: Settings, worker: Worker
 ) -> None:
     """Requirement 12: on the record, in its rendering and in the ODM export."""
     investigator = await _signer(trial, settings, Role.INVESTIGATOR)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index
+from sqlalchemy import BigInteger, Index, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
@@ -15,7 +15,15 @@ from infra.db.tables.base import Base, timestamp
 
 class ExportJobRow(Base, table=True):
     __tablename__ = "export_jobs"
-    __table_args__ = (Index("ix_export_jobs_study_requested", "study_id", "requested_at"),)
+    __table_args__ = (
+        Index("ix_export_jobs_study_requested", "study_id", "requested_at"),
+        # Retention looks for done jobs that still have files, by age.
+        Index(
+            "ix_export_jobs_files_kept",
+            "finished_at",
+            postgresql_where=text("status = 'DONE' AND files_removed_at IS NULL"),
+        ),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     study_id: uuid.UUID = Field(foreign_key="studies.id")
@@ -33,3 +41,7 @@ class ExportJobRow(Base, table=True):
     manifest_sha256: str | None = Field(default=None, max_length=64)
     error: str | None = Field(default=None, max_length=500)
     version: int = Field(default=1)
+    attempts: int = Field(default=0)
+    started_at: datetime | None = timestamp(default=None)
+    retry_at: datetime | None = timestamp(default=None)
+    files_removed_at: datetime | None = timestamp(default=None)

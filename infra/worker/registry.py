@@ -1,0 +1,56 @@
+"""Every job type the worker knows, in one place: its task name, queue and handler.
+
+The outbox accepts only work whose task is registered here, and the worker registers
+exactly these tasks with procrastinate. A new kind of background work (webhook deliveries,
+notifications) adds one `JobType` here and its handler in a module named after its concept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from domain import exports
+from domain.actors import RequestContext
+from infra.worker import exports as export_tasks
+from infra.worker.services import WorkerServices
+
+Handler = Callable[..., Awaitable[None]]  # (services, ctx, **args) -> None
+
+EXPORTS = "exports"  # long jobs that each hold a database connection while they run
+MAINTENANCE = "maintenance"  # short periodic housekeeping
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    queue: str
+    handler: Handler
+    periodic: str | None = None  # cron (a sixth field: seconds); deferred by the workers
+
+    async def handle(
+        self, services: WorkerServices, ctx: RequestContext, args: Mapping[str, Any]
+    ) -> None:
+        await self.handler(services, ctx, **args)
+
+
+JOB_TYPES: Mapping[str, JobType] = {
+    t.name: t
+    for t in (
+        JobType(exports.RUN_EXPORT, EXPORTS, export_tasks.run_export),
+        JobType(exports.EXPIRE_EXPORTS, MAINTENANCE, export_tasks.expire_exports, "*/15 * * * *"),
+    )
+}
+QUEUES = tuple(sorted({t.queue for t in JOB_TYPES.values()}))
+
+
+class UnknownTask(LookupError):
+    """Work for a task that no job type handles: a programming error, caught at enqueue."""
+
+
+def job_type(task: str) -> JobType:
+    try:
+        return JOB_TYPES[task]
+    except KeyError:
+        raise UnknownTask(task) from None
