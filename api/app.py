@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import SecretStr
 from sqlalchemy import text
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -121,8 +122,9 @@ def build_runtime(
 ) -> Runtime:
     """Services on the app role's connection (or, for operator commands, the owner's)."""
     clock = clock or SystemClock()
-    url = _owner_url(settings) if owner else _server_url(settings)
-    engine = create_engine(url, pool_size=settings.db_pool_size)
+    with _url_errors():
+        url = _owner_url(settings) if owner else _server_url(settings)
+        engine = create_engine(url, pool_size=settings.db_pool_size)
     keys = KeyFileProvider.open_or_create(settings.key_path)
     storage = Storage(
         sessions=session_factory(engine), clock=clock, keys=keys, log=EventLogWriter()
@@ -231,6 +233,11 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return error_response(error.status_code, code, str(error.detail), error.headers)
 
 
+def check_configuration(settings: Settings) -> None:
+    """What `hearth serve` checks before it starts anything: files the server will need."""
+    _persisted_queries(settings)
+
+
 def _persisted_queries(settings: Settings) -> PersistedQueryStore:
     try:
         path = settings.persisted_queries_file
@@ -305,12 +312,25 @@ async def _prepare(settings: Settings, server: EmbeddedPostgres | None, migrate:
         os.environ["DATABASE_URL"] = url  # server workers and child commands inherit it
         settings = settings.model_copy(update={"database_url": SecretStr(url)})
     if migrate:
-        engine = create_engine(_owner_url(settings), pool_size=1)
+        with _url_errors():
+            engine = create_engine(_owner_url(settings), pool_size=1)
         try:
             await migrations.upgrade(engine)
         finally:
             await engine.dispose()
     return settings
+
+
+@contextlib.contextmanager
+def _url_errors() -> Iterator[None]:
+    """A database URL that cannot be used is a configuration error: one clear line."""
+    try:
+        yield
+    except (ValueError, ArgumentError) as error:
+        raise ConfigurationError(
+            "DATABASE_URL (or HEARTH_APP_DATABASE_URL) is not a PostgreSQL URL such as "
+            "postgresql://user@host:5432/database."
+        ) from error
 
 
 def _owner_url(settings: Settings) -> str:

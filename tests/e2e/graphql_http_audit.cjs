@@ -1,0 +1,16 @@
+// Runs the graphql-http server audits (GraphQL over HTTP spec conformance) against a URL and
+// prints every result as one JSON array: node graphql_http_audit.cjs MODULES_DIR URL
+"use strict";
+const [modules, url] = process.argv.slice(2);
+const { auditServer } = require(require.resolve("graphql-http", { paths: [modules] }));
+
+auditServer({ url }).then(
+  (results) => {
+    const summary = results.map(({ id, name, status, reason }) => ({ id, name, status, reason }));
+    process.stdout.write(JSON.stringify(summary));
+  },
+  (error) => {
+    process.stderr.write(String(error && error.stack ? error.stack : error));
+    process.exit(2);
+  },
+);

@@ -1,0 +1,133 @@
+"""What only a real server over TCP shows: forged X-Forwarded-For headers, clients that hang
+up mid-request, and the graphql-http audit of GraphQL-over-HTTP conformance."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import ScratchDatabase
+from tests.e2e.live import ROOT, LiveServer, live_server
+
+NODE_DIR = ROOT / ".hearth" / "node"
+GRAPHQL_HTTP = "graphql-http@1.23.1"
+AUDIT_SCRIPT = Path(__file__).with_name("graphql_http_audit.cjs")
+LOGIN = 'mutation { login(input: {email: "nobody@example.org", password: "wrong password 1"}) { __typename } }'
+SOURCE = "127.0.0.5"  # a loopback address no other test uses: its rate-limit counts are ours
+
+
+@pytest.fixture(scope="module")
+async def server(
+    database: ScratchDatabase, key_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LiveServer]:
+    workdir = tmp_path_factory.mktemp("live")
+    async with live_server(database, key_file, workdir, login_limit_per_ip="3") as running:
+        yield running
+
+
+async def test_forwarded_for_from_any_client_is_not_believed(
+    server: LiveServer, owner_engine: AsyncEngine
+) -> None:
+    transport = httpx.AsyncHTTPTransport(local_address=SOURCE)
+    async with httpx.AsyncClient(base_url=server.url, transport=transport) as http:
+        statuses = [
+            (
+                await http.post(
+                    "/graphql",
+                    json={"query": LOGIN},
+                    headers={"x-forwarded-for": f"198.51.100.{n}"},
+                )
+            ).status_code
+            for n in range(6)
+        ]
+    assert statuses[:3] == [200, 200, 200]
+    assert statuses[3:] == [429, 429, 429]  # one address, however the header is forged
+    logged = {line.get("client") for line in server.log() if line.get("path") == "/graphql"}
+    assert logged == {SOURCE}
+    async with owner_engine.connect() as connection:
+        addresses = (
+            await connection.execute(
+                text(
+                    "SELECT origin->>'clientAddress' FROM audit_events "
+                    "WHERE action = 'login_failed' AND origin->>'clientAddress' IS NOT NULL"
+                )
+            )
+        ).scalars()
+        seen = set(addresses)
+    assert SOURCE in seen
+    assert not any(address.startswith("198.51.100.") for address in seen)
+
+
+async def _hang_up(server: LiveServer, path: str, content_type: str, partial: bytes) -> None:
+    _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    head = (
+        f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: {content_type}\r\n"
+        "authorization: Bearer x\r\ncontent-length: 100000\r\n\r\n"
+    )
+    writer.write(head.encode() + partial)
+    await writer.drain()
+    await asyncio.sleep(0.3)  # the server is reading the body now
+    writer.close()
+    await writer.wait_closed()
+
+
+async def _logged(server: LiveServer, path: str, status: int) -> list[dict[str, object]]:
+    for _ in range(100):
+        lines = [e for e in server.log() if e.get("path") == path and e.get("status") == status]
+        if lines:
+            return lines
+        await asyncio.sleep(0.1)
+    return []
+
+
+async def test_a_client_that_hangs_up_is_499_not_a_server_error(server: LiveServer) -> None:
+    await _hang_up(server, "/graphql", "application/json", b'{"query": "{ __typ')
+    (line,) = await _logged(server, "/graphql", 499)
+    assert line["level"] == "INFO"
+    assert line["msg"] == "client disconnected"
+    assert not [e for e in server.log() if e["level"] in ("ERROR", "CRITICAL")]
+    assert "Traceback" not in server.text()
+    async with httpx.AsyncClient(base_url=server.url) as http:  # and the server still serves
+        ok = await http.post("/graphql", json={"query": "{ __typename }"})
+    assert ok.json() == {"data": {"__typename": "Query"}}
+
+
+def _graphql_http() -> Path:
+    """graphql-http from npm, installed once into a folder of its own."""
+    if not (NODE_DIR / "node_modules" / "graphql-http" / "package.json").exists():
+        npm = shutil.which("npm")
+        assert npm is not None, "the graphql-http audit needs node and npm"
+        NODE_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(NODE_DIR), GRAPHQL_HTTP],
+            check=True,
+            capture_output=True,
+        )
+    return NODE_DIR
+
+
+async def test_the_graphql_http_audit_passes_without_warnings(server: LiveServer) -> None:
+    modules = await asyncio.to_thread(_graphql_http)
+    node = shutil.which("node")
+    assert node is not None
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [node, str(AUDIT_SCRIPT), str(modules), f"{server.url}/graphql"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert len(results) > 50
+    problems = [r for r in results if r["status"] != "ok"]
+    assert problems == []
