@@ -3,11 +3,14 @@ from X-Forwarded-For only when a configured proxy sends it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from api.app import create_app
@@ -111,3 +114,25 @@ async def test_forwarded_for_is_believed_only_from_trusted_proxies(
     assert await _logged_client(configured, "10.1.2.3", chain, caplog) == "203.0.113.9"
     assert await _logged_client(configured, "192.0.2.7", b"203.0.113.9", caplog) == "192.0.2.7"
     assert await _logged_client(configured, "10.1.2.3", b"not-an-ip", caplog) == "10.1.2.3"
+
+
+LOGIN = 'mutation { login(input: {email: "nobody@example.org", password: "wrong password 1"}) { __typename } }'
+
+
+async def test_security_events_record_the_client_address(
+    configured: Starlette, owner_engine: AsyncEngine
+) -> None:
+    headers = [(b"content-type", b"application/json"), (b"x-forwarded-for", b"203.0.113.77")]
+    body = json.dumps({"query": LOGIN}).encode()
+    answer = await call(
+        configured, "POST", "/graphql", headers=headers, body=body, client=("10.4.4.4", 1)
+    )
+    assert answer.json()["data"]["login"]["__typename"] == "MutationError"
+    async with owner_engine.connect() as connection:
+        found = await connection.execute(
+            text(
+                "SELECT count(*) FROM audit_events WHERE action = 'login_failed' "
+                "AND origin->>'clientAddress' = '203.0.113.77'"
+            )
+        )
+    assert found.scalar_one() == 1
