@@ -103,7 +103,7 @@ class GraphQLEndpoint:
         context = Context(request=request, response=sub, services=self.edge.services, caller=caller)
         plans = [self._plan(operation, request.method) for operation in operations]
         self._within_cost(plans, batched)
-        await self._charge(request, caller, plans)
+        self._charge(request, caller, plans)
         results = await asyncio.gather(*(self._run(plan, context) for plan in plans))
         bodies = [_body(result) for result in results]
         status = sub.status_code
@@ -119,7 +119,7 @@ class GraphQLEndpoint:
             document = self.edge.documents.parse(query)
             self.edge.persisted.learn(query)
             if errors := self.edge.documents.errors(query):
-                return errors
+                return list(errors)  # the cached list is shared by every request
             chosen = choose(document, operation.operation_name)
         except GraphQLError as error:
             return [error]
@@ -145,7 +145,7 @@ class GraphQLEndpoint:
                 f"This batch costs more than the limit of {limit} points; send less at once.",
             )
 
-    async def _charge(
+    def _charge(
         self,
         request: Request,
         caller: RequestContext,

@@ -97,7 +97,7 @@ def _operation(data: object) -> OperationRequest:
     return OperationRequest(
         query=query,
         variables=_typed(data, "variables", dict),
-        operation_name=_typed(data, "operationName", str),
+        operation_name=_typed(data, "operationName", str) or None,  # "" names nothing
         extensions=extensions,
     )
 

@@ -31,6 +31,7 @@ async def test_every_answer_is_not_cached_and_not_sniffed(client: httpx.AsyncCli
         await client.get("/healthz"),
         await client.get("/graphql/schema.graphql"),
         await client.get("/nope"),
+        await client.get("/exports/00000000-0000-0000-0000-000000000000/DM.csv"),
     ):
         assert response.headers["cache-control"] == "no-store"
         assert response.headers["x-content-type-options"] == "nosniff"

@@ -103,6 +103,19 @@ async def test_a_client_that_hangs_up_is_499_not_a_server_error(server: LiveServ
     assert ok.json() == {"data": {"__typename": "Query"}}
 
 
+async def test_a_body_of_null_keeps_the_connection(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        for body in (b"42", b"null", b"\xff\xfe"):
+            refused = await http.post(
+                "/graphql", content=body, headers={"content-type": "application/json"}
+            )
+            assert refused.status_code == 400
+            assert refused.headers.get("connection") != "close"
+        ok = await http.post("/graphql", json={"query": "{ __typename }"})
+        assert ok.json() == {"data": {"__typename": "Query"}}
+    assert not [e for e in server.log() if e["level"] in ("ERROR", "CRITICAL")]
+
+
 def _graphql_http() -> Path:
     """graphql-http from npm, installed once into a folder of its own."""
     if not (NODE_DIR / "node_modules" / "graphql-http" / "package.json").exists():
