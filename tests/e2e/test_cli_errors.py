@@ -14,7 +14,7 @@ import pytest
 from api.cli.common import Exit
 from api.cli.main import main
 from tests.conftest import ScratchDatabase
-from tests.e2e.live import ROOT
+from tests.e2e.live import ROOT, free_port
 
 
 @pytest.fixture
@@ -85,7 +85,9 @@ def _serve(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_server_start_fails_in_one_line(database: ScratchDatabase, tmp_path: Path) -> None:
     base = {**os.environ, "HEARTH_DATA_DIR": str(tmp_path), "HEARTH_KEY_FILE": str(tmp_path / "k")}
-    unreachable = _serve(base | {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"})
+    unreachable = _serve(
+        base | {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"}, "--port", str(free_port())
+    )
     assert unreachable.returncode == Exit.DATABASE
     assert unreachable.stderr.startswith("hearth: cannot use the database")
     assert unreachable.stderr.count("\n") == 1
