@@ -47,10 +47,10 @@ def page_csp(html: str) -> str:
     for kind, body in _INLINE.findall(html):
         digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
         sources[kind].append(f"'sha256-{digest}'")
+    script = " ".join(sources["script"]) or "'none'"
+    style = " ".join(sources["style"]) or "'none'"
     return (
-        "default-src 'none'; "
-        f"script-src {' '.join(sources['script']) or chr(39) + 'none' + chr(39)}; "
-        f"style-src {' '.join(sources['style']) or chr(39) + 'none' + chr(39)}; "
+        f"default-src 'none'; script-src {script}; style-src {style}; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 

@@ -39,6 +39,7 @@ def make_settings(database: ScratchDatabase, key_file: Path, **overrides: Any) -
         "refresh_limit_per_ip": 100_000,
         "write_limit_per_caller": 100_000,
         "write_limit_per_ip": 100_000,
+        "read_limit_per_caller": 100_000_000,
         "export_concurrency": 8,  # the one-at-a-time rule has its own test
     }
     return Settings(**(values | overrides))

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
+from api.logging import JsonFormatter
 from api.settings import Settings
 from tests.e2e.raw import Answer, call
 from tests.e2e.trial import AppTrial, build_app_trial, heart_rate
@@ -173,3 +174,28 @@ async def test_a_graphql_request_cut_off_midway_is_499(
     assert cut.status == 0
     assert [r.status for r in caplog.records if r.getMessage() == "client disconnected"] == [499]  # type: ignore[attr-defined]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_an_unexpected_failure_is_a_masked_json_500(
+    app: Starlette,
+    admin_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from domain.services import exports
+
+    async def explode(**kwargs: object) -> None:
+        raise RuntimeError("participant Jane Doe")
+
+    monkeypatch.setattr(exports, "get", explode)
+    auth = [(b"authorization", f"Bearer {admin_token}".encode())]
+    with caplog.at_level(logging.INFO):
+        answer = await call(
+            app, "GET", "/exports/00000000-0000-0000-0000-000000000000/DM.csv", headers=auth
+        )
+    assert answer.status == 500
+    assert answer.code == "INTERNAL_SERVER_ERROR"
+    assert "Jane" not in answer.body.decode()
+    formatted = [JsonFormatter().format(r) for r in caplog.records]
+    assert any('"error_type": "RuntimeError"' in line for line in formatted)
+    assert all("Jane" not in line for line in formatted)
