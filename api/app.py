@@ -16,20 +16,31 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import SecretStr
 from sqlalchemy import text
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 from strawberry.printer import print_schema
 
 from api import logging as hearth_logging
 from api import metrics as hearth_metrics
+from api.answers import error_response
+from api.documents import Documents
 from api.exports import ExportFiles
 from api.exports import download as export_download
-from api.http import GraphQLEndpoint, GraphQLView, healthz, readyz, schema_sdl
+from api.graphql_http import Edge, GraphQLEndpoint
+from api.headers import EdgeHeadersMiddleware, page_csp
+from api.http import console_page, healthz, readyz, schema_sdl
 from api.ingest import ReadingUpload
+from api.limits import ReadBudget
 from api.metrics import HttpMetricsMiddleware, Metrics, OperationMetrics, QueueFigures
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.persisted import PersistedQueryError, PersistedQueryStore, load_manifest
+from api.proxies import ClientAddressMiddleware
 from api.schema import build_schema
 from api.services import Services
 from api.settings import Settings
@@ -138,8 +149,9 @@ def build_runtime(
 ) -> Runtime:
     """Services on the app role's connection (or, for operator commands, the owner's)."""
     clock = clock or SystemClock()
-    url = _owner_url(settings) if owner else _server_url(settings)
-    engine = create_engine(url, pool_size=settings.db_pool_size)
+    with _url_errors():
+        url = _owner_url(settings) if owner else _server_url(settings)
+        engine = create_engine(url, pool_size=settings.db_pool_size)
     keys = KeyFileProvider.open_or_create(settings.key_path)
     storage = Storage(
         sessions=session_factory(engine), clock=clock, keys=keys, log=EventLogWriter()
@@ -182,20 +194,28 @@ INGEST_PATH = "/ingest/readings"
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+    persisted = _persisted_queries(settings)  # before anything opens: a bad file stops here
     runtime = build_runtime(settings, clock=clock)
     metrics = Metrics()
+    documents = Documents(max_tokens=settings.max_tokens)
     schema = build_schema(
         production=settings.is_production,
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
-        max_tokens=settings.max_tokens,
-        max_batch_operations=settings.max_batch_operations,
+        documents=documents,
         observers=[functools.partial(OperationMetrics, metrics=metrics.graphql)],
     )
-    view = GraphQLView(schema, runtime.services)
-    endpoint = GraphQLEndpoint(view, runtime.services, console=not settings.is_production)
+    edge = Edge(
+        schema=schema,
+        services=runtime.services,
+        documents=documents,
+        persisted=persisted,
+        reads=ReadBudget(runtime.services.clock, settings.read_limit_per_caller),
+        console=not settings.is_production,
+    )
+    sdl = print_schema(schema)
     routes = [
-        Route("/graphql", endpoint, methods=["GET", "POST"]),
+        Route("/graphql", GraphQLEndpoint(edge), methods=["GET", "POST"]),
         Route(INGEST_PATH, ReadingUpload(runtime.services).handle, methods=["POST"]),
         Route("/exports/{job}/{name}", export_download(runtime.services), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
@@ -212,7 +232,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         ),
     ]
     if not settings.is_production:
-        routes.append(Route("/graphql/schema.graphql", schema_sdl(endpoint.sdl), methods=["GET"]))
+        routes.append(Route("/graphql/schema.graphql", schema_sdl(sdl), methods=["GET"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -232,15 +252,46 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(HttpMetricsMiddleware, metrics=metrics.http),
+            Middleware(ClientAddressMiddleware, trusted=settings.trusted_networks),
             Middleware(RequestIdMiddleware),
+            Middleware(
+                EdgeHeadersMiddleware,
+                origins=settings.allowed_origins,
+                html_csp=page_csp(console_page()),
+            ),
             Middleware(
                 BodyLimitMiddleware,
                 max_bytes=settings.max_body_bytes,
                 routes={INGEST_PATH: settings.ingest_max_bytes},
             ),
         ],
+        exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
+
+
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """Unknown paths and methods get the JSON error shape too."""
+    assert isinstance(error, HTTPException)
+    code = _HTTP_CODES.get(error.status_code, "INVALID_REQUEST")
+    return error_response(error.status_code, code, str(error.detail), error.headers)
+
+
+def check_configuration(settings: Settings) -> None:
+    """What `hearth serve` checks before it starts anything: files the server will need."""
+    _persisted_queries(settings)
+
+
+def _persisted_queries(settings: Settings) -> PersistedQueryStore:
+    try:
+        path = settings.persisted_queries_file
+        registered = load_manifest(path) if path is not None else {}
+        return PersistedQueryStore(settings.persisted_queries, registered)
+    except PersistedQueryError as error:
+        raise ConfigurationError(str(error)) from error
 
 
 def _start_sealing(runtime: Runtime, interval: int) -> asyncio.Task[None] | None:
@@ -411,7 +462,8 @@ async def _prepare(settings: Settings, server: EmbeddedPostgres | None, migrate:
 async def migrate_database(settings: Settings, *, clock: Clock | None = None) -> Converted:
     """Apply migrations as the schema owner, then seal what earlier versions kept in the
     clear (the one step a migration cannot do: it needs the keys)."""
-    engine = create_engine(_owner_url(settings), pool_size=1)
+    with _url_errors():
+        engine = create_engine(_owner_url(settings), pool_size=1)
     try:
         await migrations.upgrade(engine)
         converted = await legacy_identifiers.seal_legacy_identifiers(
@@ -434,6 +486,18 @@ def _report(converted: Converted) -> None:
             converted.serials,
             converted.dropped,
         )
+
+
+@contextlib.contextmanager
+def _url_errors() -> Iterator[None]:
+    """A database URL that cannot be used is a configuration error: one clear line."""
+    try:
+        yield
+    except (ValueError, ArgumentError) as error:
+        raise ConfigurationError(
+            "DATABASE_URL (or HEARTH_APP_DATABASE_URL) is not a PostgreSQL URL such as "
+            "postgresql://user@host:5432/database."
+        ) from error
 
 
 def _owner_url(settings: Settings) -> str:

@@ -1,22 +1,16 @@
-"""HTTP endpoints: GraphQL (with authentication in front), health, readiness, the console."""
+"""What the HTTP endpoints share: who is calling (authentication), refusals, health,
+readiness, the console page and the SDL. GraphQL itself is served by api/graphql_http.py."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from importlib import resources
-from typing import Any
 
-import strawberry
-from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
-from strawberry.printer import print_schema
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from api.context import Context
+from api.answers import OrjsonResponse, error_body
 from api.logging import request_id_var
 from api.services import Services
 from domain.actors import ANONYMOUS, Origin, RequestContext
@@ -26,52 +20,6 @@ from domain.services import auth as auth_cases
 _MAX_HEADER = 64
 
 
-class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, schema: strawberry.Schema, services: Services) -> None:
-        super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
-        self.services = services
-
-    async def execute_single(self, **kwargs: Any) -> Any:  # type: ignore[override]
-        """GraphQL over HTTP: a mutation sent with GET is 405 Method Not Allowed."""
-        try:
-            return await super().execute_single(**kwargs)
-        except HTTPException as error:
-            if isinstance(error.__cause__, InvalidOperationTypeError):
-                raise HTTPException(405, error.reason) from error
-            raise
-
-    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
-        caller: RequestContext = request.scope["state"]["caller"]
-        return Context(request=request, response=response, services=self.services, caller=caller)
-
-
-class GraphQLEndpoint:
-    """Authenticates the caller, then hands over to GraphQL; bad tokens get a 401 here."""
-
-    def __init__(self, view: GraphQLView, services: Services, console: bool) -> None:
-        self.view = view
-        self.services = services
-        self.console = console
-        self.sdl = print_schema(view.schema)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        if scope["type"] == "http" and request.method == "GET" and self._wants_console(request):
-            await HTMLResponse(_console_page())(scope, receive, send)
-            return
-        try:
-            caller = await authenticate(request, self.services)
-        except DomainError as error:
-            await refused(error)(scope, receive, send)
-            return
-        scope.setdefault("state", {})["caller"] = caller
-        await self.view(scope, receive, send)
-
-    def _wants_console(self, request: Request) -> bool:
-        accept = request.headers.get("accept", "")
-        return self.console and "text/html" in accept and "query" not in request.query_params
-
-
 async def authenticate(request: Request, services: Services) -> RequestContext:
     """Who is calling (anonymous without a token) and from where; a bad token raises."""
     origin = Origin(
@@ -79,6 +27,7 @@ async def authenticate(request: Request, services: Services) -> RequestContext:
         app_version=_header(request, "x-app-version"),
         device_id=_header(request, "x-device-id"),
         device_time=_device_time(_header(request, "x-device-time")),
+        client_address=request.client.host if request.client else None,
     )
     header = request.headers.get("authorization")
     if header is None:
@@ -114,23 +63,17 @@ def _device_time(value: str | None) -> datetime | None:
 
 
 def refused(error: DomainError) -> Response:
+    """A request refused before GraphQL runs: 401 for a bad token, else 400."""
     if error.code is not ErrorCode.UNAUTHENTICATED:
-        extensions = {"code": error.code.value, "field": error.field}
-        return JSONResponse({"errors": [{"message": error.message, "extensions": extensions}]}, 400)
-    body = {
-        "errors": [
-            {
-                "message": "Invalid or expired access token.",
-                "extensions": {"code": error.code.value},
-            }
-        ]
-    }
-    return JSONResponse(
-        body, status_code=401, headers={"www-authenticate": 'Bearer error="invalid_token"'}
+        return OrjsonResponse(error_body(error.code, error.message, error.field), 400)
+    return OrjsonResponse(
+        error_body(error.code, "Invalid or expired access token."),
+        status_code=401,
+        headers={"www-authenticate": 'Bearer error="invalid_token"'},
     )
 
 
-def _console_page() -> str:
+def console_page() -> str:
     return resources.files("api").joinpath("console.html").read_text(encoding="utf-8")
 
 

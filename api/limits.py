@@ -1,9 +1,9 @@
-"""Rate limits on sign-in, enrolment, refresh and every write: 429 with Retry-After."""
+"""Rate limits on sign-in, enrolment, refresh, every write and reads: 429 with Retry-After."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
 from starlette.requests import Request
@@ -15,6 +15,7 @@ from strawberry.types.graphql import OperationType
 from api.context import Context, Info
 from api.services import Services
 from domain.actors import RequestContext
+from domain.clock import Clock
 from domain.errors import DomainError, ErrorCode
 
 
@@ -39,6 +40,38 @@ class RateLimited(DomainError):
             ErrorCode.RATE_LIMITED, f"Too many attempts; try again in {retry_after} seconds."
         )
         self.retry_after = retry_after
+
+
+@dataclass
+class ReadBudget:
+    """Query cost points a minute per caller (signed in) or address (signed out).
+
+    Counted in this process, without a database round trip on the read path: with several
+    server processes a caller may read up to that many times the limit.
+    """
+
+    clock: Clock
+    per_minute: int
+    window: int = -1
+    spent: dict[str, int] = field(default_factory=dict)
+
+    def spend(self, key: str, points: int) -> None:
+        if points <= 0:
+            return
+        now = self.clock.now().timestamp()
+        window = int(now // 60)
+        if window != self.window:  # a new minute: forget the last one entirely
+            self.window, self.spent = window, {}
+        total = self.spent.get(key, 0) + points
+        if total > self.per_minute:
+            raise RateLimited(max(1, int((window + 1) * 60 - now + 0.999)))
+        self.spent[key] = total
+
+
+def caller_key(request: Request, caller: RequestContext) -> str:
+    if caller.actor.id is not None:
+        return f"{caller.actor.kind.value}:{caller.actor.id}"
+    return f"address:{address_of(request)}"
 
 
 def client_address(info: Info) -> str:
@@ -66,8 +99,7 @@ async def check_writes(
     """Every write counts against the caller (participant or staff user) and the address."""
     await check(services, WRITES_PER_IP, address_of(request), writes)
     if caller.actor.id is not None:
-        key = f"{caller.actor.kind.value}:{caller.actor.id}"
-        await check(services, WRITES_PER_CALLER, key, writes)
+        await check(services, WRITES_PER_CALLER, caller_key(request, caller), writes)
 
 
 async def enforce(info: Info, limit: Limit, key: str) -> None:

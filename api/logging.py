@@ -16,7 +16,17 @@ from datetime import UTC, datetime
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 SAFE_FIELDS = frozenset(
-    {"method", "path", "status", "duration_ms", "operation", "error_type", "code", "event"}
+    {
+        "method",
+        "path",
+        "status",
+        "duration_ms",
+        "operation",
+        "error_type",
+        "code",
+        "event",
+        "client",
+    }
 )
 
 

@@ -1,16 +1,18 @@
-"""ASGI middleware: request ids with access logs, and request body size limits."""
+"""ASGI middleware: request ids with access logs, the last word on failures, body limits."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.answers import dumps, error_body
 from api.logging import request_id_var
 
 log = logging.getLogger("hearth.http")
@@ -19,7 +21,13 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 class RequestIdMiddleware:
-    """Adopt a well-formed X-Request-ID or make one; echo it; log one line per request."""
+    """Adopt a well-formed X-Request-ID or make one; echo it; log one line per request.
+
+    The line says where the request came from. A client that goes away mid-request is
+    recorded as 499 at INFO (phones on poor networks do this all day), never as a server
+    error; anything unexpected is answered with the JSON error shape and logged once,
+    without its message (it may quote personal data).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -32,28 +40,61 @@ class RequestIdMiddleware:
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        status = 500
+        state = _Exchange()
+
+        async def watching_receive() -> Message:
+            message = await receive()
+            state.disconnected = state.disconnected or message["type"] == "http.disconnect"
+            return message
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                state.status = message["status"]
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, watching_receive, send_with_id)
+        except Exception as error:
+            await self._failed(error, state, send_with_id)
         finally:
-            log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],  # never the query string: it may carry variables
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            self._log(scope, state, started)
             request_id_var.reset(token)
+
+    async def _failed(self, error: Exception, state: _Exchange, send: Send) -> None:
+        if state.disconnected or isinstance(error, ClientDisconnect):
+            state.disconnected = True
+            return  # nobody is listening; whatever was half-read was never used
+        log.error("unhandled error", exc_info=error)
+        if state.status is None:
+            await _send_json(
+                send, 500, "INTERNAL_SERVER_ERROR", "Unexpected error.", [(b"connection", b"close")]
+            )
+        state.status = 500
+
+    def _log(self, scope: Scope, state: _Exchange, started: float) -> None:
+        status = 499 if state.disconnected and state.status in (None, 499) else state.status
+        log.info(
+            "client disconnected" if status == 499 else "request",
+            extra={
+                "method": scope["method"],
+                "path": scope["path"],  # never the query string: it may carry variables
+                "status": status or 500,
+                "client": client_host(scope),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+
+
+@dataclass
+class _Exchange:
+    status: int | None = None  # what was sent, if anything
+    disconnected: bool = False
+
+
+def client_host(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 class BodyLimitMiddleware:
@@ -107,21 +148,24 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(send: Send) -> None:
-    body = json.dumps(
-        {
-            "errors": [
-                {"message": "Request body too large.", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}
-            ]
-        }
-    ).encode()
+    await _send_json(send, 413, "PAYLOAD_TOO_LARGE", "Request body too large.")
+
+
+async def _send_json(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body = dumps(error_body(code, message))
+    headers = [
+        (b"content-type", b"application/json; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
     await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
     )
     await send({"type": "http.response.body", "body": body})

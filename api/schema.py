@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
 from api.context import Info
+from api.documents import Documents
 from api.errors import apply_contract
 from api.limits import WriteLimits
 from api.relay import Node, from_global_id
@@ -116,33 +108,27 @@ def build_schema(
     production: bool,
     max_depth: int = 12,
     max_aliases: int = 20,
-    max_tokens: int = 3000,
-    max_batch_operations: int = 10,
+    documents: Documents | None = None,
     observers: Sequence[Callable[..., SchemaExtension]] = (),
 ) -> strawberry.Schema:
-    """`observers`: extensions that watch every operation (metrics), outermost."""
-    return HearthSchema(
+    """The schema; `documents` is the parse cache the HTTP endpoint shares with execution
+    (it also holds the token limit); `observers`: extensions that watch every operation
+    (metrics), outermost."""
+    documents = documents or Documents(max_tokens=3000)
+    schema = HearthSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[
-            *observers,
-            functools.partial(MaxTokensLimiter, max_token_count=max_tokens),
-            WriteLimits,
-            functools.partial(ParserCache, maxsize=512),
-            functools.partial(AddValidationRules, _rules(production, max_depth, max_aliases)),
-            functools.partial(ValidationCache, maxsize=512),
-        ],
+        extensions=[*observers, WriteLimits, documents.extension()],
         config=StrawberryConfig(
-            disable_field_suggestions=production,
-            relay_max_results=MAX_PAGE_SIZE,
-            batching_config={"max_operations": max_batch_operations},
+            disable_field_suggestions=production, relay_max_results=MAX_PAGE_SIZE
         ),
     )
+    documents.bind(schema._schema, _rules(production, max_depth, max_aliases))
+    return schema
 
 
 def _rules(production: bool, max_depth: int, max_aliases: int) -> list[type[ASTValidationRule]]:
-    # The limiters build a new rule class per instance; built per request, every request
-    # would miss the validation cache (keyed by the rule classes). Build them once here.
+    # The limiters build a new rule class per instance: build them once, with the schema.
     rules = [
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,6 +17,16 @@ class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
     PRODUCTION = "production"
+
+
+class PersistedQueries(StrEnum):
+    OFF = "off"  # every request sends its query
+    AUTOMATIC = "automatic"  # Automatic Persisted Queries: hashes learnt from the clients
+    REGISTERED = "registered"  # only the operations in HEARTH_PERSISTED_QUERIES_FILE run
+
+
+T = TypeVar("T")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Settings(BaseSettings):
@@ -105,6 +119,43 @@ class Settings(BaseSettings):
         ge=1,
         description="Exports of one study queued or running at once; more get SERVER_BUSY.",
     )
+    max_query_cost: int = Field(
+        default=10_000, ge=1, description="Points one request may cost, counted before execution."
+    )
+    read_limit_per_caller: int = Field(
+        default=250_000, ge=1, description="Query cost points a minute per caller (or address)."
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks whose X-Forwarded-For is believed.",
+    )
+    cors_origins: str = Field(
+        default="", description="Comma-separated origins (scheme://host[:port]) or '*'."
+    )
+    persisted_queries: PersistedQueries = PersistedQueries.AUTOMATIC
+    persisted_queries_file: Path | None = Field(
+        default=None, description="Registered operations (an Apollo persisted query manifest)."
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        _split(value, ipaddress.ip_network)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        _split(value, _origin)
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return tuple(_split(self.trusted_proxies, ipaddress.ip_network))
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        return frozenset(_split(self.cors_origins, _origin))
 
     @property
     def is_production(self) -> bool:
@@ -121,3 +172,17 @@ class Settings(BaseSettings):
     @property
     def export_path(self) -> Path:
         return self.export_dir or self.data_dir / "exports"
+
+
+def _split(value: str, parse: Callable[[str], T]) -> list[T]:
+    return [parse(part.strip()) for part in value.split(",") if part.strip()]
+
+
+def _origin(value: str) -> str:
+    """An origin as browsers send it: scheme://host[:port], no path; or '*' for any."""
+    if value == "*":
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("",):
+        raise ValueError(f"{value!r} is not an origin like https://app.example.org")
+    return f"{parts.scheme}://{parts.netloc}".lower()

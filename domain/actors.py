@@ -63,12 +63,14 @@ def system_actor(operator: str = "cli") -> Actor:
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a change came from: request id, client software, device and its clock."""
+    """Where a change came from: request id, client software, device and its clock, and the
+    client's network address (as the trusted proxies report it; see api/proxies.py)."""
 
     request_id: str = ""
     app_version: str | None = None
     device_id: str | None = None
     device_time: datetime | None = None
+    client_address: str | None = None
 
 
 @dataclass(frozen=True)

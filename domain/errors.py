@@ -35,6 +35,22 @@ class ErrorCode(StrEnum):
     PARTICIPANT_NOT_ENROLLED = "PARTICIPANT_NOT_ENROLLED"
     PAGE_ARGUMENTS_CONFLICT = "PAGE_ARGUMENTS_CONFLICT"  # 'first' and 'last' together
     WEAK_PASSWORD = "WEAK_PASSWORD"  # noqa: S105 - a code, not a secret
+    # The HTTP edge: requests that cannot be read or are not allowed as sent.
+    INVALID_REQUEST = "INVALID_REQUEST"  # JSON, but not a GraphQL request (e.g. 42, null)
+    INVALID_ENCODING = "INVALID_ENCODING"  # the body is not UTF-8
+    INVALID_JSON = "INVALID_JSON"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"  # no media type in Accept that Hearth can answer with
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    TOO_MANY_OPERATIONS = "TOO_MANY_OPERATIONS"  # a batch over the limit
+    OPERATION_NAME_REQUIRED = "OPERATION_NAME_REQUIRED"  # several operations, none named
+    OPERATION_NOT_FOUND = "OPERATION_NOT_FOUND"  # operationName names none of the document's
+    QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"  # the cost limit, computed before execution
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"  # send the query with its hash
+    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+    PERSISTED_QUERY_MISMATCH = "PERSISTED_QUERY_MISMATCH"  # the hash is not the query's
+    PERSISTED_QUERY_REQUIRED = "PERSISTED_QUERY_REQUIRED"  # only registered operations run
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
 class DomainError(Exception):

@@ -9,7 +9,7 @@ from importlib import metadata
 
 from api.app import ConfigurationError
 from api.cli import audit, database, exports, keys, participants, schema, serve, users, worker
-from api.cli.common import CliError
+from api.cli.common import Exit, explain
 from api.settings import Settings
 
 
@@ -40,14 +40,17 @@ def _version(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command. Whatever goes wrong ends in one line on stderr and an exit status
+    (api/cli/common.py `Exit`), never a traceback: tracebacks may quote configuration."""
     args = _parser().parse_args(argv)
     try:
         return int(args.handler(args, Settings()))
     except KeyboardInterrupt:
-        return 130
-    except (CliError, ConfigurationError) as error:
-        print(f"hearth: {error}", file=sys.stderr)
-        return 2
+        return Exit.INTERRUPTED
+    except Exception as error:
+        message, status = explain(error, (ConfigurationError,))
+        print(f"hearth: {message}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

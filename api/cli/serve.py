@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import uvicorn
 
 from api import app
 from api import logging as hearth_logging
+from api.cli.common import CliError
 from api.metrics import MULTIPROCESS_ENV
 from api.settings import Settings
 from domain.services import users as user_cases
@@ -53,6 +55,8 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
     hearth_logging.configure(settings.log_level)
     updates = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k)) is not None}
     settings = settings.model_copy(update=updates)
+    app.check_configuration(settings)
+    _ensure_port_free(settings.host, settings.port)
     with _stop_on_sigterm(), app.database(settings, migrate=not args.no_migrate) as ready:
         _banner(ready, asyncio.run(_administrators_exist(ready)))
         _share_metrics(ready)
@@ -67,6 +71,9 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
                 log_config=None,
                 access_log=False,  # our middleware logs requests without query strings
                 server_header=False,
+                # X-Forwarded-For is believed only from HEARTH_TRUSTED_PROXIES (api/proxies.py);
+                # uvicorn's default would believe any local client.
+                proxy_headers=False,
             )
         finally:
             if worker is not None:
@@ -118,6 +125,15 @@ def _stop_worker(worker: subprocess.Popen[bytes], shutdown_seconds: float) -> No
         log.error("the worker did not stop in time; killing it")
         worker.kill()
         worker.wait()
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    """Say so now, in one line, rather than after migrating and from inside uvicorn."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise CliError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
 async def _administrators_exist(settings: Settings) -> bool:

@@ -80,6 +80,7 @@ class EventLogWriter:
                 "appVersion": origin.app_version,
                 "deviceId": origin.device_id,
                 "deviceTime": origin.device_time.isoformat() if origin.device_time else None,
+                "clientAddress": None if change.subject.participant_id else origin.client_address,
             },
         }
 

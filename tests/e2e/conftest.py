@@ -45,6 +45,7 @@ def make_settings(database: ScratchDatabase, key_file: Path, **overrides: Any) -
         "worker_shutdown_seconds": 5.0,
         "worker_heartbeat_seconds": 1.0,
         "worker_poll_seconds": 0.5,
+        "read_limit_per_caller": 100_000_000,
     }
     return Settings(**(values | overrides))
 
