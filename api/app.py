@@ -34,27 +34,45 @@ from domain.clock import Clock, SystemClock
 from infra.auth.passwords import Argon2Passwords
 from infra.auth.tokens import JwtTokens
 from infra.crypto import signing
-from infra.crypto.keys import KeyFileProvider, KeyProvider, Purpose
+from infra.crypto.keys import KeyFileError, KeyFileProvider, KeyProvider, Purpose
 from infra.db import migrations, provision
-from infra.db.data_keys import DataKeyStore, FieldCipher
 from infra.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from infra.db.engine import app_url, create_engine, session_factory
+from infra.db.installation import KeysRefused
 from infra.db.rate_limits import PostgresRateLimiter
 from infra.db.uow import SqlUnitOfWorkFactory, Storage
-from infra.eventlog import checkpoints, verify
+from infra.eventlog import verify
 from infra.eventlog.checkpoints import Checkpoint
+from infra.eventlog.integrator import Integration, Integrator
+from infra.eventlog.proofs import ConsistencyProof, InclusionProof, ProofError
+from infra.eventlog.service import EventLog, LogConfig, LogStatus
 from infra.eventlog.writer import EventLogWriter
 from infra.exports.engine import FileExportEngine, export_signing_key
 from infra.exports.manifest import Verification, verify_export
 
 EMBEDDED_DATABASE = "hearth"
 AuditReport = verify.Report
+AuditProblem = verify.Problem
+__all__ = [
+    "AuditProblem",
+    "AuditReport",
+    "Checkpoint",
+    "ConsistencyProof",
+    "InclusionProof",
+    "Integration",
+    "Integrator",
+    "LogStatus",
+    "ProofError",
+]
 
 log = logging.getLogger("hearth")
 
 
 class ConfigurationError(RuntimeError):
-    pass
+    """Hearth cannot start or act as configured; the message is one line for the operator.
+
+    The CLI prints it and exits with status 2 (a key file that is malformed, readable by
+    others or not this installation's is one of these)."""
 
 
 @dataclass
@@ -66,29 +84,32 @@ class Runtime:
     keys: KeyProvider
     services: Services
     storage: Storage
+    log: EventLog
 
     async def close(self) -> None:
         await self.engine.dispose()
 
     @property
     def checkpoint_key(self) -> Ed25519PrivateKey:
-        return signing.signing_key(self.keys.purpose_key(Purpose.CHECKPOINT_SIGNING))
+        return self.log.checkpoint_key
 
-    async def seal_checkpoint(self) -> Checkpoint | None:
-        """Sign a checkpoint over the log as it is now (None if nothing new)."""
-        async with self.storage.sessions() as session, session.begin():
-            return await checkpoints.seal(session, self.checkpoint_key, self.storage.clock)
+    async def bind_keys(self) -> None:
+        """Refuse keys that are not this installation's (ConfigurationError); bind them the
+        first time. Every process that acts calls this before it does."""
+        try:
+            await self.log.bind_keys()
+        except (KeysRefused, KeyFileError) as error:
+            raise ConfigurationError(str(error)) from None
 
-    async def verify_audit(self) -> AuditReport:
-        """Recompute the whole chain, every checkpoint and every sealed value."""
-        async with self.storage.sessions() as session, session.begin():
-            # One snapshot for the whole walk: writes committing meanwhile cannot confuse it.
-            await session.execute(
-                text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            )
-            store = DataKeyStore(session, self.keys, self.storage.clock)
-            cipher = FieldCipher(store, self.keys)
-            return await verify.verify(session, cipher, self.checkpoint_key.public_key())
+    async def seal_checkpoints(self) -> list[Checkpoint]:
+        """Sequence what is queued and sign a checkpoint for every log with new events."""
+        return await self.log.seal()
+
+    async def verify_audit(
+        self, trusted: tuple[Path, ...] = (), *, reconcile: bool = True
+    ) -> AuditReport:
+        """Every log, checkpoint, trusted checkpoint, personal value and audited record."""
+        return await self.log.verify(trusted, reconcile=reconcile)
 
 
 def _server_url(settings: Settings) -> str:
@@ -113,7 +134,7 @@ def build_runtime(
     clock = clock or SystemClock()
     url = _owner_url(settings) if owner else _server_url(settings)
     engine = create_engine(url, pool_size=settings.db_pool_size)
-    keys = KeyFileProvider.open_or_create(settings.key_path)
+    keys = _keys(settings)
     storage = Storage(
         sessions=session_factory(engine), clock=clock, keys=keys, log=EventLogWriter()
     )
@@ -141,7 +162,28 @@ def build_runtime(
             settings.export_concurrency,
         ),
     )
-    return Runtime(settings=settings, engine=engine, keys=keys, services=services, storage=storage)
+    log = EventLog(engine, storage.sessions, keys, clock, _log_config(settings))
+    return Runtime(
+        settings=settings, engine=engine, keys=keys, services=services, storage=storage, log=log
+    )
+
+
+def _keys(settings: Settings) -> KeyFileProvider:
+    # A missing key file gives new keys in memory only: `bind_keys` decides whether they may
+    # be written (a new installation) or must be refused (one that already has data).
+    try:
+        return KeyFileProvider.open_or_new(settings.key_path)
+    except KeyFileError as error:
+        raise ConfigurationError(str(error)) from None
+
+
+def _log_config(settings: Settings) -> LogConfig:
+    trusted = (settings.trusted_checkpoints,) if settings.trusted_checkpoints else ()
+    return LogConfig(
+        checkpoint_dir=settings.checkpoint_path,
+        trusted=trusted,
+        max_unsealed=timedelta(seconds=settings.checkpoint_seconds),
+    )
 
 
 INGEST_PATH = "/ingest/readings"
@@ -163,23 +205,20 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         Route(INGEST_PATH, ReadingUpload(runtime.services).handle, methods=["POST"]),
         Route("/exports/{job}/{name}", export_download(runtime.services), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz(lambda: _readiness(runtime.engine)), methods=["GET"]),
+        Route("/readyz", readyz(lambda: _readiness(runtime)), methods=["GET"]),
     ]
     if not settings.is_production:
         routes.append(Route("/graphql/schema.graphql", schema_sdl(endpoint.sdl), methods=["GET"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runtime.bind_keys()  # a wrong key file: refuse to start, serve nothing
         await runtime.services.exports.reap()
-        sealer = _start_sealing(runtime, settings.checkpoint_seconds)
         try:
             yield
         finally:
-            if sealer is not None:
-                sealer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sealer
             await runtime.services.exports.stop()
+            await _seal_on_shutdown(runtime)
             await runtime.close()
 
     return Starlette(
@@ -196,20 +235,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     )
 
 
-def _start_sealing(runtime: Runtime, interval: int) -> asyncio.Task[None] | None:
-    """Seal a signed checkpoint every `interval` seconds while the server runs."""
-    if interval <= 0:
-        return None
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await runtime.seal_checkpoint()
-            except Exception:
-                log.exception("sealing a checkpoint failed")
-
-    return asyncio.create_task(loop(), name="hearth-checkpoints")
+async def _seal_on_shutdown(runtime: Runtime) -> None:
+    """The requests have drained: put their events in their logs and seal, so a graceful
+    stop leaves no unsealed tail (the integrator process does the same when it stops)."""
+    try:
+        await runtime.seal_checkpoints()
+    except Exception:
+        log.exception("sealing the audit log at shutdown failed")
 
 
 def app_from_environment() -> Starlette:
@@ -219,13 +251,18 @@ def app_from_environment() -> Starlette:
     return create_app(settings)
 
 
-async def _readiness(engine: AsyncEngine) -> dict[str, bool]:
+async def _readiness(runtime: Runtime) -> dict[str, bool]:
     try:
-        async with engine.connect() as connection:
+        async with runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception:
-        return {"database": False, "migrations": False}
-    return {"database": True, "migrations": await migrations.at_head(engine)}
+        return {"database": False, "migrations": False, "keys": False}
+    at_head = await migrations.at_head(runtime.engine)
+    try:  # the key file in use is still the one this installation is bound to
+        keys = at_head and await runtime.log.keys_ready()
+    except Exception:
+        keys = False
+    return {"database": True, "migrations": at_head, "keys": keys}
 
 
 # Operator tasks for the CLI -------------------------------------------------------------
@@ -266,7 +303,19 @@ async def _prepare(settings: Settings, server: EmbeddedPostgres | None, migrate:
             await migrations.upgrade(engine)
         finally:
             await engine.dispose()
+    await _bind_keys(settings)
     return settings
+
+
+async def _bind_keys(settings: Settings) -> None:
+    """Before any command acts (and before the server starts): the keys must be this
+    installation's. A database not migrated yet has nothing to bind to."""
+    runtime = build_runtime(settings, owner=True)
+    try:
+        if await migrations.at_head(runtime.engine):
+            await runtime.bind_keys()
+    finally:
+        await runtime.close()
 
 
 def _owner_url(settings: Settings) -> str:
@@ -306,4 +355,4 @@ def _existing_keys(settings: Settings) -> KeyProvider:
         raise ConfigurationError(
             f"No key file at {settings.key_path}: set HEARTH_KEY_FILE, or give --public-key."
         )
-    return KeyFileProvider.open_or_create(settings.key_path)
+    return _keys(settings)

@@ -259,6 +259,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "reason",
         "origin",
         "hash",
+        "log",
     ),
 }
 

@@ -28,7 +28,7 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": True, "migrations": True}
+    assert ready.json()["checks"] == {"database": True, "migrations": True, "keys": True}
 
 
 async def test_request_ids_are_echoed_or_made(client: httpx.AsyncClient) -> None:
