@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from api import app
+from api import logging as hearth_logging
 from api.cli import proofs
 from api.cli.common import CliError, operator_context
 from api.cli.proofs import with_runtime
@@ -131,6 +132,7 @@ def _checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 def _integrate(args: argparse.Namespace, settings: Settings) -> int:
     with app.database(settings, migrate=False) as ready:
         if args.follow:
+            hearth_logging.configure(ready.log_level)
             asyncio.run(with_runtime(ready, _follow))
             return 0
         done = asyncio.run(with_runtime(ready, lambda r: r.log.integrate()))

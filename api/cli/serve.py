@@ -10,6 +10,7 @@ import uvicorn
 
 from api import app
 from api import logging as hearth_logging
+from api.cli.integration import integrator_process
 from api.settings import Settings
 from domain.services import users as user_cases
 
@@ -35,7 +36,10 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
     hearth_logging.configure(settings.log_level)
     updates = {k: v for k in ("host", "port", "workers") if (v := getattr(args, k)) is not None}
     settings = settings.model_copy(update=updates)
-    with app.database(settings, migrate=not args.no_migrate) as ready:
+    with (
+        app.database(settings, migrate=not args.no_migrate) as ready,
+        integrator_process(),  # sequences and seals the audit logs until the server stops
+    ):
         _banner(ready, asyncio.run(_administrators_exist(ready)))
         uvicorn.run(
             "api.app:app_from_environment",

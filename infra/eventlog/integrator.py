@@ -99,22 +99,19 @@ class Integrator:
             async with self._engine.connect() as connection, connection.begin():
                 await _lock_batch(connection)
                 session = AsyncSession(bind=connection)
-                count, logs = await sequence(connection, done, limit=self._batch)
-                self._unsealed_logs().update(logs)
-                sealed = await self._seal(session, force=seal and count < self._batch)
+                count, grown = await sequence(connection, done, limit=self._batch)
+                sealed = await self._seal(session, grown, force=seal and count < self._batch)
             self._publish(sealed)
             done.sealed += sealed
             if count < self._batch:
                 return done
 
-    def _unsealed_logs(self) -> set[uuid.UUID]:
-        if self._unsealed is None:
-            self._unsealed = set()
-        return self._unsealed
-
-    async def _seal(self, session: AsyncSession, *, force: bool) -> list[Checkpoint]:
+    async def _seal(
+        self, session: AsyncSession, grown: set[uuid.UUID], *, force: bool
+    ) -> list[Checkpoint]:
         if self._unsealed is None:  # after a start: whatever an earlier run left unsealed
             self._unsealed = {uuid.UUID(str(r[0])) for r in await session.execute(text(LOGS_SQL))}
+        self._unsealed |= grown
         now = self._clock.now()
         sealed = []
         for log_id in sorted(self._unsealed):
