@@ -7,6 +7,7 @@ the hashes as possible. It stops at the first position that does not check out.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import hashlib
 from collections.abc import Sequence
@@ -21,9 +22,9 @@ from infra.eventlog.chain import GENESIS
 from infra.eventlog.checkpoints import Checkpoint, SignedCheckpoint
 from infra.eventlog.logs import Log
 
-BATCH = 20_000
+BATCH = 4_000
 _ROWS = (
-    "SELECT c.seq, c.prev_hash, c.hash, convert_to(e.body, 'UTF8') "
+    "SELECT c.seq, c.prev_hash, c.hash, e.body "
     "FROM audit_chain c JOIN audit_events e ON e.ingest = c.ingest AND e.log_id = c.log_id "
     "WHERE c.log_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3"
 )
@@ -117,37 +118,48 @@ async def _chain(
     proof: _ProofBuilder,
 ) -> Problem | None:
     sizes = sorted(set(expect.stored) | set(expect.trusted))
-    running, expected = GENESIS, 1
-    sha256 = hashlib.sha256
-    while True:
-        rows = await connection.fetch(_ROWS, log.id, expected - 1, BATCH)
-        if not rows:
-            return None
-        leaves: list[bytes] = []
-        for seq, prev_hash, digest, body in rows:
-            if seq != expected:
-                return Problem(
-                    log.origin,
-                    expected,
-                    f"event {expected} is missing (the next one present is {seq})",
-                )
-            if prev_hash != running:
-                return Problem(
-                    log.origin,
-                    expected,
-                    "does not follow the event before it (reordered, inserted or removed)",
-                )
-            if sha256(running + body).digest() != digest:
-                return Problem(
-                    log.origin, expected, "its content does not match its hash (changed)"
-                )
-            leaves.append(digest)
-            running, expected = digest, expected + 1
-        problem = _grow(log, report, tree=tree, leaves=leaves, sizes=sizes, expect=expect)
-        proof.feed(report.events, leaves)
-        report.events, report.head = expected - 1, running
-        if problem:
-            return problem
+    ahead = asyncio.ensure_future(connection.fetch(_ROWS, log.id, 0, BATCH))
+    try:
+        while rows := await ahead:
+            # Ask for the next batch before hashing this one: the server reads and sends it
+            # while this process hashes, instead of each waiting for the other.
+            ahead = asyncio.ensure_future(connection.fetch(_ROWS, log.id, rows[-1][0], BATCH))
+            await asyncio.sleep(0)
+            leaves, problem = _links(log, rows, report.events + 1, report.head)
+            found = _grow(log, report, tree=tree, leaves=leaves, sizes=sizes, expect=expect)
+            proof.feed(report.events, leaves)
+            report.events += len(leaves)
+            report.head = leaves[-1] if leaves else report.head
+            if problem or found:
+                return problem or found
+        return None
+    finally:
+        await ahead  # the connection serves one query at a time: let this one finish
+
+
+def _links(
+    log: Log, rows: Sequence[Any], expected: int, running: bytes
+) -> tuple[list[bytes], Problem | None]:
+    """The batch's chain hashes up to the first link that does not hold (and the problem)."""
+    sha256, leaves = hashlib.sha256, list[bytes]()
+    for seq, prev_hash, digest, body in rows:
+        if seq != expected:
+            return leaves, Problem(
+                log.origin, expected, f"event {expected} is missing (the next one present is {seq})"
+            )
+        if prev_hash != running:
+            return leaves, Problem(
+                log.origin,
+                expected,
+                "does not follow the event before it (reordered, inserted or removed)",
+            )
+        if sha256(running + body.encode()).digest() != digest:
+            return leaves, Problem(
+                log.origin, expected, "its content does not match its hash (changed)"
+            )
+        leaves.append(digest)
+        running, expected = digest, expected + 1
+    return leaves, None
 
 
 def _grow(
