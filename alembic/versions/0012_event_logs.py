@@ -63,9 +63,8 @@ GENERATED = {
     # Events that commit to personal values (or redact or erase them): what verify opens.
     "personal": (
         "boolean NOT NULL",
-        "COALESCE(((body::jsonb -> 'fields') @> '[{\"personal\": true}]'::jsonb) "
-        "OR ((body::jsonb -> 'reason') ? 'sealed') "
-        "OR ((body::jsonb ->> 'action') IN ('redacted', 'erased')), false)",
+        "((body ~~ '%\"personal\"\\:true%') OR (body ~~ '%\"sealed\":\"sha256:%') "
+        "OR (body ~~ '%\"action\":\"redacted\"%') OR (body ~~ '%\"action\":\"erased\"%'))",
     ),
 }
 INDEXES = {
