@@ -49,16 +49,19 @@ from infra.auth.password_screen import ZxcvbnScreen
 from infra.auth.passwords import Argon2Passwords
 from infra.auth.tokens import JwtTokens
 from infra.crypto import signing
-from infra.crypto.keys import KeyFileProvider, KeyProvider, Purpose
+from infra.crypto.keys import KeyFileError, KeyFileProvider, KeyProvider, Purpose
 from infra.db import legacy_identifiers, migrations, provision
-from infra.db.data_keys import DataKeyStore, FieldCipher
 from infra.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from infra.db.engine import app_url, create_engine, session_factory
+from infra.db.installation import KeysRefused
 from infra.db.legacy_identifiers import Converted
 from infra.db.rate_limits import PostgresRateLimiter
 from infra.db.uow import SqlUnitOfWorkFactory, Storage
-from infra.eventlog import checkpoints, verify
+from infra.eventlog import verify
 from infra.eventlog.checkpoints import Checkpoint
+from infra.eventlog.integrator import Integration, Integrator
+from infra.eventlog.proofs import ConsistencyProof, InclusionProof, ProofError
+from infra.eventlog.service import EventLog, LogConfig, LogStatus
 from infra.eventlog.writer import EventLogWriter
 from infra.exports.engine import FileExportEngine, export_signing_key
 from infra.exports.manifest import Verification, verify_export
@@ -70,12 +73,31 @@ from infra.worker.services import WorkerServices
 
 EMBEDDED_DATABASE = "hearth"
 AuditReport = verify.Report
+AuditProblem = verify.Problem
+__all__ = [
+    "AuditProblem",
+    "AuditReport",
+    "Checkpoint",
+    "ConsistencyProof",
+    "InclusionProof",
+    "Integration",
+    "Integrator",
+    "LogStatus",
+    "ProofError",
+]
 
 log = logging.getLogger("hearth")
 
 
 class ConfigurationError(RuntimeError):
-    pass
+    """Hearth cannot start or act as configured; the message is one line for the operator.
+
+    The CLI prints it and exits with status 2 (a key file that is malformed, readable by
+    others or not this installation's is one of these)."""
+
+
+# What the CLI prints as one line for the operator (exit status 2), never as a bug.
+OPERATOR_ERRORS: tuple[type[Exception], ...] = (ConfigurationError, KeysRefused, KeyFileError)
 
 
 class WorkerFailed(RuntimeError):
@@ -92,6 +114,7 @@ class Runtime:
     services: Services
     storage: Storage
     export_engine: FileExportEngine  # the worker runs it; tests and benchmarks may too
+    log: EventLog
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -102,12 +125,15 @@ class Runtime:
 
     @property
     def checkpoint_key(self) -> Ed25519PrivateKey:
-        return signing.signing_key(self.keys.purpose_key(Purpose.CHECKPOINT_SIGNING))
+        return self.log.checkpoint_key
 
-    async def seal_checkpoint(self) -> Checkpoint | None:
-        """Sign a checkpoint over the log as it is now (None if nothing new)."""
-        async with self.storage.sessions() as session, session.begin():
-            return await checkpoints.seal(session, self.checkpoint_key, self.storage.clock)
+    async def bind_keys(self) -> None:
+        """Refuse keys that are not this installation's (ConfigurationError); bind them the
+        first time. Every process that acts calls this before it does."""
+        try:
+            await self.log.bind_keys()
+        except (KeysRefused, KeyFileError) as error:
+            raise ConfigurationError(str(error)) from None
 
     async def seal_legacy_identifiers(self) -> Converted:
         """Seal identifiers stored in the clear before migration 0008 (idempotent)."""
@@ -117,16 +143,15 @@ class Runtime:
         _report(converted)
         return converted
 
-    async def verify_audit(self) -> AuditReport:
-        """Recompute the whole chain, every checkpoint and every sealed value."""
-        async with self.storage.sessions() as session, session.begin():
-            # One snapshot for the whole walk: writes committing meanwhile cannot confuse it.
-            await session.execute(
-                text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            )
-            store = DataKeyStore(session, self.keys, self.storage.clock)
-            cipher = FieldCipher(store, self.keys)
-            return await verify.verify(session, cipher, self.checkpoint_key.public_key())
+    async def seal_checkpoints(self) -> list[Checkpoint]:
+        """Sequence what is queued and sign a checkpoint for every log with new events."""
+        return await self.log.seal()
+
+    async def verify_audit(
+        self, trusted: tuple[Path, ...] = (), *, reconcile: bool = True
+    ) -> AuditReport:
+        """Every log, checkpoint, trusted checkpoint, personal value and audited record."""
+        return await self.log.verify(trusted, reconcile=reconcile)
 
 
 def _server_url(settings: Settings) -> str:
@@ -152,7 +177,7 @@ def build_runtime(
     with _url_errors():
         url = _owner_url(settings) if owner else _server_url(settings)
         engine = create_engine(url, pool_size=settings.db_pool_size)
-    keys = KeyFileProvider.open_or_create(settings.key_path)
+    keys = _keys(settings)
     storage = Storage(
         sessions=session_factory(engine), clock=clock, keys=keys, log=EventLogWriter()
     )
@@ -180,6 +205,7 @@ def build_runtime(
             settings.exports_per_study,
         ),
     )
+    log = EventLog(engine, storage.sessions, keys, clock, _log_config(settings))
     return Runtime(
         settings=settings,
         engine=engine,
@@ -187,6 +213,25 @@ def build_runtime(
         services=services,
         storage=storage,
         export_engine=export_engine,
+        log=log,
+    )
+
+
+def _keys(settings: Settings) -> KeyFileProvider:
+    # A missing key file gives new keys in memory only: `bind_keys` decides whether they may
+    # be written (a new installation) or must be refused (one that already has data).
+    try:
+        return KeyFileProvider.open_or_new(settings.key_path)
+    except KeyFileError as error:
+        raise ConfigurationError(str(error)) from None
+
+
+def _log_config(settings: Settings) -> LogConfig:
+    trusted = (settings.trusted_checkpoints,) if settings.trusted_checkpoints else ()
+    return LogConfig(
+        checkpoint_dir=settings.checkpoint_path,
+        trusted=trusted,
+        max_unsealed=timedelta(seconds=settings.checkpoint_seconds),
     )
 
 
@@ -222,7 +267,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         Route(
             "/readyz",
             # No worker: jobs wait (visibly QUEUED), everything else works, so still ready.
-            readyz(lambda: _readiness(runtime.engine, settings), advisory=frozenset({"worker"})),
+            readyz(lambda: _readiness(runtime), advisory=frozenset({"worker"})),
             methods=["GET"],
         ),
         Route(
@@ -236,16 +281,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runtime.bind_keys()  # a wrong key file: refuse to start, serve nothing
         # Before serving: nothing may be read or written next to unsealed identifiers.
         await runtime.seal_legacy_identifiers()
-        sealer = _start_sealing(runtime, settings.checkpoint_seconds)
         try:
             yield
         finally:
-            if sealer is not None:
-                sealer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sealer
+            await _seal_on_shutdown(runtime)
             await runtime.close()
 
     return Starlette(
@@ -294,20 +336,13 @@ def _persisted_queries(settings: Settings) -> PersistedQueryStore:
         raise ConfigurationError(str(error)) from error
 
 
-def _start_sealing(runtime: Runtime, interval: int) -> asyncio.Task[None] | None:
-    """Seal a signed checkpoint every `interval` seconds while the server runs."""
-    if interval <= 0:
-        return None
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await runtime.seal_checkpoint()
-            except Exception:
-                log.exception("sealing a checkpoint failed")
-
-    return asyncio.create_task(loop(), name="hearth-checkpoints")
+async def _seal_on_shutdown(runtime: Runtime) -> None:
+    """The requests have drained: put their events in their logs and seal, so a graceful
+    stop leaves no unsealed tail (the integrator process does the same when it stops)."""
+    try:
+        await runtime.seal_checkpoints()
+    except Exception:
+        log.exception("sealing the audit log at shutdown failed")
 
 
 def app_from_environment() -> Starlette:
@@ -317,15 +352,19 @@ def app_from_environment() -> Starlette:
     return create_app(settings)
 
 
-async def _readiness(engine: AsyncEngine, settings: Settings) -> dict[str, bool]:
+async def _readiness(runtime: Runtime) -> dict[str, bool]:
     try:
-        async with engine.connect() as connection:
+        async with runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception:
-        return {"database": False, "migrations": False, "worker": False}
-    at_head = await migrations.at_head(engine)
-    worker = at_head and await _worker(engine, settings)
-    return {"database": True, "migrations": at_head, "worker": worker}
+        return {"database": False, "migrations": False, "keys": False, "worker": False}
+    at_head = await migrations.at_head(runtime.engine)
+    try:  # the key file in use is still the one this installation is bound to
+        keys = at_head and await runtime.log.keys_ready()
+    except Exception:
+        keys = False
+    worker = at_head and await _worker(runtime.engine, runtime.settings)
+    return {"database": True, "migrations": at_head, "keys": keys, "worker": worker}
 
 
 async def _worker(engine: AsyncEngine, settings: Settings) -> bool:
@@ -360,6 +399,7 @@ class Worker:
                     "The database is not at the latest migration: run 'hearth migrate' "
                     "(or 'hearth serve', which migrates) first."
                 )
+            await self.runtime.bind_keys()  # a wrong key file: run nothing, sign nothing
             await self.jobs.run(stop)
         except WorkerStopped as stopped:
             raise WorkerFailed(str(stopped)) from stopped
@@ -400,13 +440,26 @@ def _worker_loops(
     """The long-running loops every worker runs beside its jobs (see infra/worker/runtime.py);
     a new one (say, the event log's integrator) is added here."""
     options = jobs.options
-    loops = [stalled_job_recovery(jobs.app, options.stalled_seconds, options.heartbeat_seconds)]
+    loops = [
+        stalled_job_recovery(jobs.app, options.stalled_seconds, options.heartbeat_seconds),
+        _integration(runtime),
+    ]
     if settings.worker_metrics_port:
         read = _queue_reader(runtime.engine, settings)
         host, port = settings.worker_metrics_host, settings.worker_metrics_port
         every = options.poll_seconds  # the queue's figures are as fresh as the worker's view
         loops.append(hearth_metrics.worker_metrics_loop(metrics, read, host, port, every))
     return loops
+
+
+def _integration(runtime: Runtime) -> Loop:
+    """The audit log's integrator: every worker runs one, an advisory lock elects the one that
+    sequences and seals; the others wait to take over."""
+
+    async def run(stop: asyncio.Event) -> None:
+        await (await runtime.log.integrator()).run(stop)
+
+    return run
 
 
 class _JobObserver:
@@ -466,6 +519,11 @@ async def migrate_database(settings: Settings, *, clock: Clock | None = None) ->
         engine = create_engine(_owner_url(settings), pool_size=1)
     try:
         await migrations.upgrade(engine)
+    finally:
+        await engine.dispose()
+    await _bind_keys(settings)  # before anything is sealed with them
+    engine = create_engine(_owner_url(settings), pool_size=1)
+    try:
         converted = await legacy_identifiers.seal_legacy_identifiers(
             session_factory(engine),
             lambda: KeyFileProvider.open_or_create(settings.key_path),
@@ -498,6 +556,17 @@ def _url_errors() -> Iterator[None]:
             "DATABASE_URL (or HEARTH_APP_DATABASE_URL) is not a PostgreSQL URL such as "
             "postgresql://user@host:5432/database."
         ) from error
+
+
+async def _bind_keys(settings: Settings) -> None:
+    """Before any command acts (and before the server starts): the keys must be this
+    installation's. A database not migrated yet has nothing to bind to."""
+    runtime = build_runtime(settings, owner=True)
+    try:
+        if await migrations.at_head(runtime.engine):
+            await runtime.bind_keys()
+    finally:
+        await runtime.close()
 
 
 def _owner_url(settings: Settings) -> str:
@@ -537,4 +606,4 @@ def _existing_keys(settings: Settings) -> KeyProvider:
         raise ConfigurationError(
             f"No key file at {settings.key_path}: set HEARTH_KEY_FILE, or give --public-key."
         )
-    return KeyFileProvider.open_or_create(settings.key_path)
+    return _keys(settings)

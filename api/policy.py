@@ -292,6 +292,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "reason",
         "origin",
         "hash",
+        "log",
     ),
 }
 

@@ -57,7 +57,18 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     access_token_minutes: int = Field(default=15, ge=1, le=60)
     checkpoint_seconds: int = Field(
-        default=300, ge=0, description="Seal a signed audit checkpoint this often; 0: never."
+        default=60,
+        ge=2,
+        description="The longest an audit event may stay outside every signed checkpoint; "
+        "`audit verify` fails beyond it. The integrator seals every second while events come.",
+    )
+    checkpoint_dir: Path | None = Field(
+        default=None, description="Where sealed checkpoints are published: <data_dir>/checkpoints"
+    )
+    trusted_checkpoints: Path | None = Field(
+        default=None,
+        description="A checkpoint file or directory `audit verify` always checks the log against "
+        "(your copy of the published checkpoints, kept where the database owner cannot write).",
     )
     login_limit_per_ip: int = Field(default=30, ge=1, description="Sign-ins a minute per IP.")
     login_limit_per_account: int = Field(default=10, ge=1, description="Per 5 minutes.")
@@ -172,6 +183,10 @@ class Settings(BaseSettings):
     @property
     def export_path(self) -> Path:
         return self.export_dir or self.data_dir / "exports"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.checkpoint_dir or self.data_dir / "checkpoints"
 
 
 def _split(value: str, parse: Callable[[str], T]) -> list[T]:

@@ -65,11 +65,23 @@ async def scratch_settings(pool_size: int = 40, **overrides: Any) -> AsyncIterat
                 "env": Environment.TEST,
                 "database_url": SecretStr(owner),
                 "key_file": Path(keys) / "keys.json",
+                "checkpoint_dir": Path(keys) / "checkpoints",
                 "db_pool_size": pool_size,
             }
-            yield Settings(**(values | overrides))
+            settings = Settings(**(values | overrides))
+            await _bind_keys(settings)
+            yield settings
     finally:
         await provision.drop_database(server, name)
+
+
+async def _bind_keys(settings: Settings) -> None:
+    """Write the scratch installation's key file, as its first start would."""
+    runtime = build_runtime(settings, owner=True)
+    try:
+        await runtime.bind_keys()
+    finally:
+        await runtime.close()
 
 
 def owner_url(settings: Settings) -> str:

@@ -49,7 +49,14 @@ class TrailField:
 
 @dataclass(frozen=True)
 class TrailEvent:
-    position: int
+    """One event as a reader sees it.
+
+    Events are written at once but get their place in their log (`position`, `hash`) a
+    moment later, when the integrator sequences them: until then both are None. The trail
+    is ordered by `order`, the order events were written in, which is known at once.
+    """
+
+    position: int | None
     id: uuid.UUID
     recorded_at: datetime
     actor_kind: str
@@ -64,4 +71,6 @@ class TrailEvent:
     fields: tuple[TrailField, ...]
     reason: TrailValue | None
     origin: dict[str, str | None] = field(default_factory=dict)
-    hash: str = ""
+    hash: str | None = None
+    log: str = ""  # the log's name (its checkpoints' origin line)
+    order: int = 0  # the order the event was written in, across all logs

@@ -150,9 +150,11 @@ async def scratch(server_url: str, tmp_path: Path) -> AsyncIterator[Scratch]:
         database_url=SecretStr(owner),
         key_file=tmp_path / "keys.json",
         export_dir=tmp_path / "exports",
+        checkpoint_dir=tmp_path / "checkpoints",
         db_pool_size=4,
     )
     runtime = build_runtime(settings, clock=CLOCK)
+    await runtime.bind_keys()  # as every process does before it acts: writes the key file
     try:
         yield Scratch(runtime=runtime, owner_url=owner, settings=settings)
     finally:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from api.app import ConfigurationError
+from api.app import OPERATOR_ERRORS
 from api.cli import audit, database, exports, keys, participants, schema, serve, users, worker
 from api.cli.common import Exit, explain
 from api.settings import Settings
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return Exit.INTERRUPTED
     except Exception as error:
-        message, status = explain(error, (ConfigurationError,))
+        message, status = explain(error, OPERATOR_ERRORS)
         print(f"hearth: {message}", file=sys.stderr)
         return status
 

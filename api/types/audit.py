@@ -63,7 +63,14 @@ class AuditOrigin:
 
 @strawberry.type(description="One event of the tamper-evident log.")
 class AuditEvent:
-    position: int = strawberry.field(description="Position in the log, from 1, without gaps.")
+    position: int | None = strawberry.field(
+        description="Position in its log, from 1, without gaps; null for the moment between "
+        "the change and the event being sequenced into its log."
+    )
+    log: str = strawberry.field(
+        description="The log it belongs to (its study's, or the installation's), as named in "
+        "that log's signed checkpoints."
+    )
     id: str
     recorded_at: datetime = strawberry.field(description="Server time (UTC).")
     actor: AuditActor
@@ -76,7 +83,9 @@ class AuditEvent:
     changes: list[AuditFieldChange]
     reason: AuditValue | None
     origin: AuditOrigin
-    hash: str = strawberry.field(description="SHA-256 chain hash (hex).")
+    hash: str | None = strawberry.field(
+        description="SHA-256 chain hash (hex), once the event is in its log."
+    )
 
 
 @strawberry.input
@@ -127,6 +136,7 @@ def _query(f: AuditTrailFilter | None, newest_first: bool) -> TrailQuery:
 def _exposed(event: TrailEvent) -> AuditEvent:
     return AuditEvent(
         position=event.position,
+        log=event.log,
         id=str(event.id),
         recorded_at=event.recorded_at,
         actor=AuditActor(
@@ -165,8 +175,9 @@ def _exposed(event: TrailEvent) -> AuditEvent:
 @strawberry.type
 class AuditQueries:
     @strawberry.field(
-        description="The audit trail you may read, oldest first unless newestFirst; personal "
-        "values are revealed only to those who may see that person's identifiers."
+        description="The audit trail you may read, in the order it was written (oldest first "
+        "unless newestFirst); personal values are revealed only to those who may see that "
+        "person's identifiers."
     )
     async def audit_trail(
         self,
@@ -185,4 +196,4 @@ class AuditQueries:
             query=_query(filter, newest_first),
             request=page_request(first, after, "audit", int, last=last, before=before),
         )
-        return Connection[AuditEvent].of(page, _exposed, lambda e: (str(e.position),), "audit")
+        return Connection[AuditEvent].of(page, _exposed, lambda e: (str(e.order),), "audit")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import hashlib
 import hmac
 import json
 import os
@@ -40,6 +41,7 @@ class Purpose(StrEnum):
     CHECKPOINT_SIGNING = "checkpoint-signing"
     EXPORT_SIGNING = "export-signing"
     TOKEN_HASHING = "token-hashing"  # noqa: S105 - a label, not a secret
+    FINGERPRINT = "fingerprint"  # only ever hashed: names the root secret without revealing it
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,11 @@ class KeyProvider(Protocol):
         ...
 
 
+def fingerprint(provider: KeyProvider) -> str:
+    """Names the provider's root secret (so its purpose keys) without revealing anything."""
+    return hashlib.sha256(provider.purpose_key(Purpose.FINGERPRINT)).hexdigest()
+
+
 def derive_purpose_key(root_secret: bytes, purpose: Purpose) -> bytes:
     """HKDF-SHA256 of the root secret with the label b"hearth/v1/<purpose>"."""
     label = f"hearth/v1/{Purpose(purpose).value}".encode("ascii")
@@ -113,11 +120,13 @@ class _KeyFile:
 class KeyFileProvider:
     """A `KeyProvider` backed by a local JSON key file with mode 0600."""
 
-    def __init__(self, path: Path, contents: _KeyFile) -> None:
-        """Use `open_or_create`; this only stores what it has already read and checked."""
+    def __init__(self, path: Path, contents: _KeyFile, *, saved: bool = True) -> None:
+        """Use `open_or_create` or `open_or_new`; this only stores what it has already read and
+        checked (or, not `saved`, made in memory)."""
         self._path = path
         self._contents = contents
-        self._seen = _stamp(path)
+        self._saved = saved
+        self._seen = _stamp(path) if saved else (0, 0, 0)
 
     @classmethod
     def open_or_create(cls, path: Path) -> KeyFileProvider:
@@ -126,6 +135,34 @@ class KeyFileProvider:
         if not path.exists():
             _create(path)
         return cls(path, _read(path))
+
+    @classmethod
+    def open_or_new(cls, path: Path) -> KeyFileProvider:
+        """Open the key file; if there is none, new keys held in memory until `save`.
+
+        Whether new keys may be written at all is the database's to say (an installation
+        with data must never silently get new keys), so creating the file is a separate step.
+        """
+        path = Path(path)
+        if path.exists():
+            return cls(path, _read(path))
+        return cls(path, _new_contents(), saved=False)
+
+    @property
+    def saved(self) -> bool:
+        """False while the keys exist only in memory (there was no key file)."""
+        return self._saved
+
+    def save(self) -> None:
+        """Write new keys to the (missing) key file; if another process wrote one first, use
+        that one instead."""
+        if self._saved:
+            return
+        _ensure_private_dir(self._path.parent)
+        with contextlib.suppress(FileExistsError):
+            _write(self._path, _serialise(self._contents), replace=False)
+        self._contents, self._saved = _read(self._path), True
+        self._seen = _stamp(self._path)
 
     @property
     def path(self) -> Path:
@@ -143,7 +180,7 @@ class KeyFileProvider:
     def wrap(self, key: bytes, *, context: bytes) -> WrappedKey:
         # A rotation by another process (`hearth keys rotate` beside a running server) must
         # take effect for new keys too, so look at the file's stamp before wrapping.
-        if _stamp(self._path) != self._seen:
+        if self._saved and _stamp(self._path) != self._seen:
             self._contents = self._checked_reload()
         kek = self._contents.keks[self._contents.current]
         nonce = os.urandom(_NONCE_BYTES)
@@ -164,6 +201,8 @@ class KeyFileProvider:
 
     def rotate(self) -> str:
         """Add a new KEK and make it current; older KEKs are kept so old wrapped keys still open."""
+        if not self._saved:
+            raise KeyFileError(f"no key file at {self._path}")
         # Under the lock, start from what is on disk: another process may have rotated since we
         # opened the file, and writing our stale copy back would destroy its KEK.
         with _exclusive_lock(self._path):
@@ -184,7 +223,7 @@ class KeyFileProvider:
 
     def _kek(self, kek_id: str) -> _Kek:
         kek = self._contents.keks.get(kek_id)
-        if kek is None:
+        if kek is None and self._saved:
             # Another process may have rotated since we opened the file: look once more.
             self._contents = self._checked_reload()
             kek = self._contents.keks.get(kek_id)
@@ -207,10 +246,14 @@ def _stamp(path: Path) -> tuple[int, int, int]:
     return status.st_mtime_ns, status.st_size, status.st_ino
 
 
+def _new_contents() -> _KeyFile:
+    kek = _new_kek(taken={})
+    return _KeyFile(os.urandom(KEY_BYTES), {kek.id: kek}, kek.id)
+
+
 def _create(path: Path) -> None:
     _ensure_private_dir(path.parent)
-    kek = _new_kek(taken={})
-    contents = _KeyFile(os.urandom(KEY_BYTES), {kek.id: kek}, kek.id)
+    contents = _new_contents()
     # If another process created the file first, keep its keys and use them.
     with contextlib.suppress(FileExistsError):
         _write(path, _serialise(contents), replace=False)

@@ -1,7 +1,12 @@
 """The hash chain: each event's hash covers its canonical record and the previous hash.
 
 Records are serialised with RFC 8785 (JSON Canonicalization Scheme), so key order and
-whitespace never change a hash, and the database's own JSON normalisation is harmless.
+whitespace never change a hash. The canonical text is stored as the event's `body`, and the
+chain hash is SHA-256(previous hash || body): verifying needs no re-serialisation.
+
+Events from before per-study logs hashed `RECORD_COLUMNS` (their position included); events
+since hash `EVENT_COLUMNS`, written before any position exists, so they name their log
+instead and the chain (and Merkle tree) fixes their position.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ RECORD_COLUMNS = (
     "reason",
     "origin",
 )
+# What an event's body holds since per-study logs: no position, but the log it belongs to.
+EVENT_COLUMNS = ("log", *RECORD_COLUMNS[1:])
 
 
 def _plain(value: Any) -> Any:
@@ -85,4 +92,14 @@ def _plain_json(value: Any) -> bool:
 
 def link(prev_hash: bytes, record: Mapping[str, Any]) -> bytes:
     """SHA-256 over the previous hash and the canonical record."""
-    return hashlib.sha256(prev_hash + canonical(record)).digest()
+    return link_body(prev_hash, canonical(record))
+
+
+def link_body(prev_hash: bytes, body: bytes) -> bytes:
+    """SHA-256 over the previous hash and an event's stored canonical body."""
+    return hashlib.sha256(prev_hash + body).digest()
+
+
+def event_body(values: Mapping[str, Any]) -> str:
+    """The canonical body of a new event from its values (`EVENT_COLUMNS`)."""
+    return canonical({name: _plain(values[name]) for name in EVENT_COLUMNS}).decode()

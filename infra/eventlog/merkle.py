@@ -69,6 +69,20 @@ class MerkleAccumulator:
         self._frontier.append(digest)
         self._size += 1
 
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """Append many leaves given their raw data: `append` in a loop, without its overhead
+        (this is the verifier's inner loop)."""
+        frontier, size, sha256 = self._frontier, self._size, hashlib.sha256
+        for data in leaves:
+            digest = sha256(_LEAF_PREFIX + data).digest()
+            carry = size
+            while carry & 1:
+                digest = sha256(_NODE_PREFIX + frontier.pop() + digest).digest()
+                carry >>= 1
+            frontier.append(digest)
+            size += 1
+        self._size = size
+
     def frontier(self) -> bytes:
         """The O(log n) state as bytes, to resume later with :meth:`resume`."""
         return b"".join(self._frontier)
@@ -113,55 +127,87 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return _range_root(leaves, 0, len(leaves))
 
 
-def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
-    """Return the audit path PATH(index, D[n]) (RFC 6962 §2.1.1), leaf level first.
+Range = tuple[int, int]  # leaves lo..hi-1
 
-    The sibling subtrees are disjoint, so the whole proof costs O(n) hashes.
-    """
-    n = len(leaves)
-    if not 0 <= index < n:
-        raise ValueError(f"leaf index {index} out of range for tree size {n}")
-    siblings: list[bytes] = []  # collected root level first
-    lo, hi = 0, n
+
+def inclusion_ranges(index: int, tree_size: int) -> list[Range]:
+    """The leaf ranges whose roots make up PATH(index, D[n]) (RFC 6962 §2.1.1), leaf level
+    first. They are disjoint, so one pass over the leaves computes them all."""
+    if not 0 <= index < tree_size:
+        raise ValueError(f"leaf index {index} out of range for tree size {tree_size}")
+    siblings: list[Range] = []  # collected root level first
+    lo, hi = 0, tree_size
     while hi - lo > 1:
         mid = lo + _split(hi - lo)
         if index < mid:
-            siblings.append(_range_root(leaves, mid, hi))
+            siblings.append((mid, hi))
             hi = mid
         else:
-            siblings.append(_range_root(leaves, lo, mid))
+            siblings.append((lo, mid))
             lo = mid
     siblings.reverse()
     return siblings
 
 
-def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
-    """Return PROOF(old_size, D[n]) (RFC 6962 §2.1.2) for the first old_size leaves.
+def consistency_ranges(old_size: int, tree_size: int) -> list[Range]:
+    """The leaf ranges whose roots make up PROOF(old_size, D[n]) (RFC 6962 §2.1.2), disjoint.
 
     Sizes 0 and n give an empty proof: every tree extends the empty tree and itself.
     """
-    n = len(leaves)
-    if not 0 <= old_size <= n:
-        raise ValueError(f"old size {old_size} out of range for tree size {n}")
-    if old_size in (0, n):
+    if not 0 <= old_size <= tree_size:
+        raise ValueError(f"old size {old_size} out of range for tree size {tree_size}")
+    if old_size in (0, tree_size):
         return []
-    m, lo, hi = old_size, 0, n
+    m, lo, hi = old_size, 0, tree_size
     # "b" in SUBPROOF: while true, the old tree is the left subtree the verifier
     # already holds as old_root, so the RFC omits its hash.
     old_is_known = True
-    suffix: list[bytes] = []  # hashes SUBPROOF appends, outermost level first
+    suffix: list[Range] = []  # ranges SUBPROOF appends, outermost level first
     while m != hi - lo:
         mid = lo + _split(hi - lo)
         if m <= mid - lo:
-            suffix.append(_range_root(leaves, mid, hi))
+            suffix.append((mid, hi))
             hi = mid
         else:
-            suffix.append(_range_root(leaves, lo, mid))
+            suffix.append((lo, mid))
             m -= mid - lo
             lo = mid
             old_is_known = False
-    head = [] if old_is_known else [_range_root(leaves, lo, hi)]
+    head = [] if old_is_known else [(lo, hi)]
     return head + suffix[::-1]
+
+
+def range_roots(ranges: Sequence[Range], leaves: Iterable[bytes]) -> list[bytes]:
+    """MTH of each (disjoint) range, from the leaf data streamed in order from leaf 0."""
+    wanted = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
+    roots: dict[int, bytes] = {}
+    pending = iter(wanted)
+    current = next(pending, None)
+    tree = MerkleAccumulator()
+    for position, data in enumerate(leaves):
+        while current is not None and position >= ranges[current][1]:
+            current = next(pending, None)
+        if current is None:
+            break
+        lo, hi = ranges[current]
+        if position >= lo:
+            tree.append(data)
+        if position == hi - 1:
+            roots[current], tree = tree.root(), MerkleAccumulator()
+            current = next(pending, None)
+    if len(roots) != len(ranges):
+        raise ValueError("fewer leaves than the ranges need")
+    return [roots[i] for i in range(len(ranges))]
+
+
+def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """Return the audit path PATH(index, D[n]) (RFC 6962 §2.1.1), leaf level first."""
+    return range_roots(inclusion_ranges(index, len(leaves)), leaves)
+
+
+def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
+    """Return PROOF(old_size, D[n]) (RFC 6962 §2.1.2) for the first old_size leaves."""
+    return range_roots(consistency_ranges(old_size, len(leaves)), leaves)
 
 
 def _well_formed(proof: Sequence[bytes], *hashes: bytes) -> bool:

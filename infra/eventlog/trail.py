@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.access import ReadFilter
@@ -18,11 +18,14 @@ from domain.trail import TrailEvent, TrailField, TrailQuery, TrailValue, ValueSt
 from infra.crypto.envelope import DecryptionError
 from infra.db.data_keys import FieldCipher, key_ids
 from infra.db.keyset import keyset_page
-from infra.db.tables import AuditEventRow, SealedValueRow
+from infra.db.tables import AuditChainRow, AuditEventRow, InstallationRow, SealedValueRow
 from infra.db.visibility import visible_rows
+from infra.eventlog.logs import Log
 from infra.eventlog.sealing import REASON_FIELD, TABLE, redaction_ref, reveal
 
 _EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
+_CHAIN = AuditChainRow.__table__  # type: ignore[attr-defined]
+_INSTALLATION = InstallationRow.__table__  # type: ignore[attr-defined]
 _SEALED = SealedValueRow.__table__  # type: ignore[attr-defined]
 _WITHHELD = TrailValue(ValueState.WITHHELD)
 
@@ -44,10 +47,12 @@ class SqlAuditTrail:
                 participant=_EVENTS.c.participant_id,
             )
         )
+        # Ordered as written: an event's position in its log is known only once it is
+        # sequenced, and positions of different logs do not compare.
         found = await keyset_page(
             self._session,
             statement,
-            [_EVENTS.c.seq],
+            [_EVENTS.c.ingest],
             [int],
             request,
             descending=query.newest_first,
@@ -94,7 +99,7 @@ class SqlAuditTrail:
                     _SEALED.c.field == field,
                     _SEALED.c.sealed.is_not(None),
                 )
-                .order_by(_EVENTS.c.seq)
+                .order_by(_EVENTS.c.ingest)
             )
         ).all()
         await self._cipher.keys.load(key_ids(r.sealed for r in rows))
@@ -117,7 +122,11 @@ class SqlAuditTrail:
 
 
 def _filtered(query: TrailQuery) -> Select[Any]:
-    statement = select(_EVENTS)
+    statement = (
+        select(_EVENTS, _CHAIN.c.seq, _CHAIN.c.hash, _INSTALLATION.c.id.label("installation"))
+        .select_from(_EVENTS.outerjoin(_CHAIN, _CHAIN.c.ingest == _EVENTS.c.ingest))
+        .join(_INSTALLATION, text("true"))
+    )
     equal = {
         "participant_id": query.participant_id,
         "study_id": query.study_id,
@@ -167,7 +176,9 @@ def _event(row: Any) -> TrailEvent:
         if reason is None
         else (TrailValue(ValueState.PLAIN, reason["text"]) if "text" in reason else _WITHHELD),
         origin=row["origin"],
-        hash=row["hash"].hex(),
+        hash=row["hash"].hex() if row["hash"] is not None else None,
+        log=Log(row["installation"], row["log_id"]).origin,
+        order=row["ingest"],
     )
 
 

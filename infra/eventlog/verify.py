@@ -1,229 +1,216 @@
-"""`hearth audit verify`: recompute the chain, the Merkle roots and the sealed values.
+"""`hearth audit verify`: every log, every checkpoint, every personal value, every record.
 
-It walks the log once in position order, in batches (memory stays flat apart from the
-commitments of personal values), and stops at the first position that does not check out,
-saying what is wrong there: a missing event (deleted), an event that does not follow its
-predecessor (reordered or inserted), content that does not match its hash (changed), or a
-checkpoint whose root or signature is not right (forged).
+In one snapshot it walks each log (chain, Merkle roots, signed checkpoints, and the
+checkpoints kept outside the database, with an RFC 6962 consistency proof from the newest
+one), then checks that nothing stays unsealed for longer than the checkpoint interval and
+nothing written is missing from its log, that personal values still open to what was
+committed, and that the state tables say what the events say. Each problem names its log
+and position (or its record).
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from infra.crypto.envelope import DecryptionError
-from infra.db.data_keys import FieldCipher, key_ids
-from infra.db.tables import AuditEventRow, SealedValueRow
-from infra.eventlog import checkpoints, merkle
-from infra.eventlog.chain import GENESIS, link, record_of
-from infra.eventlog.sealing import REASON_FIELD, TABLE, redaction_ref, reveal
+from infra.db.data_keys import FieldCipher
+from infra.eventlog import checkpoints, commitments, reconcile
+from infra.eventlog.anchors import Trusted
+from infra.eventlog.checkpoints import SignedCheckpoint
+from infra.eventlog.integrator import LOGS_SQL
+from infra.eventlog.logs import Log
+from infra.eventlog.walk import LogReport, Problem, walk
 
-_EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
-_SEALED = SealedValueRow.__table__  # type: ignore[attr-defined]
-_BATCH = 5_000
+__all__ = ["Problem", "Report", "verify"]
 
-
-@dataclass(frozen=True)
-class Problem:
-    position: int
-    reason: str
+_STORED_LOGS = "SELECT DISTINCT log_id FROM audit_checkpoints"
+_OLDEST_UNSEALED = (
+    "SELECT e.recorded_at FROM audit_chain c JOIN audit_events e ON e.ingest = c.ingest "
+    "WHERE c.log_id = $1 AND c.seq = $2"
+)
+_PENDING = (
+    "SELECT e.log_id, count(*), min(e.recorded_at) FROM audit_pending p "
+    "JOIN audit_events e ON e.ingest = p.ingest GROUP BY e.log_id"
+)
+_ORPHANS = (
+    "SELECT e.log_id, count(*), min(e.id::text) FROM audit_events e "
+    "WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.ingest = e.ingest) "
+    "AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.ingest = e.ingest) "
+    "GROUP BY e.log_id"
+)
 
 
 @dataclass
 class Report:
-    events: int = 0
-    checkpoints: int = 0
-    sealed_values: int = 0
-    redacted: int = 0
-    erased: int = 0
-    head: bytes = GENESIS
-    seconds: float = 0.0
-    problem: Problem | None = None
+    logs: list[LogReport] = field(default_factory=list)
+    values: commitments.Counts = field(default_factory=commitments.Counts)
+    records: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per part of the check
 
     @property
     def ok(self) -> bool:
-        return self.problem is None
+        return not self.problems
+
+    @property
+    def problem(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+    @property
+    def events(self) -> int:
+        return sum(r.events for r in self.logs)
+
+    @property
+    def checkpoints(self) -> int:
+        return sum(r.checkpoints for r in self.logs)
+
+    @property
+    def sealed_values(self) -> int:
+        return self.values.sealed_values
+
+    @property
+    def redacted(self) -> int:
+        return self.values.redacted
+
+    @property
+    def erased(self) -> int:
+        return self.values.erased
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.phases.values())
 
 
-@dataclass
-class _Walk:
-    """What the walk over the events remembers for the checks of sealed values."""
-
-    # (event id, field, side) -> (position, commitment, whose key must have sealed it)
-    commitments: dict[tuple[uuid.UUID, str, str], tuple[int, str, uuid.UUID | None]] = field(
-        default_factory=dict
-    )
-    redacted: dict[str, int] = field(default_factory=dict)  # reference -> redaction position
-    erased: set[uuid.UUID] = field(default_factory=set)  # subjects with a logged erasure
+@dataclass(frozen=True)
+class Rules:
+    now: datetime
+    max_unsealed: timedelta  # an event must be in a checkpoint within this long
+    reconcile: bool = True
 
 
-async def verify(session: AsyncSession, cipher: FieldCipher, signer: Ed25519PublicKey) -> Report:
-    started = time.perf_counter()
+async def verify(
+    session: AsyncSession,
+    cipher: FieldCipher,
+    *,
+    key: Ed25519PublicKey,
+    installation: uuid.UUID,
+    trusted: Sequence[Trusted],
+    rules: Rules,
+) -> Report:
+    """Check everything in the session's (REPEATABLE READ) snapshot."""
     report = Report()
-    walk = _Walk()
-    report.problem = await _walk_events(session, signer, report, walk)
-    if report.problem is None:
-        report.problem = await _check_sealed(session, cipher, report, walk)
-    report.seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    by_log, report.problems = _trusted(trusted, key, installation)
+    for log_id in await _logs(raw, by_log):
+        log = Log(installation, log_id)
+        stored = await checkpoints.of_log(session, log_id)
+        log_report, problem = await walk(raw, log, stored, by_log.get(log_id, []), key)
+        report.logs.append(log_report)
+        report.problems += [problem] if problem else []
+        if problem is None:
+            report.problems += await _sealed_in_time(raw, log_report, log, rules)
+    report.problems += await _queue(raw, report, installation, rules)
+    report.phases["logs"] = time.perf_counter() - started
+    started = time.perf_counter()
+    report.problems += await commitments.check(session, cipher, installation, report.values)
+    report.phases["personal values"] = time.perf_counter() - started
+    if rules.reconcile:
+        started = time.perf_counter()
+        report.records, found = await reconcile.reconcile(session, cipher)
+        report.problems += found
+        report.phases["state tables"] = time.perf_counter() - started
     return report
 
 
-async def _walk_events(
-    session: AsyncSession, signer: Ed25519PublicKey, report: Report, walk: _Walk
-) -> Problem | None:
-    pending = {c.tree_size: c for c in await checkpoints.all_checkpoints(session)}
-    last_checkpoint = max(pending, default=0)
-    tree = merkle.MerkleAccumulator()
-    prev, expected = GENESIS, 1
-    async for row in _rows(session):
-        if row["seq"] != expected:
-            return Problem(
-                expected, f"event {expected} is missing (the next one present is {row['seq']})"
+def _trusted(
+    found: Sequence[Trusted], key: Ed25519PublicKey, installation: uuid.UUID
+) -> tuple[dict[uuid.UUID, list[SignedCheckpoint]], list[Problem]]:
+    """Trusted checkpoints by log; a trusted file that is not one of ours is a problem."""
+    by_log: dict[uuid.UUID, list[SignedCheckpoint]] = {}
+    problems = []
+    for trusted in found:
+        checkpoint, where = trusted.checkpoint, f"trusted checkpoint {trusted.source}"
+        if checkpoint is None:
+            problems.append(Problem("", None, f"{where}: {trusted.problem}"))
+            continue
+        log = Log.from_origin(checkpoint.origin)
+        if log is None or log.installation != installation:
+            if trusted.strict:
+                problems.append(Problem("", None, f"{where} is not of this installation's logs"))
+            continue
+        if not checkpoint.signed_by(key):
+            problems.append(
+                Problem(log.origin, checkpoint.tree_size, f"{where} is not signed by its key")
             )
-        if row["prev_hash"] != prev:
-            return Problem(
-                expected, "does not follow the event before it (reordered, inserted or removed)"
-            )
-        if link(prev, record_of(row)) != row["hash"]:
-            return Problem(expected, "its content does not match its hash (changed)")
-        _remember(walk, row)
-        prev = row["hash"]
-        tree.append(prev)
-        if (checkpoint := pending.pop(expected, None)) is not None:
-            if problem := _check_point(checkpoint, tree.root(), prev, signer):
-                return problem
-            report.checkpoints += 1
-        report.events, report.head, expected = expected, prev, expected + 1
-    if pending:
-        size = min(pending)
-        return Problem(
-            size, f"a checkpoint covers {size} events but the log has only {report.events}"
+            continue
+        by_log.setdefault(log.id, []).append(checkpoint)
+    return by_log, problems
+
+
+async def _logs(raw: Any, trusted: dict[uuid.UUID, list[SignedCheckpoint]]) -> list[uuid.UUID]:
+    """Every log anything speaks of: the chains, the stored and the trusted checkpoints."""
+    found = {r[0] for r in await raw.fetch(LOGS_SQL)}
+    found |= {r[0] for r in await raw.fetch(_STORED_LOGS)}
+    return sorted(found | set(trusted), key=str)
+
+
+async def _sealed_in_time(raw: Any, report: LogReport, log: Log, rules: Rules) -> list[Problem]:
+    """No event may stay outside every checkpoint for longer than the checkpoint interval."""
+    if report.unsealed == 0:
+        return []
+    first = report.covered + 1
+    recorded = await raw.fetchval(_OLDEST_UNSEALED, log.id, first)
+    if recorded is None or rules.now - recorded <= rules.max_unsealed:
+        return []
+    since = (
+        "no checkpoint at all"
+        if report.newest_checkpoint is None
+        else (f"the newest checkpoint is from {report.newest_checkpoint.isoformat()}")
+    )
+    return [
+        Problem(
+            log.origin,
+            first,
+            f"{report.unsealed} events from position {first} on (the first written "
+            f"{recorded.isoformat()}) are in no checkpoint, longer than the checkpoint "
+            f"interval allows; {since} (checkpoints removed, or sealing stopped: "
+            "`hearth audit checkpoint` seals them if nothing else is wrong)",
         )
-    if last_checkpoint > report.events:
-        return Problem(report.events + 1, "events covered by a checkpoint are missing")
-    return None
-
-
-def _check_point(
-    checkpoint: checkpoints.Checkpoint, root: bytes, head: bytes, signer: Ed25519PublicKey
-) -> Problem | None:
-    where = checkpoint.tree_size
-    if not checkpoint.signed_by(signer):
-        return Problem(where, "the checkpoint's signature is not valid (forged checkpoint)")
-    if checkpoint.root_hash != root or checkpoint.chain_head != head:
-        return Problem(
-            where, "the checkpoint's Merkle root does not match the log (forged or rewritten)"
-        )
-    return None
-
-
-def _owner(row: dict[str, Any]) -> uuid.UUID | None:
-    """Whose key seals an event's personal values: the participant's, or the staff user's."""
-    if row["participant_id"] is not None:
-        return row["participant_id"]  # type: ignore[no-any-return]
-    return row["entity_id"] if row["entity_type"] == "StaffUser" else None
-
-
-def _remember(walk: _Walk, row: dict[str, Any]) -> None:
-    event_id, position, owner = row["id"], row["seq"], _owner(row)
-    for entry in row["fields"]:
-        if entry.get("personal"):
-            for side in ("old", "new"):
-                if entry.get(side) is not None:
-                    walk.commitments[(event_id, entry["field"], side)] = (
-                        position,
-                        entry[side],
-                        owner,
-                    )
-        if row["action"] == "redacted" and entry["field"] == "redacted_values":
-            walk.redacted.update(dict.fromkeys(entry.get("new") or [], position))
-    if row["action"] == "erased" and row["entity_type"] == "Participant":
-        walk.erased.add(row["entity_id"])
-    sealed_reason = (row["reason"] or {}).get("sealed")
-    if sealed_reason is not None:
-        walk.commitments[(event_id, REASON_FIELD, "new")] = (position, sealed_reason, owner)
-
-
-async def _rows(session: AsyncSession) -> AsyncIterator[dict[str, Any]]:
-    after = 0
-    while True:
-        result = await session.execute(
-            select(_EVENTS).where(_EVENTS.c.seq > after).order_by(_EVENTS.c.seq).limit(_BATCH)
-        )
-        batch = [dict(r._mapping) for r in result]
-        if not batch:
-            return
-        for row in batch:
-            yield row
-        after = batch[-1]["seq"]
-
-
-async def _check_sealed(
-    session: AsyncSession, cipher: FieldCipher, report: Report, walk: _Walk
-) -> Problem | None:
-    """Each personal value must be there and match its commitment, unless redacted or erased.
-
-    Every problem is collected and the earliest position reported.
-    """
-    rows = (await session.execute(select(_SEALED))).all()
-    with contextlib.suppress(DecryptionError):  # a bad key shows up below, value by value
-        await cipher.keys.load(key_ids(r.sealed for r in rows))
-    problems: list[Problem] = []
-    present = set()
-    for row in rows:
-        key = (row.event_id, row.field, row.side)
-        present.add(key)
-        if key in walk.commitments:
-            problem = await _check_value(
-                cipher, row, walk.commitments[key], report=report, walk=walk
-            )
-            if problem is not None:
-                problems.append(problem)
-    problems += [
-        Problem(position, "a personal value it commits to has been deleted")
-        for k, (position, _, _) in walk.commitments.items()
-        if k not in present
     ]
-    return min(problems, key=lambda p: p.position, default=None)
 
 
-async def _check_value(
-    cipher: FieldCipher,
-    row: Any,
-    expected: tuple[int, str, uuid.UUID | None],
-    *,
-    report: Report,
-    walk: _Walk,
-) -> Problem | None:
-    position, commitment, owner = expected
-    if owner is not None and row.owner_id != owner:
-        return Problem(position, "a sealed personal value was moved to another data subject")
-    if row.sealed is None:
-        redacted_at = walk.redacted.get(redaction_ref(row.event_id, row.field, row.side))
-        if redacted_at is None or redacted_at < position:
-            return Problem(position, "a personal value was removed without a logged redaction")
-        report.redacted += 1
-        return None
-    column = f"{row.field}:{row.side}"
-    try:
-        text = await cipher.open(row.owner_id, TABLE, column, row.event_id, row.sealed)
-    except DecryptionError:
-        return Problem(position, "a sealed personal value does not decrypt (moved or changed)")
-    if text is None:
-        if row.owner_id not in walk.erased:
-            return Problem(position, "a data key was destroyed without a logged erasure")
-        report.erased += 1
-        return None
-    if reveal(text)[0] != commitment:
-        return Problem(position, "a personal value does not match its commitment (changed)")
-    report.sealed_values += 1
-    return None
+async def _queue(raw: Any, report: Report, installation: uuid.UUID, rules: Rules) -> list[Problem]:
+    """Events written but not in their log: queued too long, or taken off the queue."""
+    problems = []
+    reports = {r.origin: r for r in report.logs}
+    for log_id, count, oldest in await raw.fetch(_PENDING):
+        log = Log(installation, log_id)
+        if log.origin in reports:
+            reports[log.origin].pending = count
+        if rules.now - oldest > rules.max_unsealed:
+            problems.append(
+                Problem(
+                    log.origin,
+                    None,
+                    f"{count} events written but not yet in the log, the oldest since "
+                    f"{oldest.isoformat()}: is the integrator running? (`hearth audit integrate`)",
+                )
+            )
+    for log_id, count, example in await raw.fetch(_ORPHANS):
+        problems.append(
+            Problem(
+                Log(installation, log_id).origin,
+                None,
+                f"{count} events are neither in the log nor queued for it (taken off the "
+                f"queue), e.g. event {example}",
+            )
+        )
+    return problems

@@ -1,68 +1,76 @@
-"""Appending audit events: numbered, chained, personal values sealed, in the caller's
-transaction."""
+"""Appending audit events: written in the caller's transaction, sequenced later.
+
+The request path inserts each event (its canonical body; the columns are generated from it)
+and queues it for the integrator, which gives it a position and a chain hash in its log.
+No lock is shared between requests: studies, and requests within a study, write side by
+side, and both the change and its events still commit or roll back together.
+"""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.audit import Change, FieldChange
 from domain.clock import Clock
 from domain.ids import new_id
 from infra.db.data_keys import FieldCipher
-from infra.db.tables import AuditEventRow, SealedValueRow
-from infra.eventlog.chain import GENESIS, link, record_of
+from infra.db.tables import SealedValueRow
+from infra.eventlog.chain import event_body
+from infra.eventlog.logs import log_of
 from infra.eventlog.sealing import REASON_FIELD, TABLE, SealedValue, commit_to
 
-# Why a lock: each event's hash includes its predecessor's, so appends must be serialised.
-# A transaction-scoped advisory lock, taken only at commit time (the unit of work buffers
-# events until then), keeps the critical section to "read head, insert, commit". Positions
-# are assigned under the same lock, so the log has no gaps and log order is commit order.
-# COMMIT or ROLLBACK releases the lock; it cannot leak.
-LOG_LOCK_KEY = 0x4845_4152_5448  # "HEARTH"
-
-_EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
 _SEALED = SealedValueRow.__table__  # type: ignore[attr-defined]
+WAKE_CHANNEL = "hearth_audit"
+# One wake-up per process at most this often. NOTIFY takes a database-wide lock while its
+# transaction commits, so notifying on every write would serialise writers again; the
+# integrator also polls, so a wake-up is only ever a shortcut.
+WAKE_EVERY_SECONDS = 0.05
+
+_APPEND = text(
+    "WITH written AS (INSERT INTO audit_events (body) "
+    "SELECT body FROM unnest(CAST(:bodies AS text[])) WITH ORDINALITY AS b(body, n) ORDER BY n "
+    "RETURNING ingest) "
+    "INSERT INTO audit_pending (ingest) SELECT ingest FROM written"
+)
 
 
 class EventLogWriter:
+    def __init__(self) -> None:
+        self._woken_at = float("-inf")
+
     async def append(
         self, session: AsyncSession, changes: Sequence[Change], clock: Clock, cipher: FieldCipher
-    ) -> list[int]:
-        """Append the changes as events; returns their positions in the log."""
+    ) -> list[uuid.UUID]:
+        """Write the changes as events of their logs; returns the event ids."""
         pending: list[SealedValue] = []
-        bodies = [self._body(change, pending) for change in changes]
+        now = clock.now()
+        bodies = [self._body(change, pending) | {"recorded_at": now} for change in changes]
         sealed_rows = [await self._seal(cipher, value) for value in pending]
-
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOG_LOCK_KEY})
-        head = (
-            await session.execute(
-                select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
-            )
-        ).first()
-        seq, prev = (head[0], head[1]) if head else (0, GENESIS)
-        now = clock.now()  # read under the lock, so log time never runs backwards
-        rows: list[dict[str, Any]] = []
-        for body in bodies:
-            seq += 1
-            values = {**body, "seq": seq, "recorded_at": now}
-            digest = link(prev, record_of(values))
-            rows.append({**values, "prev_hash": prev, "hash": digest})
-            prev = digest
-        await session.execute(insert(_EVENTS), rows)
+        await session.execute(_APPEND, {"bodies": [event_body(b) for b in bodies]})
         if sealed_rows:
             await session.execute(insert(_SEALED), sealed_rows)
-        return [r["seq"] for r in rows]
+        await self._wake(session)
+        return [b["id"] for b in bodies]
+
+    async def _wake(self, session: AsyncSession) -> None:
+        # Delivered only if this transaction commits, when its events are there to read.
+        moment = time.monotonic()
+        if moment - self._woken_at >= WAKE_EVERY_SECONDS:
+            self._woken_at = moment
+            await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
 
     def _body(self, change: Change, pending: list[SealedValue]) -> dict[str, Any]:
         draft = _Draft(event_id=new_id(), owner=change.subject.key_owner, pending=pending)
         origin = change.origin
         return {
+            "log": log_of(change.subject.study_id),
             "id": draft.event_id,
             "actor_kind": change.actor.kind.value,
             "actor_id": change.actor.id,

@@ -1,7 +1,7 @@
 """The signed manifest of an export, and the check that nothing in the export was changed.
 
-`manifest.json` lists every file with its SHA-256, size and row count, the event-log position
-and chain head the data reflects, and when it was made; it is RFC 8785 canonical JSON.
+`manifest.json` lists every file with its SHA-256, size and row count, the study log's name,
+the position and chain head the data reflects, and when it was made; it is RFC 8785 canonical JSON.
 `manifest.sig` holds an Ed25519 signature over those exact bytes and the id of the key.
 Verification needs a trusted public key (the server's key file, or a PEM file the sponsor
 received separately): a manifest re-signed with another key is a forgery.
@@ -43,7 +43,8 @@ def write_manifest(
         "format": format.value,
         "study": {"id": str(meta.study.id), "code": meta.study.code},
         "createdAt": meta.created_at.isoformat(),
-        "eventLog": {"position": meta.position, "chainHead": meta.chain_head},
+        # The study's own log: nothing here says anything about other studies.
+        "eventLog": {"log": meta.log, "position": meta.position, "chainHead": meta.chain_head},
         "files": [
             {"name": f.name, "sha256": f.sha256, "bytes": f.bytes, "rows": f.rows}
             for f in sorted(files, key=lambda f: f.name)

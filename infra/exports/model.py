@@ -45,6 +45,7 @@ class Meta:
     position: int  # the last event-log position included (0: empty log)
     chain_head: str  # hex SHA-256 of that event ("" for an empty log)
     created_at: datetime  # aware, UTC
+    log: str = ""  # the study log's name (its checkpoints' origin line)
 
 
 @dataclass(frozen=True)

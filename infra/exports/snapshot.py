@@ -1,9 +1,11 @@
-"""The study as of one event-log position, read in one REPEATABLE READ transaction.
+"""The study as of one position of its event log, read in one REPEATABLE READ transaction.
 
-The first statement fixes the transaction's snapshot and reads the log's last position and
-hash: every row read afterwards is exactly the state those events describe, whatever is
-committed meanwhile. Nothing personal is decrypted except staff names (for signatures and
-audit users); participants' sealed columns are never read.
+The first statement fixes the transaction's snapshot while no batch of the integrator can
+run; then exactly the study's events that snapshot sees but that were not yet in the log are
+sequenced, inside the same snapshot. So every row read afterwards is precisely the state the
+study log's first `position` events describe, whatever is committed meanwhile. Other
+studies' logs are not looked at. Nothing personal is decrypted except staff names (for
+signatures and audit users); participants' sealed columns are never read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Uuid, func, literal, select, union_all
+from sqlalchemy import Uuid, func, literal, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.access import ReadFilter
@@ -39,6 +41,7 @@ from infra.db.tables import (
     AuditEventRow,
     ConsentRow,
     DiaryEntryRow,
+    InstallationRow,
     ParticipantRow,
     ParticipantZoneRow,
     ReadingRow,
@@ -47,6 +50,8 @@ from infra.db.tables import (
     VisitRow,
 )
 from infra.db.visits import visit_from_row
+from infra.eventlog.integrator import held
+from infra.eventlog.logs import Log, log_of
 from infra.exports.model import (
     Change,
     Event,
@@ -58,6 +63,7 @@ from infra.exports.model import (
 )
 
 _EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
+_INSTALLATION = InstallationRow.__table__  # type: ignore[attr-defined]
 _PEOPLE = ParticipantRow.__table__  # type: ignore[attr-defined]
 _CONSENTS = ConsentRow.__table__  # type: ignore[attr-defined]
 _VISITS = VisitRow.__table__  # type: ignore[attr-defined]
@@ -98,12 +104,12 @@ class SqlSnapshot:
         cls, connection: AsyncConnection, keys: KeyProvider, clock: Clock, job: ExportJob
     ) -> SqlSnapshot:
         """Fix the snapshot (this must be the transaction's first read) and load metadata."""
-        head = (
-            await connection.execute(
-                select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
-            )
-        ).first()
+        async with held(connection.engine) as sequence:
+            snapshot = await connection.scalar(text("SELECT pg_export_snapshot()"))
+            point = await sequence(str(snapshot), job.study_id)
         session = AsyncSession(bind=connection)
+        installation = await connection.scalar(select(_INSTALLATION.c.id))
+        log = Log(uuid.UUID(str(installation)), log_of(job.study_id))
         study_id = job.study_id
         study = await SqlStudyRepository(session).get(study_id)
         if study is None:
@@ -130,10 +136,11 @@ class SqlSnapshot:
                     key=lambda v: v.number,
                 )
             ),
-            staff=await _staff_names(connection, cipher, study_id, head.seq if head else 0),
-            position=head.seq if head else 0,
-            chain_head=head.hash.hex() if head else "",
+            staff=await _staff_names(connection, cipher, study_id),
+            position=point.size,
+            chain_head=point.head.hex(),
             created_at=clock.now(),
+            log=log.origin,
         )
         return cls(connection, session, cipher, meta, await _total(connection, study_id))
 
@@ -244,10 +251,9 @@ class SqlSnapshot:
         return name if name is not None else FORMER_STAFF
 
     async def _events(self, pid: uuid.UUID) -> list[Event]:
+        # Everything the snapshot sees is in the log up to `position` (see `open`).
         rows = await self._rows(
-            select(_EVENTS)
-            .where(_EVENTS.c.participant_id == pid, _EVENTS.c.seq <= self._meta.position)
-            .order_by(_EVENTS.c.seq)
+            select(_EVENTS).where(_EVENTS.c.participant_id == pid).order_by(_EVENTS.c.ingest)
         )
         return [_event(r) for r in rows]
 
@@ -282,13 +288,12 @@ async def _sites(session: AsyncSession, study_id: StudyId) -> Sequence[Site]:
 
 
 async def _staff_names(
-    connection: AsyncConnection, cipher: FieldCipher, study_id: StudyId, position: int
+    connection: AsyncConnection, cipher: FieldCipher, study_id: StudyId
 ) -> dict[uuid.UUID, str]:
     """Printed names of the staff who acted on the study's records (audit users, signers)."""
     ids = select(_EVENTS.c.actor_id).where(
         _EVENTS.c.study_id == study_id,
         _EVENTS.c.actor_kind == "STAFF",
-        _EVENTS.c.seq <= position,
         _EVENTS.c.actor_id.is_not(None),
     )
     rows = (
@@ -332,7 +337,10 @@ def _event(row: Any) -> Event:
     origin = row.origin or {}
     device_time = origin.get("deviceTime")
     return Event(
-        position=row.seq,
+        # Orders the subject's events: the order they were written in (for events from
+        # before per-study logs, their position in the legacy log; after, it follows each
+        # record's order in the study's log).
+        position=row.ingest,
         id=row.id,
         recorded_at=row.recorded_at,
         actor_kind=row.actor_kind,

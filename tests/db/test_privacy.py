@@ -262,6 +262,7 @@ async def test_the_trail_is_searchable_and_reveals_only_to_those_allowed(scratch
     # Who: the coordinator; when: server UTC; newest first reverses the order.
     assert versions[1].actor_id == coordinator.id  # type: ignore[attr-defined]
     assert versions[1].actor_role == "COORDINATOR"  # type: ignore[attr-defined]
+    await scratch.runtime.seal_checkpoints()  # positions are given when events are sequenced
     newest = await _trail(scratch, coordinator, participant_id=first.id, newest_first=True)
     assert [e.position for e in newest] == sorted((e.position for e in newest), reverse=True)  # type: ignore[attr-defined]
     # Monitors and data managers see the events, never the personal values.

@@ -32,6 +32,7 @@ def make_settings(database: ScratchDatabase, key_file: Path, **overrides: Any) -
         "database_url": SecretStr(database.owner_url),
         "key_file": key_file,
         "export_dir": key_file.parent / "exports",
+        "checkpoint_dir": key_file.parent / "checkpoints",
         "db_pool_size": 4,
         # The suite signs in hundreds of times from one address; limits get their own test.
         "login_limit_per_ip": 100_000,

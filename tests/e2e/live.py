@@ -57,7 +57,6 @@ async def live_server(
         "HEARTH_DATA_DIR": str(workdir / "data"),
         "HEARTH_EXPORT_DIR": str(workdir / "exports"),
         "HEARTH_ENV": "test",
-        "HEARTH_CHECKPOINT_SECONDS": "0",
         **{f"HEARTH_{name.upper()}": value for name, value in settings.items()},
     }
     log_path = workdir / f"server-{port}.log"

@@ -78,12 +78,19 @@ async def _tamper(scratch: Scratch) -> None:
     engine = create_engine(scratch.owner_url, pool_size=1)
     async with engine.begin() as connection:
         await connection.execute(text("SET LOCAL session_replication_role = replica"))
-        await connection.execute(text("UPDATE audit_events SET action = 'x' WHERE seq = 2"))
+        await connection.execute(
+            text(
+                'UPDATE audit_events SET body = replace(body, \'"action":"created"\', '
+                '\'"action":"x"\') WHERE ingest = (SELECT ingest FROM audit_chain '
+                "WHERE seq = 2 ORDER BY log_id LIMIT 1)"
+            )
+        )
     await engine.dispose()
 
 
 @pytest.fixture
 async def tampered(populated: Scratch) -> Scratch:
+    await populated.runtime.seal_checkpoints()
     await _tamper(populated)
     return populated
 
@@ -92,7 +99,10 @@ def test_verify_fails_and_names_the_position(
     tampered: Scratch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["audit", "verify"]) == 1
-    assert capsys.readouterr().out.startswith("FAILED at position 2:")
+    out = capsys.readouterr().out
+    assert out.startswith("FAILED")
+    assert "/study/" in out
+    assert "at position 2: its content does not match its hash (changed)" in out
 
 
 def test_root_without_database_gets_a_clear_message(

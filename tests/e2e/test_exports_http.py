@@ -130,7 +130,12 @@ async def test_without_a_worker_the_export_waits_visibly_and_can_be_cancelled(
 ) -> None:
     ready = await trial.http.get("/readyz")
     assert ready.status_code == 200  # the server works; only the jobs wait
-    assert ready.json()["checks"] == {"database": True, "migrations": True, "worker": False}
+    assert ready.json()["checks"] == {
+        "database": True,
+        "migrations": True,
+        "keys": True,
+        "worker": False,
+    }
     sponsor = await _sponsor(trial, settings)
     export = (await trial.gql(sponsor, START, s=trial.study, f="SDTM"))["data"]["startExport"][
         "export"
@@ -157,7 +162,7 @@ async def test_readiness_counts_a_running_worker(trial: AppTrial, worker: Worker
         if checks["worker"]:
             break
         await asyncio.sleep(0.05)
-    assert checks == {"database": True, "migrations": True, "worker": True}
+    assert checks == {"database": True, "migrations": True, "keys": True, "worker": True}
 
 
 class _Held:

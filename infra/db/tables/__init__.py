@@ -1,6 +1,6 @@
 """Table definitions, one module per concept; importing this package registers them all."""
 
-from infra.db.tables.audit import AuditEventRow
+from infra.db.tables.audit import AuditChainRow, AuditEventRow, PendingEventRow
 from infra.db.tables.base import Base
 from infra.db.tables.checkpoints import CheckpointRow
 from infra.db.tables.consent import ConsentRow, ConsentVersionRow, SignatureRow, WithdrawalRow
@@ -15,6 +15,7 @@ from infra.db.tables.diaries import (
 )
 from infra.db.tables.enrolment import AppInstallationRow, EnrolmentCodeRow
 from infra.db.tables.exports import ExportJobRow
+from infra.db.tables.installation import InstallationKeyRow, InstallationRow
 from infra.db.tables.keys import DataKeyRow
 from infra.db.tables.participants import ParticipantRow
 from infra.db.tables.sealed_values import SealedValueRow
@@ -28,6 +29,7 @@ metadata = Base.metadata
 __all__ = [
     "AppInstallationRow",
     "ArmRow",
+    "AuditChainRow",
     "AuditEventRow",
     "Base",
     "CheckpointRow",
@@ -43,8 +45,11 @@ __all__ = [
     "DiaryScheduleRow",
     "EnrolmentCodeRow",
     "ExportJobRow",
+    "InstallationKeyRow",
+    "InstallationRow",
     "ParticipantRow",
     "ParticipantZoneRow",
+    "PendingEventRow",
     "QuestionnaireVersionRow",
     "RateLimitRow",
     "ReadingRow",
