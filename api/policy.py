@@ -117,8 +117,13 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "startExport": guarded(Permission.EXPORT),
         "acceptQuarantinedReading": guarded(Permission.DATA_CORRECT),
         "rejectQuarantinedReading": guarded(Permission.DATA_CORRECT),
+        "setStudyRetention": guarded(Permission.STUDY_RETENTION),
+        "closeStudy": guarded(Permission.STUDY_RETENTION),
+        "purgeStudy": guarded(Permission.STUDY_PURGE),
     },
-    "Study": _plain("id", "code", "title", "createdAt")
+    "Study": _plain(
+        "id", "code", "title", "createdAt", "status", "closedAt", "purgedAt", "retention"
+    )
     | {
         "sites": guarded(Permission.SITE_READ),
         "arms": guarded(Permission.STUDY_READ),
@@ -356,5 +361,8 @@ CARRIERS = frozenset(
         "StaffUserConnection",
         "StaffUserEdge",
         "StaffUserSuccess",
+        "StudyRetention",
+        "StudySuccess",
+        "PurgeStudySuccess",
     }
 )

@@ -30,6 +30,11 @@ class ErrorCode(StrEnum):
     SERVER_BUSY = "SERVER_BUSY"  # try again shortly (e.g. as many exports run as allowed)
     CONSENT_REQUIRED = "CONSENT_REQUIRED"
     CONSENT_LANGUAGE_DROPPED = "CONSENT_LANGUAGE_DROPPED"  # give a reason, or keep the language
+    STUDY_CLOSED = "STUDY_CLOSED"  # the study is closed: it collects nothing new
+    STUDY_STILL_ACTIVE = "STUDY_STILL_ACTIVE"  # participants or visits still open: cannot close
+    STUDY_NOT_CLOSED = "STUDY_NOT_CLOSED"  # only a closed study can be purged
+    RETENTION_BELOW_MINIMUM = "RETENTION_BELOW_MINIMUM"  # shorter than the installation allows
+    RETENTION_NOT_ELAPSED = "RETENTION_NOT_ELAPSED"  # the message names the date it ends
 
 
 class DomainError(Exception):

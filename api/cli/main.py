@@ -8,7 +8,17 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from api.app import ConfigurationError
-from api.cli import audit, database, exports, keys, participants, schema, serve, users
+from api.cli import (
+    audit,
+    database,
+    exports,
+    keys,
+    participants,
+    schema,
+    serve,
+    studies,
+    users,
+)
 from api.cli.common import CliError
 from api.settings import Settings
 
@@ -24,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     database.register(commands)
     users.register(commands)
     participants.register(commands)
+    studies.register(commands)
     audit.register(commands)
     exports.register(commands)
     keys.register(commands)
