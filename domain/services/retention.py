@@ -45,13 +45,6 @@ def _managed(
     return study, access.require(ctx.actor, permission, _scope(study))
 
 
-def _changed(
-    ctx: RequestContext, grant: Grant, before: Study, after: Study, *, action: str, why: str
-) -> audit.Change | None:
-    subject = audit.Subject(study_id=before.id)
-    return audit.updated(ctx, grant, before, after, subject, action=action, reason=why)
-
-
 async def set_retention(
     *,
     uow: UnitOfWork,
@@ -72,7 +65,10 @@ async def set_retention(
                 ErrorCode.INVALID_TRANSITION, "This study was purged: its retention is over."
             )
         changed = study.with_retention(years, runs_from)
-        change = _changed(ctx, grant, study, changed, action="retention_set", why=why)
+        subject = audit.Subject(study_id=study.id)
+        change = audit.updated(
+            ctx, grant, study, changed, subject, action="retention_set", reason=why
+        )
         if change is None:
             return study
         await uow.studies.update(changed)
@@ -96,7 +92,7 @@ async def close_study(
         closed = study.closed(uow.clock.now())
         (await uow.studies.open_work(study.id)).require_none()
         await uow.studies.update(closed)
-        uow.record(_closed(ctx, grant, study, closed, why))
+        uow.record(_closed(ctx, grant, closed, why))
         await uow.commit()
     return closed
 
@@ -144,32 +140,37 @@ async def _shred(
     return True
 
 
-def _closed(
-    ctx: RequestContext, grant: Grant, before: Study, after: Study, why: str
-) -> audit.Change:
-    change = _changed(ctx, grant, before, after, action="closed", why=why)
-    if change is None:  # cannot happen: closing sets closed_at
-        raise RuntimeError("closing changed nothing")
-    return change
+def _closed(ctx: RequestContext, grant: Grant, closed: Study, why: str) -> audit.Change:
+    when = audit.FieldChange("closed_at", None, audit.to_json(closed.closed_at))
+    return _event(ctx, grant, closed, "closed", why, when)
 
 
 def _purged(
     ctx: RequestContext, grant: Grant, before: Study, after: Study, *, shredded: int, why: str
 ) -> audit.Change:
+    when = audit.FieldChange(
+        "purged_at", audit.to_json(before.purged_at), audit.to_json(after.purged_at)
+    )
+    count = audit.FieldChange("participants_shredded", None, shredded)
+    return _event(ctx, grant, after, "purged", why, when, count)
+
+
+def _event(
+    ctx: RequestContext,
+    grant: Grant,
+    study: Study,
+    action: str,
+    why: str,
+    *fields: audit.FieldChange,
+) -> audit.Change:
     return audit.Change(
-        entity_type=before.ENTITY,
-        entity_id=before.id,
-        action="purged",
-        fields=(
-            audit.FieldChange(
-                "purged_at", audit.to_json(before.purged_at), audit.to_json(after.purged_at)
-            ),
-            audit.FieldChange("participants_shredded", None, shredded),
-        ),
+        entity_type=study.ENTITY,
+        entity_id=study.id,
+        action=action,
+        fields=fields,
         actor=ctx.actor,
         role=grant.role,
         origin=ctx.origin,
-        subject=audit.Subject(study_id=before.id),
+        subject=audit.Subject(study_id=study.id),
         reason=why,
-        public_reason=True,
     )

@@ -3,9 +3,12 @@ pinned clock."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
+
+import httpx
 
 from api.relay import from_global_id
 from api.settings import Settings
@@ -13,7 +16,17 @@ from domain.actors import Grant, Role
 from domain.ids import SiteId, StudyId
 from tests.clock import PinnedClock
 from tests.e2e.conftest import Gql, create_user, login
-from tests.e2e.trial import CREATE_SITE, CREATE_STUDY, REGISTER
+from tests.e2e.trial import (
+    CREATE_SITE,
+    CREATE_STUDY,
+    REGISTER,
+    SUBMIT_DIARY,
+    SUBMIT_READINGS,
+    build_app_trial,
+    diary_entry,
+    heart_rate,
+    open_occurrence,
+)
 
 STUDY = "query($s: ID!) { study(id: $s) { status closedAt purgedAt retention { years configuredYears minimumYears runsFrom endsAt } } }"
 _ERROR = "... on MutationError { code message field }"
@@ -133,3 +146,39 @@ async def test_retention_closure_and_purge_by_the_pinned_clock(
         ("closed", "Ended"),
         ("purged", "Retention over"),
     ]
+
+
+async def test_a_closed_study_refuses_what_the_app_sends_late(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Data collected before the closure but sent after it is refused as a whole, in every
+    way the app sends it, and nothing is stored."""
+    trial = await build_app_trial(client, settings)
+    due = await open_occurrence(lambda q, **v: trial.gql(trial.app, q, **v), trial.participant)
+    entry, reading = diary_entry(due), heart_rate(trial.device)  # taken now, while open
+    completed = await trial.gql(
+        trial.coordinator,
+        'mutation($p: ID!) { changeParticipantStatus(input: {participantId: $p, status: COMPLETED, reason: "Last visit done"}) { __typename } }',
+        p=trial.participant,
+    )
+    assert completed["data"]["changeParticipantStatus"]["__typename"] != "MutationError"
+    closed = await trial.gql(trial.admin, CLOSE, s=trial.study, r="Ended")
+    assert closed["data"]["closeStudy"]["__typename"] == "StudySuccess", closed
+    sent = await trial.gql(trial.app, SUBMIT_DIARY, e=[entry])
+    assert sent["data"]["submitDiaryEntries"]["code"] == "STUDY_CLOSED"
+    readings = await trial.gql(trial.app, SUBMIT_READINGS, i=[reading])
+    assert readings["data"]["submitReadings"]["code"] == "STUDY_CLOSED"
+    upload = await client.post(
+        "/ingest/readings",
+        content=json.dumps(reading).encode() + b"\n",
+        headers={"content-type": "application/x-ndjson", "authorization": f"Bearer {trial.app}"},
+    )
+    assert upload.status_code == 400
+    assert upload.json()["errors"][0]["extensions"]["code"] == "STUDY_CLOSED"
+    stored = await trial.gql(
+        trial.coordinator,
+        "query($p: ID!) { node(id: $p) { ... on Participant { diaryEntries { edges { node { id } } } readings { edges { node { id } } } } } }",
+        p=trial.participant,
+    )
+    assert stored["data"]["node"]["diaryEntries"]["edges"] == []
+    assert stored["data"]["node"]["readings"]["edges"] == []
