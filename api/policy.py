@@ -128,8 +128,13 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "acceptQuarantinedReading": guarded(Permission.DATA_CORRECT),
         "rejectQuarantinedReading": guarded(Permission.DATA_CORRECT),
         "cancelExport": guarded(Permission.EXPORT),
+        "setStudyRetention": guarded(Permission.STUDY_RETENTION),
+        "closeStudy": guarded(Permission.STUDY_RETENTION),
+        "purgeStudy": guarded(Permission.STUDY_PURGE),
     },
-    "Study": _plain("id", "code", "title", "createdAt")
+    "Study": _plain(
+        "id", "code", "title", "createdAt", "status", "closedAt", "purgedAt", "retention"
+    )
     | {
         "sites": each(Permission.SITE_READ),
         "arms": guarded(Permission.STUDY_READ),
@@ -373,5 +378,8 @@ CARRIERS = frozenset(
         "StaffUserConnection",
         "StaffUserEdge",
         "StaffUserSuccess",
+        "StudyRetention",
+        "StudySuccess",
+        "PurgeStudySuccess",
     }
 )

@@ -28,6 +28,7 @@ from api.types.enrolment import EnrolmentMutations
 from api.types.exports import ExportMutations, ExportQueries, export_by_id
 from api.types.participants import LifecycleMutations, ParticipantMutations, participant_by_id
 from api.types.quarantine import QuarantineMutations, QuarantineQueries
+from api.types.retention import RetentionMutations
 from api.types.signatures import SignatureMutations
 from api.types.studies import StudyMutations, StudyQueries, site_by_id, study_by_id
 from api.types.users import UserMutations, UserQueries, staff_user_by_id
@@ -90,6 +91,7 @@ class Mutation(
     UserMutations,
     AuthMutations,
     QuarantineMutations,
+    RetentionMutations,
 ):
     pass
 

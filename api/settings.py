@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     ingest_concurrency: int = Field(
         default=4, ge=1, description="Bulk uploads processed at once per worker; more get 429."
     )
+    min_retention_years: int = Field(
+        default=25,
+        ge=1,
+        le=100,
+        description="Shortest retention a study may have, in years from its closure.",
+    )
     max_query_depth: int = Field(default=12, ge=2)
     max_aliases: int = Field(default=20, ge=1)
     max_tokens: int = Field(default=3000, ge=100)

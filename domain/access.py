@@ -41,6 +41,8 @@ class Permission(StrEnum):
     DATA_CORRECT = "DATA_CORRECT"  # data change requests on submitted data
     DEVICE_MANAGE = "DEVICE_MANAGE"
     EXPORT = "EXPORT"  # pseudonymised datasets of a whole study (sponsor side)
+    STUDY_RETENTION = "STUDY_RETENTION"  # set a study's retention, close it (administrators)
+    STUDY_PURGE = "STUDY_PURGE"  # shred a closed study's personal data after its retention
 
 
 _STAFF_READ = frozenset(

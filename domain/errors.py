@@ -51,6 +51,11 @@ class ErrorCode(StrEnum):
     PERSISTED_QUERY_MISMATCH = "PERSISTED_QUERY_MISMATCH"  # the hash is not the query's
     PERSISTED_QUERY_REQUIRED = "PERSISTED_QUERY_REQUIRED"  # only registered operations run
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    STUDY_CLOSED = "STUDY_CLOSED"  # the study is closed: it collects nothing new
+    STUDY_STILL_ACTIVE = "STUDY_STILL_ACTIVE"  # participants or visits still open: cannot close
+    STUDY_NOT_CLOSED = "STUDY_NOT_CLOSED"  # only a closed study can be purged
+    RETENTION_BELOW_MINIMUM = "RETENTION_BELOW_MINIMUM"  # shorter than the installation allows
+    RETENTION_NOT_ELAPSED = "RETENTION_NOT_ELAPSED"  # the message names the date it ends
 
 
 class DomainError(Exception):

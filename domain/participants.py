@@ -34,6 +34,7 @@ _NEXT: dict[ParticipantStatus, frozenset[ParticipantStatus]] = {
 _ACTIVE = frozenset(
     {ParticipantStatus.SCREENED, ParticipantStatus.CONSENTED, ParticipantStatus.ENROLLED}
 )
+ACTIVE_STATUSES = _ACTIVE  # still taking part: their study cannot close yet
 
 # Crockford's base32 without I, L, O, U: easy to read aloud and to type.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -42,7 +42,7 @@ from domain.records import Located, QueryFilter, ReadingFilter, VisitFilter
 from domain.schedules import ZoneChange
 from domain.sessions import RefreshRecord, RevokeReason, Session
 from domain.signatures import Signature
-from domain.studies import Site, Study
+from domain.studies import OpenWork, Site, Study
 from domain.trail import TrailEvent, TrailQuery
 from domain.users import StaffUser
 from domain.visits import Visit
@@ -54,6 +54,30 @@ class StudyRepository(Protocol):
     async def get(self, study_id: StudyId) -> Study | None: ...
     async def get_many(self, ids: Sequence[StudyId]) -> Sequence[Study]: ...
     async def list(self, visible: ReadFilter) -> Sequence[Study]: ...
+
+    async def lock(self, study_id: StudyId) -> Study | None:
+        """Read and lock the study against other changes to it until commit."""
+        ...
+
+    async def lock_for_closing(self, study_id: StudyId) -> Study | None:
+        """Like `lock`, and also wait for every unit of work holding it (collecting data)."""
+        ...
+
+    async def hold(self, study_id: StudyId) -> Study | None:
+        """Read the study and keep it from closing until commit (while collecting data)."""
+        ...
+
+    async def update(self, study: Study) -> None:
+        """Store a new version; raises STALE_VERSION if someone else changed it first."""
+        ...
+
+    async def open_work(self, study_id: StudyId) -> OpenWork:
+        """How many participants still take part and how many visits are still scheduled."""
+        ...
+
+    async def participant_ids(self, study_id: StudyId) -> Sequence[ParticipantId]:
+        """Every participant of the study, erased ones included."""
+        ...
 
 
 class SiteRepository(Protocol):

@@ -1,13 +1,33 @@
-"""Studies and their sites: the containers every participant and record belongs to."""
+"""Studies and their sites: the containers every participant and record belongs to.
+
+A study is open while it collects data, closed once it has ended (it then collects nothing
+and its records are kept for its retention period, domain/retention.py), and purged when its
+participants' personal data has been crypto-shredded after that period.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar
 
 from domain import values
+from domain.errors import DomainError, ErrorCode
 from domain.ids import SiteId, StudyId, new_id
+
+
+class StudyStatus(StrEnum):
+    OPEN = "OPEN"  # collecting data
+    CLOSED = "CLOSED"  # ended: nothing new is collected; records kept for the retention
+    PURGED = "PURGED"  # retention over: participants' personal data crypto-shredded
+
+
+class RetentionEvent(StrEnum):
+    """What a study's retention period runs from."""
+
+    STUDY_CLOSURE = "STUDY_CLOSURE"
 
 
 @dataclass(frozen=True)
@@ -20,6 +40,10 @@ class Study:
     code: str
     title: str
     created_at: datetime
+    retention_years: int | None = None  # None: the installation's minimum applies
+    retention_from: RetentionEvent = RetentionEvent.STUDY_CLOSURE
+    closed_at: datetime | None = None
+    purged_at: datetime | None = None
     version: int = 1
 
     @classmethod
@@ -30,6 +54,51 @@ class Study:
             title=values.text(title, "title"),
             created_at=now,
         )
+
+    @property
+    def status(self) -> StudyStatus:
+        if self.purged_at is not None:
+            return StudyStatus.PURGED
+        return StudyStatus.OPEN if self.closed_at is None else StudyStatus.CLOSED
+
+    def require_open(self) -> None:
+        """New data, participants, sites and devices only while the study is open."""
+        if self.closed_at is not None:
+            raise DomainError(
+                ErrorCode.STUDY_CLOSED,
+                f"This study was closed on {self.closed_at:%Y-%m-%d}; it collects no new data.",
+            )
+
+    def with_retention(self, years: int, runs_from: RetentionEvent) -> Study:
+        return dataclasses.replace(
+            self, retention_years=years, retention_from=runs_from, version=self.version + 1
+        )
+
+    def closed(self, now: datetime) -> Study:
+        """Closing is final: a closed study never collects data again."""
+        self.require_open()
+        return dataclasses.replace(self, closed_at=now, version=self.version + 1)
+
+    def purged(self, now: datetime) -> Study:
+        return dataclasses.replace(self, purged_at=now, version=self.version + 1)
+
+
+@dataclass(frozen=True)
+class OpenWork:
+    """What still runs in a study: it closes only once every participant's disposition and
+    every visit's outcome has been recorded, since closing never changes them itself."""
+
+    active_participants: int  # screened, consented or enrolled
+    scheduled_visits: int
+
+    def require_none(self) -> None:
+        if self.active_participants or self.scheduled_visits:
+            raise DomainError(
+                ErrorCode.STUDY_STILL_ACTIVE,
+                f"{self.active_participants} participants are still screened, consented or "
+                f"enrolled and {self.scheduled_visits} visits are still scheduled: record "
+                "their completion or withdrawal, and complete or cancel the visits, first.",
+            )
 
 
 @dataclass(frozen=True)

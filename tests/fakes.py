@@ -44,10 +44,10 @@ from domain.records import Located, QueryFilter, ReadingFilter, VisitFilter
 from domain.schedules import ZoneChange
 from domain.sessions import RefreshRecord, RevokeReason, Session
 from domain.signatures import Signature
-from domain.studies import Site, Study
+from domain.studies import OpenWork, Site, Study
 from domain.trail import TrailEvent, TrailQuery
 from domain.users import StaffUser
-from domain.visits import Visit
+from domain.visits import Visit, VisitStatus
 from tests.clock import PinnedClock
 from tests.paging import keyset_window
 
@@ -69,8 +69,9 @@ def _visible(visible: ReadFilter, study: object, site: object = None, who: objec
 
 
 class FakeStudies:
-    def __init__(self) -> None:
+    def __init__(self, uow: FakeUnitOfWork | None = None) -> None:
         self.rows: dict[StudyId, Study] = {}
+        self._uow = uow
 
     async def add(self, study: Study) -> None:
         if any(s.code == study.code for s in self.rows.values()):
@@ -90,6 +91,36 @@ class FakeStudies:
         return sorted(
             (s for s in self.rows.values() if _visible(visible, s.id)), key=lambda s: s.code
         )
+
+    async def lock(self, study_id: StudyId) -> Study | None:
+        return self.rows.get(study_id)
+
+    async def lock_for_closing(self, study_id: StudyId) -> Study | None:
+        return self.rows.get(study_id)
+
+    async def hold(self, study_id: StudyId) -> Study | None:
+        return self.rows.get(study_id)
+
+    async def update(self, study: Study) -> None:
+        if self.rows[study.id].version != study.version - 1:
+            raise DomainError(ErrorCode.STALE_VERSION, "stale")
+        self.rows[study.id] = study
+
+    async def open_work(self, study_id: StudyId) -> OpenWork:
+        assert self._uow is not None, "open_work needs the unit of work's other stores"
+        people = self._uow.participants.rows.values()
+        visits = self._uow.visits.rows.values()
+        return OpenWork(
+            active_participants=sum(p.study_id == study_id and p.is_active for p in people),
+            scheduled_visits=sum(
+                v.study_id == study_id and v.status is VisitStatus.SCHEDULED for v in visits
+            ),
+        )
+
+    async def participant_ids(self, study_id: StudyId) -> Sequence[ParticipantId]:
+        assert self._uow is not None, "participant_ids needs the unit of work's participants"
+        found = self._uow.participants.rows.values()
+        return sorted((p.id for p in found if p.study_id == study_id), key=str)
 
 
 class FakeSites:
@@ -817,7 +848,7 @@ class FakeUnitOfWork:
 
     def __init__(self, clock: FakeClock | None = None) -> None:
         self.clock = clock or FakeClock()
-        self.studies = FakeStudies()
+        self.studies = FakeStudies(self)
         self.sites = FakeSites()
         self.participants = FakeParticipants()
         self.users = FakeUsers()

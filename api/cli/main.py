@@ -8,7 +8,18 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from api.app import OPERATOR_ERRORS
-from api.cli import audit, database, exports, keys, participants, schema, serve, users, worker
+from api.cli import (
+    audit,
+    database,
+    exports,
+    keys,
+    participants,
+    schema,
+    serve,
+    studies,
+    users,
+    worker,
+)
 from api.cli.common import Exit, explain
 from api.settings import Settings
 
@@ -25,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     database.register(commands)
     users.register(commands)
     participants.register(commands)
+    studies.register(commands)
     audit.register(commands)
     exports.register(commands)
     keys.register(commands)

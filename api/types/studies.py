@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -30,7 +30,12 @@ from domain.ids import SiteId, StudyId
 from domain.participants import ParticipantStatus
 from domain.services import participants as participant_cases
 from domain.services import studies as cases
-from domain.studies import Site, Study
+from domain.studies import Site, Study, StudyStatus
+
+if TYPE_CHECKING:
+    from api.types.retention import RetentionType
+
+StudyStatusType = strawberry.enum(StudyStatus, name="StudyStatus")
 
 
 @strawberry.type(name="Study", description="A clinical study: the container of sites.")
@@ -38,7 +43,20 @@ class StudyType(Node):
     code: str
     title: str
     created_at: datetime
+    status: StudyStatus = strawberry.field(
+        description="OPEN; CLOSED: it collects nothing new; PURGED: personal data shredded."
+    )
+    closed_at: datetime | None
+    purged_at: datetime | None
     entity: strawberry.Private[Study]
+
+    @strawberry.field(description="How long the study's records are kept after it closes.")
+    def retention(
+        self, info: Info
+    ) -> Annotated[RetentionType, strawberry.lazy("api.types.retention")]:
+        from api.types.retention import retention_of
+
+        return retention_of(info, self.entity)
 
     @strawberry.field(description="Treatment arms.")
     async def arms(self, info: Info) -> list[ArmType]:

@@ -220,23 +220,40 @@ async def erase_participant(
         )
         if participant.erased_at is not None:
             raise DomainError(ErrorCode.PARTICIPANT_ERASED, "This participant was erased already.")
-        erased = participant.erased(uow.clock.now())
-        await uow.contacts.erase(participant_id)
-        await uow.keys.destroy(participant_id)
-        await uow.participants.update(erased)
-        uow.record(
-            audit.Change(
-                entity_type=participant.ENTITY,
-                entity_id=participant.id,
-                action="erased",
-                fields=(audit.FieldChange("erased_at", None, audit.to_json(erased.erased_at)),),
-                actor=ctx.actor,
-                role=grant.role,
-                origin=ctx.origin,
-                subject=_subject(participant),
-                reason=basis,
-                public_reason=True,
-            )
-        )
+        erased = await shred(uow, participant)
+        uow.record(erasure(ctx, grant, erased, basis))
         await uow.commit()
     return erased
+
+
+async def shred(uow: UnitOfWork, participant: Participant) -> Participant:
+    """The erasure itself, inside an open unit of work (the caller has the row locked): the
+    data key and the blind indexes go, so whatever that key sealed is unreadable for good."""
+    erased = participant.erased(uow.clock.now())
+    await uow.contacts.erase(participant.id)
+    await uow.keys.destroy(participant.id)
+    await uow.participants.update(erased)
+    return erased
+
+
+def erasure(
+    ctx: RequestContext,
+    grant: Grant,
+    erased: Participant,
+    basis: str,
+    *extra: audit.FieldChange,
+) -> audit.Change:
+    """The logged decision with its legal basis in the clear; verification of the log accepts
+    a destroyed key only for a subject with such an event."""
+    return audit.Change(
+        entity_type=erased.ENTITY,
+        entity_id=erased.id,
+        action="erased",
+        fields=(audit.FieldChange("erased_at", None, audit.to_json(erased.erased_at)), *extra),
+        actor=ctx.actor,
+        role=grant.role,
+        origin=ctx.origin,
+        subject=_subject(erased),
+        reason=basis,
+        public_reason=True,
+    )

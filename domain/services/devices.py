@@ -13,7 +13,7 @@ from domain.ids import DeviceId, ParticipantId, SiteId
 from domain.ports import UnitOfWork
 from domain.readings import ReadingKind
 from domain.services.participants import participant_scope
-from domain.services.studies import site_scope
+from domain.services.studies import require_open, site_scope
 
 
 def device_scope(device: Device) -> Scope:
@@ -37,6 +37,7 @@ async def register(
         found = await uow.sites.get(site_id)
         site = access.visible(ctx.actor, Permission.SITE_READ, found, site_scope, "Site")
         grant = access.require(ctx.actor, Permission.DEVICE_MANAGE, site_scope(site))
+        await require_open(uow, site.study_id)
         device = Device.register(
             study_id=site.study_id,
             site_id=site.id,
@@ -70,6 +71,7 @@ async def assign(
                 "The device belongs to another site.",
                 field="participant_id",
             )
+        await require_open(uow, device.study_id)
         now = uow.clock.now()
         assigned = device.assigned(participant.id, now)
         await uow.devices.update(assigned)

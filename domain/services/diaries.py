@@ -29,7 +29,7 @@ from domain.questionnaires import QuestionnaireVersion, validate_answers
 from domain.schedules import Occurrence, Recurrence, Timeliness
 from domain.services import diary_intake as intake
 from domain.services.participants import participant_scope, require_current_consent
-from domain.services.studies import site_scope
+from domain.services.studies import require_open, site_scope
 
 MAX_BATCH = 200
 
@@ -185,6 +185,7 @@ async def submit(
         )
     async with uow:
         participant, grant, why = await _submitter(uow, ctx, participant_id, proxy_reason)
+        await require_open(uow, participant.study_id)
         received_at = uow.clock.now()
         stored = {e.id: e for e in await uow.diaries.get_many([s.client_id for s in submissions])}
         digests = [await uow.diaries.fingerprint(participant.id, s.digest()) for s in submissions]
@@ -326,6 +327,7 @@ async def correct_entry(
             ctx.actor, Permission.PARTICIPANT_READ, found, entry_scope, "Diary entry"
         )
         grant = access.require(ctx.actor, Permission.DATA_CORRECT, entry_scope(entry))
+        await require_open(uow, entry.study_id)
         definitions = {
             (q.definition.code, q.definition.version): q.definition
             for q in await uow.questionnaires.all(entry.study_id)

@@ -16,7 +16,7 @@ from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
 from domain.ports import UnitOfWork
 from domain.schedules import ZoneChange
-from domain.services.studies import site_scope
+from domain.services.studies import require_open, site_scope
 
 _SUBJECT_ID_ATTEMPTS = 5
 
@@ -41,6 +41,7 @@ async def register_participant(
         found = await uow.sites.get(site_id)
         site = access.visible(ctx.actor, Permission.SITE_READ, found, site_scope, "Site")
         grant = access.require(ctx.actor, Permission.PARTICIPANT_REGISTER, site_scope(site))
+        await require_open(uow, site.study_id)
         participant = Participant.register(
             study_id=site.study_id,
             site_id=site.id,

@@ -19,7 +19,7 @@ from domain.ids import ParticipantId, SiteId
 from domain.pagination import Page, PageRequest
 from domain.ports import UnitOfWork
 from domain.services.readings import reading_scope
-from domain.services.studies import site_scope
+from domain.services.studies import require_open, site_scope
 
 
 async def quarantined(
@@ -75,6 +75,7 @@ async def _review(
             ctx.actor, Permission.PARTICIPANT_READ, found, reading_scope, "Reading"
         )
         grant = access.require(ctx.actor, Permission.DATA_CORRECT, reading_scope(reading))
+        await require_open(uow, reading.study_id)
         now = uow.clock.now()
         reviewed = reading.reviewed(status, reason=why, by=ctx.actor.id or reading.id, now=now)
         await uow.readings.update(reviewed)

@@ -25,6 +25,7 @@ from domain.readings import ReadingKind
 from domain.records import ReadingFilter
 from domain.services import consent as consent_cases
 from domain.services.participants import participant_scope
+from domain.services.studies import require_open
 
 MAX_BATCH = 50_000
 
@@ -59,6 +60,7 @@ async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object
         if participant is None:
             raise NotFound("Participant")
         grant = access.require(actor, Permission.DATA_SUBMIT, participant_scope(participant))
+        await require_open(uow, participant.study_id)
         intake = await _intake(uow, ctx, participant, items, batch_id)
         # Checking thousands of readings is CPU work: in a thread, so the server's other
         # requests are not held up behind a large upload.
@@ -208,6 +210,7 @@ async def delete(
             ctx.actor, Permission.PARTICIPANT_READ, found, reading_scope, "Reading"
         )
         grant = access.require(ctx.actor, Permission.DATA_CORRECT, reading_scope(reading))
+        await require_open(uow, reading.study_id)
         deleted = reading.deleted(why, uow.clock.now())
         await uow.readings.update(deleted)
         uow.record(

@@ -35,8 +35,7 @@ async def create_site(
 ) -> Site:
     grant = access.require(ctx.actor, Permission.SITE_CREATE, Scope(study_id=study_id))
     async with uow:
-        if await uow.studies.get(study_id) is None:
-            raise NotFound("Study")
+        await require_open(uow, study_id)
         site = Site.new(
             study_id=study_id,
             code=code,
@@ -50,6 +49,16 @@ async def create_site(
         uow.record(audit.created(ctx, grant, site, subject))
         await uow.commit()
     return site
+
+
+async def require_open(uow: UnitOfWork, study_id: StudyId) -> Study:
+    """Inside an open unit of work, before anything new enters a study: STUDY_CLOSED once it
+    is closed, and until this unit of work commits the study cannot close."""
+    study = await uow.studies.hold(study_id)
+    if study is None:
+        raise NotFound("Study")
+    study.require_open()
+    return study
 
 
 async def list_studies(*, uow: UnitOfWork, ctx: RequestContext) -> Sequence[Study]:

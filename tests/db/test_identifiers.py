@@ -22,7 +22,7 @@ from domain.ids import DeviceId, ParticipantId
 from domain.ports import UnitOfWorkFactory
 from domain.readings import ReadingKind
 from domain.services import contacts, devices, participants, studies
-from domain.studies import Site
+from domain.studies import Site, Study
 from infra.crypto.keys import KeyFileProvider
 from infra.db import legacy_identifiers, migrations, provision
 from infra.db.data_keys import DataKeyStore
@@ -157,13 +157,41 @@ async def legacy(database: ScratchDatabase, tmp_path: Path) -> AsyncIterator[Leg
 
 
 async def _write_as_before(engine: AsyncEngine, legacy: Legacy) -> None:
-    runtime = app.build_runtime(legacy.settings, clock=CLOCK, owner=True)
-    try:
-        legacy.site = await _site(runtime.services.uow)
-    finally:
-        await runtime.close()
-    site, now = legacy.site, CLOCK.now()
+    now = CLOCK.now()
+    study = Study.new(code=f"ID-{uuid.uuid4().hex[:6]}", title="Identifiers", now=now)
+    site = Site.new(
+        study_id=study.id,
+        code="BER",
+        name="Berlin",
+        country="DE",
+        timezone="Europe/Berlin",
+        now=now,
+    )
+    legacy.site = site
     async with session_factory(engine)() as session, session.begin():
+        # Rows as 0006 held them: today's tables have columns that schema does not.
+        await session.execute(
+            text(
+                "INSERT INTO studies (id, code, title, created_at, version)"
+                " VALUES (:id, :code, :title, :now, 1)"
+            ),
+            {"id": study.id, "code": study.code, "title": study.title, "now": now},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO sites (id, study_id, code, name, country, timezone, created_at,"
+                " version) VALUES (:id, :study, :code, :name, :country, :zone, :now, 1)"
+            ),
+            {
+                "id": site.id,
+                "study": study.id,
+                "code": site.code,
+                "name": site.name,
+                "country": site.country,
+                "zone": site.timezone,
+                "now": now,
+            },
+        )
         for pid, number, erased in (
             (legacy.kept, LEGACY_NUMBER, None),
             (legacy.erased, ERASED_NUMBER, now),

@@ -158,6 +158,10 @@ async def _build(world: World, settings: Settings) -> None:
             created = await world.gql("admin", CREATE_SITE, s=gid, c=site)
             sid = created["data"]["createSite"]["site"]["id"]
             world.places[site] = Place(sid, world.places[study].study, from_global_id(sid)[1])
+    # A study with nothing in it, for closing and purging (it stays out of STUDIES).
+    made = await world.gql("admin", CREATE_STUDY, c=world.unique("MXC"))
+    gid = made["data"]["createStudy"]["study"]["id"]
+    world.places["C"] = Place(gid, from_global_id(gid)[1])
     a, b, a1, a2 = (world.places[k] for k in ("A", "B", "A1", "A2"))
     at_a1 = (StudyId(a.study), SiteId(a1.site))  # type: ignore[arg-type]
     await _staff(world, settings, "coordinator", (Grant(Role.COORDINATOR, *at_a1),))
@@ -990,6 +994,32 @@ CASES: dict[str, Case] = {
         QUARANTINED,
         _mutating("rejectQuarantinedReading", REVIEW.format(name="rejectQuarantinedReading")),
         by_policy("Mutation.rejectQuarantinedReading"),
+    ),
+    "Mutation.setStudyRetention": Case(
+        STUDIES,
+        _mutating(
+            "setStudyRetention",
+            'mutation($t: ID!) { setStudyRetention(input: {studyId: $t, years: 30, reason: "SOP"}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.setStudyRetention"),
+    ),
+    # The admin closes the empty study C; everyone else is refused before its state counts.
+    "Mutation.closeStudy": Case(
+        ("C",),
+        _mutating(
+            "closeStudy",
+            'mutation($t: ID!) { closeStudy(input: {studyId: $t, reason: "Ended"}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.closeStudy"),
+    ),
+    # Refused for the admin too (not closed, or its retention not over), but not as a denial.
+    "Mutation.purgeStudy": Case(
+        ("C",),
+        _mutating(
+            "purgeStudy",
+            'mutation($t: ID!) { purgeStudy(input: {studyId: $t, reason: "Over"}) { __typename ... on MutationError { code } } }',
+        ),
+        by_policy("Mutation.purgeStudy"),
     ),
     "Mutation.deleteReading": Case(
         READINGS,

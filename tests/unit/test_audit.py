@@ -19,7 +19,16 @@ GRANT = Grant(Role.ADMIN)
 def test_created_lists_every_field_once() -> None:
     study = make_study()
     change = audit.created(caller(), GRANT, study, audit.Subject(study_id=study.id))
-    assert {f.field for f in change.fields} == {"id", "code", "title", "created_at"}
+    assert {f.field for f in change.fields} == {
+        "id",
+        "code",
+        "title",
+        "created_at",
+        "retention_years",
+        "retention_from",
+        "closed_at",
+        "purged_at",
+    }
     assert all(f.old is None for f in change.fields)
     assert change.role is Role.ADMIN
 

@@ -22,7 +22,7 @@ from domain.readings import ReadingKind
 from domain.services import contacts, devices, participants
 from domain.services.trail import withhold_plain_identifiers
 from domain.trail import TrailEvent, TrailField, TrailValue, ValueState
-from tests.factories import at_site, caller, make_participant, make_site, staff
+from tests.factories import at_site, caller, make_participant, make_site, make_study, staff
 from tests.fakes import FakeUnitOfWork
 
 ENTITIES = {c.ENTITY: c for c in (Participant, ContactDetails, Device)}
@@ -97,7 +97,9 @@ def test_identifiers_an_earlier_version_logged_in_the_clear_follow_the_field_rul
 
 async def test_new_identifiers_are_logged_as_personal_values() -> None:
     uow = FakeUnitOfWork()
-    site = make_site()
+    study = make_study()
+    await uow.studies.add(study)  # registration checks that the study is still open
+    site = make_site(study)
     await uow.sites.add(site)
     ctx = caller(at_site(Role.COORDINATOR, site))
     person = await participants.register_participant(

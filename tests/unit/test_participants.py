@@ -11,7 +11,7 @@ from domain.errors import DomainError, ErrorCode, NotFound, Unauthenticated
 from domain.pagination import PageRequest
 from domain.participants import ParticipantStatus, new_subject_id
 from domain.services import participants as cases
-from tests.factories import admin, at_site, caller, make_participant, make_site
+from tests.factories import admin, at_site, caller, make_participant, make_site, make_study
 from tests.fakes import FakeUnitOfWork
 
 
@@ -36,7 +36,9 @@ def test_lifecycle_moves_forward_and_withdrawal_ends_it() -> None:
 
 async def test_coordinator_registers_a_participant_and_it_is_audited() -> None:
     uow = FakeUnitOfWork()
-    site = make_site()
+    study = make_study()
+    await uow.studies.add(study)  # registration checks that the study is still open
+    site = make_site(study)
     await uow.sites.add(site)
     participant = await cases.register_participant(
         uow=uow,
@@ -54,7 +56,9 @@ async def test_coordinator_registers_a_participant_and_it_is_audited() -> None:
 
 async def test_registration_retries_a_colliding_subject_id() -> None:
     uow = FakeUnitOfWork()
-    site = make_site()
+    study = make_study()
+    await uow.studies.add(study)  # registration checks that the study is still open
+    site = make_site(study)
     await uow.sites.add(site)
     first = await cases.register_participant(
         uow=uow, ctx=caller(admin()), site_id=site.id, screening_number="A"

@@ -25,7 +25,6 @@ SHARED = ROOT.parent / "shared" / "REQUIREMENTS.md"
 # Requirements whose feature (or part of it) does not exist yet. Remove a number when its
 # gap closes; the check fails on a stale entry, and on an `open` row that is not listed here.
 OPEN_ALLOWED = {
-    36: "no retention configuration or purge exists yet",
     53: "there is no query cost limit yet",
     56: "persisted queries are being built elsewhere",
 }

@@ -5,19 +5,35 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlmodel import Field
 
 from infra.db.tables.base import Base, timestamp
 
 
 class StudyRow(Base, table=True):
+    """A study; once closed it stays closed, and only a closed study is ever purged."""
+
     __tablename__ = "studies"
+    __table_args__ = (
+        CheckConstraint(
+            "retention_years IS NULL OR retention_years BETWEEN 1 AND 100",
+            name="retention_years",
+        ),
+        CheckConstraint("retention_from IN ('STUDY_CLOSURE')", name="retention_from"),
+        CheckConstraint("purged_at IS NULL OR closed_at IS NOT NULL", name="purged_after_closure"),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     code: str = Field(max_length=32, unique=True)
     title: str = Field(max_length=200)
     created_at: datetime = timestamp()
+    retention_years: int | None = Field(default=None)  # None: the installation's minimum
+    retention_from: str = Field(
+        default="STUDY_CLOSURE", max_length=32, sa_column_kwargs={"server_default": "STUDY_CLOSURE"}
+    )
+    closed_at: datetime | None = timestamp(default=None)
+    purged_at: datetime | None = timestamp(default=None)
     version: int = Field(default=1)
 
 
