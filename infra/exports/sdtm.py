@@ -111,13 +111,13 @@ from domain.readings import SPECS, ReadingKind
 from domain.visits import Visit, VisitOutcome, VisitStatus
 from infra.exports.model import (
     Meta,
-    OutputFile,
     Progress,
     Snapshot,
     Subject,
     SubjectInfo,
     WrittenFile,
 )
+from infra.exports.streaming import OutputFile
 
 
 class SdtmDialect(csv.Dialect):
