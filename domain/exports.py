@@ -33,7 +33,8 @@ RETRIES = RetryPolicy(attempts=3, first_delay=timedelta(seconds=30))
 class ExportFormat(StrEnum):
     ODM = "ODM"  # CDISC ODM 1.3.2 XML, archival: metadata, clinical data, audit records
     FHIR = "FHIR"  # HL7 FHIR R4 NDJSON, one resource type per file
-    SDTM = "SDTM"  # SDTM-style CSV domains DM, SV, QS, VS and a data dictionary
+    SDTM = "SDTM"  # SDTM (SDTMIG 3.4) CSV datasets with define.xml and a data dictionary
+    DATASET_JSON = "DATASET_JSON"  # the same SDTM datasets as CDISC Dataset-JSON 1.1
 
 
 class ExportStatus(StrEnum):

@@ -178,6 +178,8 @@ def _readings(subject: uuid.UUID, site: Site) -> list[StoredReading]:
     for n, (kind, body) in enumerate(bodies):
         frame = interval if kind == "STEP_COUNT" else point
         found.append(_reading(kind, {**body, "effective_time_frame": frame}, subject, site, at, n))
+    # Taken under a consent version replaced since: kept, and flagged (SDTM's SUPPVS).
+    found[5] = dataclasses.replace(found[5], consent_superseded=True)
     return found
 
 
@@ -340,6 +342,7 @@ def sample_snapshot() -> SampleSnapshot:
             registered_at=T0 - timedelta(days=10),
             status_changed_at=T0,
             erased=erased,
+            age=64 if arm else None,  # what the snapshot derives from a sealed date of birth
         )
         log = _Log(site, positions)
         events = log.events
@@ -467,6 +470,7 @@ def sample_snapshot() -> SampleSnapshot:
                 baseline.id,
                 baseline.version,
                 True,
+                current_version=baseline.version,
             ),
             RecordSignature(
                 uuid.uuid4(),
@@ -478,9 +482,19 @@ def sample_snapshot() -> SampleSnapshot:
                 first.id,
                 1,
                 False,
+                current_version=first.version,
             ),
             RecordSignature(
-                uuid.uuid4(), pid, None, "CONSENT", signed.signed_at, "Consent", signed.id, 1, True
+                uuid.uuid4(),
+                pid,
+                None,
+                "CONSENT",
+                signed.signed_at,
+                "Consent",
+                signed.id,
+                1,
+                True,
+                current_version=1,
             ),
         )
         mine = _readings(pid, site)

@@ -1,7 +1,7 @@
 """sealed identifiers: screening numbers and device serials encrypted, unique by blind index
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-29
 
 A migration cannot read the key file, so it cannot seal anything itself. It adds the sealed

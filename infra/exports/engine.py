@@ -22,6 +22,7 @@ from domain.exports import ExportFile, ExportFormat, ExportJob, ExportResult
 from domain.ports import ExportProgress
 from infra.crypto import signing
 from infra.crypto.keys import KeyProvider, Purpose
+from infra.exports.datasetjson import write_dataset_json
 from infra.exports.fhir import write_fhir
 from infra.exports.manifest import write_manifest
 from infra.exports.model import Writer
@@ -33,6 +34,7 @@ WRITERS: dict[ExportFormat, Writer] = {
     ExportFormat.ODM: write_odm,
     ExportFormat.FHIR: write_fhir,
     ExportFormat.SDTM: write_sdtm,
+    ExportFormat.DATASET_JSON: write_dataset_json,
 }
 REPORT_SECONDS = 1.0
 log = logging.getLogger("hearth.exports")

@@ -1,23 +1,21 @@
 """What an export sees: one study at one event-log position, pseudonymised, streamed by subject.
 
 A snapshot reader (`infra/exports/snapshot.py`) produces these objects inside one REPEATABLE
-READ transaction; the format writers (`odm.py`, `fhir.py`, `sdtm.py`) consume them and never
-touch the database. Nothing here carries a direct identifier: no names, contact details,
-screening numbers, free-text answers, visit notes or reasons (free text, even a legal
-basis). Staff names appear only where Part 11 needs them (who signed, who changed what).
+READ transaction; the format writers (the packages `odm/`, `fhir/`, `sdtm/`, `datasetjson/`)
+consume them and never touch the database. Nothing here carries a direct identifier: no
+names, contact details, dates of birth (only the age derived from one), screening numbers,
+free-text answers, visit notes or reasons (free text, even a legal basis). Staff names appear
+only where Part 11 needs them (who signed, who changed what).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Protocol
+from typing import Protocol
 
 from domain.consent import ConsentVersion
 from domain.design import Arm, VisitDefinition
@@ -28,6 +26,7 @@ from domain.questionnaires import PublishedQuestionnaire
 from domain.schedules import ZoneChange, zone_at
 from domain.studies import Site, Study
 from domain.visits import Visit
+from infra.exports.readings import Batches, ReadingRow, batches_of
 
 
 @dataclass(frozen=True)
@@ -100,6 +99,7 @@ class RecordSignature:
     record_id: uuid.UUID
     record_version: int
     valid: bool  # False once the record changed after signing
+    current_version: int | None = None  # the record's version now (None: not known)
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,9 @@ class SubjectInfo:
     status_changed_at: datetime
     erased: bool  # personal data crypto-shredded (pseudonymous data still exported)
     zones: tuple[ZoneChange, ...] = ()  # the zone history, oldest first (empty: `timezone`)
+    # Whole years at the reference start (enrolment), from the sealed date of birth, which
+    # only the snapshot opens and nothing exports. None: no birth date, no enrolment, erased.
+    age: int | None = None
 
     def zone_at(self, moment: datetime) -> str:
         """The participant's IANA zone at `moment`, from the history."""
@@ -133,6 +136,11 @@ class Subject:
     events: tuple[Event, ...]  # every event about the subject, by position
     reading_count: int
     readings: Callable[[], AsyncIterator[StoredReading]]  # by effective time, deleted ones too
+    rows: Batches | None = None  # the same readings as text rows, when the snapshot has them
+
+    def reading_batches(self) -> AsyncIterator[Sequence[ReadingRow]]:
+        """The readings, in order, as batches of rows: the writers' hot path."""
+        return self.rows() if self.rows is not None else batches_of(self.readings)
 
 
 class Snapshot(Protocol):
@@ -153,49 +161,6 @@ class WrittenFile:
     rows: int
     bytes: int
     sha256: str  # hex
-
-
-@dataclass
-class OutputFile:
-    """A UTF-8 file written once, front to back, hashed and counted as it goes."""
-
-    path: Path
-    rows: int = 0
-    size: int = 0
-    _digest: hashlib._Hash = field(default_factory=hashlib.sha256)
-    _handle: IO[bytes] | None = None
-
-    def __enter__(self) -> OutputFile:
-        # Readable by the server's user only: exports hold a whole study's data.
-        descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self._handle = os.fdopen(descriptor, "wb")
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        if self._handle is not None:
-            self._handle.close()
-
-    def write(self, text: str, *, rows: int = 0) -> None:
-        """Append `text`; `rows` says how many data rows (lines, resources, records) it holds."""
-        assert self._handle is not None, "use OutputFile as a context manager"
-        data = text.encode("utf-8")
-        self._handle.write(data)
-        self._digest.update(data)
-        self.size += len(data)
-        self.rows += rows
-
-    def written(self, directory: Path) -> WrittenFile:
-        return WrittenFile(
-            name=self.path.relative_to(directory).as_posix(),
-            rows=self.rows,
-            bytes=self.size,
-            sha256=self._digest.hexdigest(),
-        )
 
 
 class Writer(Protocol):

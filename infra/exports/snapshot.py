@@ -5,7 +5,10 @@ run; then exactly the study's events that snapshot sees but that were not yet in
 sequenced, inside the same snapshot. So every row read afterwards is precisely the state the
 study log's first `position` events describe, whatever is committed meanwhile. Other
 studies' logs are not looked at. Nothing personal is decrypted except staff names (for
-signatures and audit users); participants' sealed columns are never read.
+signatures and audit users) and a participant's date of birth, which is opened only to
+compute the age at enrolment and never leaves this module; no other sealed column of a
+participant is read. Readings are read as text rows rendered by PostgreSQL
+(`reading_query.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Uuid, func, literal, select, text, union_all
@@ -40,6 +43,7 @@ from infra.db.studies import SqlSiteRepository, SqlStudyRepository
 from infra.db.tables import (
     AuditEventRow,
     ConsentRow,
+    ContactRow,
     DiaryEntryRow,
     InstallationRow,
     ParticipantRow,
@@ -61,6 +65,8 @@ from infra.exports.model import (
     Subject,
     SubjectInfo,
 )
+from infra.exports.reading_query import reading_batches
+from infra.exports.readings import Batches
 
 _EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
 _INSTALLATION = InstallationRow.__table__  # type: ignore[attr-defined]
@@ -72,6 +78,7 @@ _READINGS = ReadingRow.__table__  # type: ignore[attr-defined]
 _ZONES = ParticipantZoneRow.__table__  # type: ignore[attr-defined]
 _SIGNATURES = SignatureRow.__table__  # type: ignore[attr-defined]
 _STAFF = StaffUserRow.__table__  # type: ignore[attr-defined]
+_CONTACTS = ContactRow.__table__  # type: ignore[attr-defined]
 
 SUBJECT_PAGE = 200
 READING_BATCH = 2000
@@ -94,6 +101,7 @@ class SqlSnapshot:
         self._cipher = cipher  # opens staff signers' printed names only
         self._meta = meta
         self.total = total  # rows to expect, roughly: for progress
+        self._driver: Any = None  # the asyncpg connection of the transaction, once needed
 
     @property
     def meta(self) -> Meta:
@@ -192,8 +200,9 @@ class SqlSnapshot:
                 .order_by(_ZONES.c.effective_from)
             )
         )
+        info = dataclasses.replace(_info(row), zones=zones, age=await self._age(row))
         return Subject(
-            info=dataclasses.replace(_info(row), zones=zones),
+            info=info,
             consents=tuple(consents),
             visits=tuple(visits),
             entries=tuple(entries),
@@ -201,7 +210,32 @@ class SqlSnapshot:
             events=tuple(await self._events(pid)),
             reading_count=int(count or 0),
             readings=self._readings(pid),
+            rows=self._reading_rows(pid),
         )
+
+    async def _age(self, row: Any) -> int | None:
+        """Whole years at enrolment, from the sealed date of birth: the date is opened here,
+        used once and dropped; nothing else of the participant's contact is read."""
+        if row.enrolled_on is None or row.erased_at is not None:
+            return None
+        blob = await self._db.scalar(
+            select(_CONTACTS.c.date_of_birth_sealed).where(_CONTACTS.c.participant_id == row.id)
+        )
+        if blob is None:
+            return None
+        opened = await self._cipher.open(
+            row.id, "participant_contacts", "date_of_birth", row.id, blob
+        )
+        return None if opened is None else age_at(date.fromisoformat(opened), row.enrolled_on)
+
+    def _reading_rows(self, pid: uuid.UUID) -> Batches:
+        async def batches() -> AsyncIterator[Sequence[Any]]:
+            if self._driver is None:
+                self._driver = (await self._db.get_raw_connection()).driver_connection
+            async for batch in reading_batches(self._driver, pid):
+                yield batch
+
+        return batches
 
     async def _rows(self, statement: Any) -> Sequence[Any]:
         return (await self._db.execute(statement)).all()
@@ -239,6 +273,7 @@ class SqlSnapshot:
                 record_id=s.record_id,
                 record_version=s.record_version,
                 valid=versions.get(s.record_id) == s.record_version,
+                current_version=versions.get(s.record_id),
             )
             for s in rows
         ]
@@ -362,3 +397,8 @@ def _change(entry: dict[str, Any]) -> Change:
     if entry.get("personal"):
         return Change(entry["field"], None, None, personal=True)
     return Change(entry["field"], entry.get("old"), entry.get("new"))
+
+
+def age_at(born: date, day: date) -> int:
+    """Completed years on `day` (a birthday on 29 February counts from 1 March)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))

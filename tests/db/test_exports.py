@@ -6,7 +6,7 @@ import base64
 import csv
 import json
 import shutil
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import odmlib
@@ -333,3 +333,32 @@ async def test_quarantined_and_rejected_readings_stay_out_of_analyses_and_in_the
         assert 'ItemOID="I.RD.QUARANTINE_CODE" TransactionType="Insert"' in group
         update = f'ItemOID="I.RD.STATUS" TransactionType="Update" Value="{status}"'
         assert (update in group) is (status is not None)
+
+
+async def test_age_comes_from_the_sealed_birth_date_which_is_never_exported(
+    scratch: Scratch, world: World, tmp_path: Path
+) -> None:
+    """DM.AGE is computed at the reference start inside the export; the date of birth is in
+    no file of any format (the SDTM datasets and their Dataset-JSON twins)."""
+    for format in (ExportFormat.SDTM, ExportFormat.DATASET_JSON):
+        job = await _export(scratch, world, format, tmp_path / format.value)
+        assert job.status is ExportStatus.DONE
+        assert verify_export(tmp_path / format.value, _key(scratch)).ok  # type: ignore[arg-type]
+    with (tmp_path / "SDTM" / "DM.csv").open(newline="") as handle:
+        dm = {r["SUBJID"]: r for r in csv.DictReader(handle)}
+    born = PEOPLE[0]["date_of_birth"]
+    enrolled = dm[world.people[0].subject_id]
+    start = date.fromisoformat(enrolled["RFSTDTC"])
+    before_birthday = (start.month, start.day) < (born.month, born.day)
+    assert enrolled["AGE"] == str(start.year - born.year - before_birthday)
+    assert enrolled["AGEU"] == "YEARS"
+    assert dm[world.people[1].subject_id]["AGE"] == ""  # never enrolled: no reference start
+    dm_json = json.loads((tmp_path / "DATASET_JSON" / "dm.json").read_text())
+    ages = [row[[c["name"] for c in dm_json["columns"]].index("AGE")] for row in dm_json["rows"]]
+    assert int(enrolled["AGE"]) in ages
+    for person in PEOPLE:
+        birth = person["date_of_birth"]
+        folders = (tmp_path / f.value for f in (ExportFormat.SDTM, ExportFormat.DATASET_JSON))
+        for text in (p.read_text() for d in folders for p in d.iterdir()):
+            assert birth.isoformat() not in text
+            assert birth.strftime("%d.%m.%Y") not in text

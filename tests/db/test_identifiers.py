@@ -306,6 +306,8 @@ async def test_a_database_from_0006_ends_with_no_plaintext_identifiers(
                 serial=LEGACY_SERIAL,
             )
         assert raised.value.code is ErrorCode.ALREADY_EXISTS
-        assert (await runtime.verify_audit()).ok
+        # The log and the sealed values verify. (State tables are not reconciled here: this
+        # test wrote its 0006-era rows by hand, without the events that version logged.)
+        assert (await runtime.verify_audit(reconcile=False)).ok
     finally:
         await runtime.close()

@@ -75,5 +75,6 @@ def test_an_operator_closes_and_purges_a_study_after_its_retention(
         "the purge is in the audit trail.\n",
     )
     assert "(0 shredded now)" in _run(capsys, "studies", "purge", code, "--reason", "again")[1]
+    assert _run(capsys, "audit", "integrate")[0] == 0  # what the worker does all along
     status, said = _run(capsys, "audit", "verify")
     assert (status, said.startswith("OK: ")) == (0, True)

@@ -558,3 +558,35 @@ def test_timestamps_carry_offsets(written: Written) -> None:
     assert len(values) > 20
     for stamp in stamps + values:
         assert OFFSET.search(stamp), stamp
+
+
+def test_an_invalidated_signature_is_exported_as_invalidated(written: Written) -> None:
+    """Issue 14 7b: its state is data (version signed, version now, the invalidating event),
+    never a <Signature> that a reviewer's tool would take for valid."""
+    subject = written.subjects[0]
+    entry = subject.entries[0]
+    invalid = next(s for s in subject.signatures if not s.valid)
+    correction = [e for e in subject.events if e.entity_id == entry.id][-1]  # its latest change
+    form = written.form_data(invalid.id)
+    assert form.attrib["FormOID"] == "F.SIGNATURE"
+    group = _one(form, "odm:ItemGroupData")
+    state = _replay(group)
+    assert state == {
+        "I.SIG.RECORD_TYPE": "DiaryEntry",
+        "I.SIG.RECORD_KEY": str(entry.id),
+        "I.SIG.MEANING": "RESPONSIBILITY",
+        "I.SIG.SIGNED_AT": invalid.signed_at.isoformat(),
+        "I.SIG.SIGNED_VERSION": "1",
+        "I.SIG.CURRENT_VERSION": "2",
+        "I.SIG.STATE": "INVALIDATED",
+        "I.SIG.INVALIDATED_BY": str(correction.id),
+    }
+    update = _one(group, "odm:ItemData[@ItemOID='I.SIG.STATE'][@TransactionType='Update']")
+    assert update.findtext("odm:AuditRecord/odm:SourceID", namespaces=NS) == str(correction.id)
+    signed = [
+        s.findtext("odm:DateTimeStamp", namespaces=NS)
+        for s in written.root.iterfind(".//odm:Signature", NS)
+    ]
+    assert invalid.signed_at.isoformat() not in signed
+    valid = next(s for s in subject.signatures if s.valid and s.record_type == "Visit")
+    assert _replay(_one(written.form_data(valid.id), "odm:ItemGroupData"))["I.SIG.STATE"] == "VALID"

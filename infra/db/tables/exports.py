@@ -27,7 +27,7 @@ class ExportJobRow(Base, table=True):
 
     id: uuid.UUID = Field(primary_key=True)
     study_id: uuid.UUID = Field(foreign_key="studies.id")
-    format: str = Field(max_length=8)
+    format: str = Field(max_length=16)
     status: str = Field(max_length=16)
     requested_by: uuid.UUID | None = Field(default=None)
     requested_at: datetime = timestamp()

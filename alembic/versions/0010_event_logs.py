@@ -1,7 +1,7 @@
 """event logs: one per study and one for the installation, sequenced off the request path
 
-Revision ID: 0012
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03
 
 Events become immutable rows holding the canonical JSON the chain hashes (`body`); every
@@ -23,8 +23,8 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0012'
-down_revision: str | None = '0011'
+revision: str = '0010'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -241,7 +241,7 @@ def downgrade() -> None:
     ).scalar_one()
     if newer:
         raise RuntimeError(
-            "Cannot downgrade: events have been written to per-study logs since 0012."
+            "Cannot downgrade: events have been written to per-study logs since 0010."
         )
     op.drop_table('installation_keys')
     op.drop_table('installation')

@@ -1,7 +1,7 @@
 """retention: a study's retention period, its closure and its purge
 
-Revision ID: 0014
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-10
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = '0014'
-down_revision: str | None = '0012'
+revision: str = '0011'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """job queue: procrastinate's schema; export jobs queued, retried, cancelled and expired
 
-Revision ID: 0011
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401 - kept like every migration of this p
 from alembic import op
 from sqlalchemy.util import await_
 
-revision: str = '0011'
+revision: str = '0009'
 down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -22,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 # always builds the same schema. A procrastinate upgrade that changes its schema comes with
 # a new migration applying that release's files from procrastinate/sql/migrations
 # (tests/db/test_migrations.py notices when one is needed).
-PROCRASTINATE_SCHEMA = Path(__file__).with_name("0011_procrastinate_3.10.0.sql")
+PROCRASTINATE_SCHEMA = Path(__file__).with_name("0009_procrastinate_3.10.0.sql")
 APP_ROLE = "hearth_app"
 TABLES = ("procrastinate_jobs", "procrastinate_workers", "procrastinate_events",
           "procrastinate_periodic_defers")

@@ -1,0 +1,18 @@
+"""The SDTM domains Hearth writes, in the order of their datasets. A domain joins here."""
+
+from __future__ import annotations
+
+from infra.exports.sdtm.dm import Demographics
+from infra.exports.sdtm.domain import Domain
+from infra.exports.sdtm.ds import Disposition
+from infra.exports.sdtm.qs import Questionnaires
+from infra.exports.sdtm.sv import SubjectVisits
+from infra.exports.sdtm.vs import VitalSigns
+
+DOMAINS: tuple[Domain, ...] = (
+    Demographics(),
+    Disposition(),
+    SubjectVisits(),
+    Questionnaires(),
+    VitalSigns(),
+)
