@@ -16,11 +16,20 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.adverse_events import (
+    ActionTaken,
+    AdverseEvent,
+    AdverseEventDetails,
+    AdverseEventOutcome,
+    Relationship,
+    Seriousness,
+    Severity,
+)
 from domain.consent import ConsentText, ConsentVersion
 from domain.design import Arm, ContactMode, VisitDefinition
 from domain.devices import StoredReading
 from domain.diaries import DiaryEntry, EntryStatus
-from domain.ids import ArmId, DeviceId, ParticipantId, VisitDefinitionId, VisitId
+from domain.ids import ArmId, DeviceId, ParticipantId, StudyId, VisitDefinitionId, VisitId
 from domain.participants import ParticipantStatus
 from domain.questionnaires import (
     Choice,
@@ -528,9 +537,63 @@ def sample_snapshot() -> SampleSnapshot:
                 events=tuple(events),
                 reading_count=len(mine),
                 readings=_stream(mine),
+                adverse_events=_adverse_events(site, pid),
             )
         )
     return SampleSnapshot(meta, subjects, readings)
+
+
+PARTICIPANT_WORDS = "my head hurt after the walk with my sister"
+
+
+def _adverse_events(site: Site, pid: uuid.UUID) -> tuple[AdverseEvent, ...]:
+    """A serious recorded event, an ongoing one, and a report the site has not confirmed
+    (its term is the participant's own words: no export may carry it)."""
+    ids = {"study_id": StudyId(site.study_id), "site_id": site.id, "participant_id": pid}
+    staff = uuid.uuid4()
+    serious = AdverseEvent.recorded_by_site(
+        **ids,  # type: ignore[arg-type]
+        details=AdverseEventDetails(
+            term="Pneumonia",
+            onset="2026-06-03",
+            end="2026-06-12",
+            severity=Severity.GRADE_3,
+            seriousness=(Seriousness.HOSPITALISATION,),
+            relationship=Relationship.UNLIKELY_RELATED,
+            action_taken=ActionTaken.DRUG_INTERRUPTED,
+            outcome=AdverseEventOutcome.RECOVERED,
+            llt_code="10035664",
+            llt_name="Pneumonia",
+            pt_code="10035664",
+            pt_name="Pneumonia",
+        ),
+        by=staff,
+        now=T0 + timedelta(days=2),
+    )
+    ongoing = AdverseEvent.recorded_by_site(
+        **ids,  # type: ignore[arg-type]
+        details=AdverseEventDetails(
+            term="Headache",
+            onset="2026-06",
+            ongoing=True,
+            severity=Severity.MILD,
+            relationship=Relationship.POSSIBLY_RELATED,
+            action_taken=ActionTaken.DOSE_NOT_CHANGED,
+            outcome=AdverseEventOutcome.NOT_RECOVERED,
+            pt_code="10019211",
+            pt_name="Headache",
+        ),
+        by=staff,
+        now=T0 + timedelta(days=3),
+    )
+    reported = AdverseEvent.reported_by_participant(
+        **ids,  # type: ignore[arg-type]
+        description=PARTICIPANT_WORDS,
+        onset="2026-06-04",
+        ongoing=True,
+        now=T0 + timedelta(days=4),
+    ).withheld()
+    return (serious, ongoing, reported)
 
 
 def _stream(items: list[StoredReading]) -> Callable[[], AsyncIterator[StoredReading]]:

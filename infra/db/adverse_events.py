@@ -119,11 +119,15 @@ class SqlAdverseEventRepository:
         return [await self._event(r) for r in rows]
 
     async def _event(self, row: Any) -> AdverseEvent:
+        return await self.event_of(row)
+
+    async def event_of(self, row: Any, *, reveal: bool = True) -> AdverseEvent:
+        """The event of a table row; `reveal=False` never opens the participant's words."""
         description = (
             await self._cipher.open(
                 row.participant_id, "adverse_events", "description", row.id, row.description_sealed
             )
-            if row.description_sealed is not None
+            if reveal and row.description_sealed is not None
             else None
         )
         return AdverseEvent(

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
 
+from domain.adverse_events import AdverseEvent
 from domain.consent import ConsentVersion
 from domain.design import Arm, VisitDefinition
 from domain.devices import StoredReading
@@ -137,6 +138,8 @@ class Subject:
     reading_count: int
     readings: Callable[[], AsyncIterator[StoredReading]]  # by effective time, deleted ones too
     rows: Batches | None = None  # the same readings as text rows, when the snapshot has them
+    # By report time; `description` (the participant's own words) is always None here.
+    adverse_events: tuple[AdverseEvent, ...] = ()
 
     def reading_batches(self) -> AsyncIterator[Sequence[ReadingRow]]:
         """The readings, in order, as batches of rows: the writers' hot path."""

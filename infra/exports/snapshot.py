@@ -56,6 +56,7 @@ from infra.db.tables import (
 from infra.db.visits import visit_from_row
 from infra.eventlog.integrator import held
 from infra.eventlog.logs import Log, log_of
+from infra.exports.clinical import adverse_events_of
 from infra.exports.model import (
     Change,
     Event,
@@ -211,6 +212,7 @@ class SqlSnapshot:
             reading_count=int(count or 0),
             readings=self._readings(pid),
             rows=self._reading_rows(pid),
+            adverse_events=tuple(await adverse_events_of(self._session, pid)),
         )
 
     async def _age(self, row: Any) -> int | None:

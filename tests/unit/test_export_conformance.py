@@ -28,7 +28,7 @@ import xmlschema
 from infra.exports.datasetjson import write_dataset_json
 from infra.exports.sdtm import ALL, SdtmDialect, write_sdtm
 from infra.exports.sdtm.variables import MAX_LABEL, MAX_TEXT
-from tests.export_sample import SampleSnapshot, sample_snapshot
+from tests.export_sample import PARTICIPANT_WORDS, SampleSnapshot, sample_snapshot
 
 HERE = Path(__file__).resolve().parents[1]
 DEFINE_NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
@@ -165,6 +165,33 @@ def test_disposition_and_supplemental_qualifiers(sdtm: Path) -> None:
     assert vs[flagged["IDVARVAL"]]["VSTESTCD"] == "OXYSAT"
     timely = {r["QVAL"] for r in _rows(sdtm / "SUPPQS.csv") if r["QNAM"] == "QSTIMELY"}
     assert timely == {"ON_TIME", "LATE"}
+
+
+def test_adverse_events_are_the_site_recorded_ones_without_the_participants_words(
+    sdtm: Path,
+) -> None:
+    ae = [r for r in _rows(sdtm / "AE.csv") if r["USUBJID"].endswith("K7Q2-9XHD")]
+    assert [r["AESEQ"] for r in ae] == ["1", "2"]  # the unconfirmed report stays out
+    serious, ongoing = ae
+    assert (serious["AETERM"], serious["AEDECOD"], serious["AEPTCD"]) == (
+        "Pneumonia",
+        "Pneumonia",
+        "10035664",
+    )
+    assert (serious["AESER"], serious["AESHOSP"], serious["AESDTH"]) == ("Y", "Y", "N")
+    assert (serious["AETOXGR"], serious["AESEV"]) == ("3", "")
+    assert (serious["AEACN"], serious["AEOUT"]) == ("DRUG INTERRUPTED", "RECOVERED/RESOLVED")
+    assert (serious["AESTDTC"], serious["AEENDTC"], serious["AEENRF"]) == (
+        "2026-06-03",
+        "2026-06-12",
+        "",
+    )
+    assert serious["AESTDY"].isdigit()
+    assert (ongoing["AESER"], ongoing["AESHOSP"], ongoing["AESEV"]) == ("N", "", "MILD")
+    assert (ongoing["AESTDTC"], ongoing["AESTDY"], ongoing["AEENDTC"]) == ("2026-06", "", "")
+    assert ongoing["AEENRF"] == "ONGOING"
+    for path in sdtm.iterdir():
+        assert PARTICIPANT_WORDS not in path.read_text(encoding="utf-8"), path.name
 
 
 # -- define.xml ------------------------------------------------------------------------------

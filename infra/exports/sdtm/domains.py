@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from infra.exports.sdtm.ae import AdverseEvents
 from infra.exports.sdtm.dm import Demographics
 from infra.exports.sdtm.domain import Domain
 from infra.exports.sdtm.ds import Disposition
@@ -15,4 +16,5 @@ DOMAINS: tuple[Domain, ...] = (
     SubjectVisits(),
     Questionnaires(),
     VitalSigns(),
+    AdverseEvents(),
 )

@@ -1,0 +1,36 @@
+"""The clinical records an export reads: adverse events, without the participant's words."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.adverse_events import AdverseEvent
+from infra.db.adverse_events import SqlAdverseEventRepository
+from infra.db.tables.clinical import AdverseEventRow
+
+_EVENTS = AdverseEventRow.__table__  # type: ignore[attr-defined]
+
+
+class _Sealed:
+    """The cipher of a reader that never decrypts: `reveal=False` never calls it."""
+
+    async def open(self, *args: object) -> str | None:
+        raise AssertionError("an export never opens participants' sealed values")
+
+    async def seal(self, *args: object) -> bytes:
+        raise AssertionError("an export never writes")
+
+
+async def adverse_events_of(session: AsyncSession, participant_id: uuid.UUID) -> list[AdverseEvent]:
+    """The participant's adverse events by report time; the sealed description stays shut."""
+    repository = SqlAdverseEventRepository(session, _Sealed())  # type: ignore[arg-type]
+    rows: Any = await session.execute(
+        select(_EVENTS)
+        .where(_EVENTS.c.participant_id == participant_id)
+        .order_by(_EVENTS.c.reported_at, _EVENTS.c.id)
+    )
+    return [await repository.event_of(r, reveal=False) for r in rows.all()]
