@@ -17,13 +17,20 @@ from typing import Any
 
 import pytest
 
+from domain.adverse_events import AdverseEventStatus
 from domain.devices import StoredReading
 from domain.diaries import EntryStatus
 from domain.participants import ParticipantStatus
 from domain.readings import ReadingKind
 from infra.exports.fhir import RESOURCE_TYPES, Json, dumps, subject_resource_id, write_fhir
 from infra.exports.model import Event, Subject, WrittenFile
-from tests.export_sample import COORDINATOR, T0, SampleSnapshot, sample_snapshot
+from tests.export_sample import (
+    COORDINATOR,
+    PARTICIPANT_WORDS,
+    T0,
+    SampleSnapshot,
+    sample_snapshot,
+)
 
 UCUM = "http://unitsofmeasure.org"
 OFFSET = re.compile(r"(Z|[+-]\d{2}:\d{2})$")
@@ -243,6 +250,25 @@ def test_written_files_match_the_files_on_disk(export: Export) -> None:
     assert sum(export.progress) == sum(w.rows for w in export.written)
 
 
+def test_adverse_events_are_the_recorded_ones_without_the_participants_words(
+    sample: Export,
+) -> None:
+    path = sample.directory / "AdverseEvent.ndjson"
+    events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert {e["event"]["text"] for e in events} == {"Pneumonia", "Headache"}
+    pneumonia = next(e for e in events if e["event"]["text"] == "Pneumonia")
+    assert pneumonia["seriousness"]["coding"][0]["code"] == "serious"
+    assert pneumonia["event"]["coding"][0] == {
+        "system": "http://terminology.hl7.org/CodeSystem/mdr",
+        "code": "10035664",
+        "display": "Pneumonia",
+    }
+    assert pneumonia["outcome"]["coding"][0]["code"] == "resolved"
+    for written in sample.written:
+        text = (sample.directory / written.name).read_text(encoding="utf-8")
+        assert PARTICIPANT_WORDS not in text, written.name
+
+
 def test_counts_per_file(sample: Export) -> None:
     rows = {w.name.removesuffix(".ndjson"): w.rows for w in sample.written}
     subjects = sample.snapshot._subjects
@@ -255,6 +281,9 @@ def test_counts_per_file(sample: Export) -> None:
         "Appointment": sum(len(s.visits) for s in subjects),
         "Consent": sum(len(s.consents) for s in subjects),
         "Provenance": sum(len(s.events) for s in subjects),
+        "AdverseEvent": sum(
+            e.status is AdverseEventStatus.RECORDED for s in subjects for e in s.adverse_events
+        ),
     }
 
 

@@ -24,6 +24,7 @@ RESOURCE_TYPES = (
     "Appointment",
     "Consent",
     "Provenance",
+    "AdverseEvent",
 )
 
 UCUM = "http://unitsofmeasure.org"

@@ -6,6 +6,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from domain.diaries import EntryStatus
+from infra.exports.fhir.adverse_events import adverse_event, exported
 from infra.exports.fhir.jsontext import RESOURCE_TYPES, JsonObject, dumps
 from infra.exports.fhir.observations import Observations
 from infra.exports.fhir.provenance import Targets, provenance
@@ -96,3 +97,6 @@ def _write_subject_records(study: Study, files: Files, subject: Subject) -> None
     for entry in subject.entries:
         if entry.status is EntryStatus.ACCEPTED:
             files.resource(questionnaire_response(study, subject.info, entry))
+    for event in subject.adverse_events:
+        if exported(event):
+            files.resource(adverse_event(study, subject.info, event))
