@@ -18,11 +18,12 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from api import app
 from domain.actors import Actor, ActorKind, Grant, Role
+from domain.adverse_events import AdverseEventDetails, Seriousness
 from domain.errors import DomainError, ErrorCode
 from domain.exports import ExportFormat, ExportJob, ExportStatus
 from domain.pagination import PageRequest
 from domain.readings import ReadingKind
-from domain.services import contacts, devices, exports, quarantine, readings, trail
+from domain.services import adverse_events, contacts, devices, exports, quarantine, readings, trail
 from domain.trail import TrailQuery
 from infra.crypto import signing
 from infra.exports import engine as export_engine
@@ -362,3 +363,41 @@ async def test_age_comes_from_the_sealed_birth_date_which_is_never_exported(
         for text in (p.read_text() for d in folders for p in d.iterdir()):
             assert birth.isoformat() not in text
             assert birth.strftime("%d.%m.%Y") not in text
+
+
+async def test_adverse_events_the_site_recorded_are_in_sdtm_ae_and_fhir(
+    scratch: Scratch, world: World, tmp_path: Path
+) -> None:
+    """The snapshot reads adverse events from the database; AE.csv, ae.json and
+    AdverseEvent.ndjson carry what the site recorded."""
+    details = AdverseEventDetails(
+        term="Pneumonia",
+        onset="2026-06",
+        seriousness=(Seriousness.HOSPITALISATION,),
+        pt_code="10035664",
+        pt_name="Pneumonia",
+    )
+    await adverse_events.record(
+        uow=scratch.runtime.services.uow(),
+        ctx=caller(world.coordinator),
+        participant_id=world.people[0].id,
+        details=details,
+    )
+    for format in (ExportFormat.SDTM, ExportFormat.DATASET_JSON, ExportFormat.FHIR):
+        job = await _export(scratch, world, format, tmp_path / format.value)
+        assert job.status is ExportStatus.DONE
+    with (tmp_path / "SDTM" / "AE.csv").open(newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert row["USUBJID"].endswith(world.people[0].subject_id)
+    assert (row["AETERM"], row["AEPTCD"], row["AESER"], row["AESHOSP"]) == (
+        "Pneumonia",
+        "10035664",
+        "Y",
+        "Y",
+    )
+    assert row["AESTDTC"] == "2026-06"
+    ae_json = json.loads((tmp_path / "DATASET_JSON" / "ae.json").read_text())
+    assert len(ae_json["rows"]) == 1
+    (line,) = (tmp_path / "FHIR" / "AdverseEvent.ndjson").read_text().splitlines()
+    resource = get_fhir_model_class("AdverseEvent").model_validate_json(line)
+    assert resource.event.coding[0].code == "10035664"
