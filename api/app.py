@@ -30,7 +30,7 @@ from api import logging as hearth_logging
 from api import metrics as hearth_metrics
 from api.answers import error_response
 from api.documents import Documents
-from api.exports import ExportFiles
+from api.export_files import ExportFiles
 from api.exports import download as export_download
 from api.graphql_http import Edge, GraphQLEndpoint
 from api.headers import EdgeHeadersMiddleware, page_csp
