@@ -4,6 +4,7 @@ rolled-back one emits nothing; listeners only hear their own sites; payloads are
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 
@@ -14,6 +15,7 @@ from domain.audit import Change, FieldChange, Subject
 from infra.changefeed import notify
 from infra.changefeed.hub import ChangeHub
 from infra.changefeed.notify import ChangeNotice
+from infra.db.uow import SqlUnitOfWorkFactory
 from tests.conftest import ScratchDatabase
 from tests.factories import admin
 
@@ -139,5 +141,32 @@ async def test_the_hub_reconnects_after_losing_its_connection(
     finally:
         collector.cancel()
         await asyncio.gather(collector, return_exceptions=True)
+        await stream.aclose()
+        await hub.stop()
+
+
+async def test_the_unit_of_work_notifies_at_commit_and_never_on_rollback(
+    database: ScratchDatabase, committing_uow: SqlUnitOfWorkFactory
+) -> None:
+    hub = ChangeHub(database.app_url)
+    await hub.start()
+    stream = hub.listen(None)
+    waiting = asyncio.ensure_future(_next(stream, within=5.0))
+    await asyncio.sleep(0)
+    forgotten, kept = _change("Visit", None), _change("Visit", None)
+    plain = (FieldChange("status", "planned", "done"),)
+    forgotten = dataclasses.replace(forgotten, subject=Subject(), fields=plain)
+    kept = dataclasses.replace(kept, subject=Subject(), fields=plain)
+    try:
+        async with committing_uow() as unit:
+            unit.record(forgotten)
+            await unit.rollback()
+        async with committing_uow() as unit:
+            unit.record(kept)
+            await unit.commit()
+        assert (await waiting).record_id == kept.entity_id
+    finally:
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
         await stream.aclose()
         await hub.stop()
