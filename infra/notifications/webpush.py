@@ -16,7 +16,7 @@ GONE = frozenset({404, 410})
 class VapidSettings:
     """From configuration (HEARTH_VAPID_PRIVATE_KEY, HEARTH_VAPID_SUBJECT); never in code."""
 
-    private_key: str  # base64url raw key or PEM, as `vapid --gen` writes it
+    private_key: str  # base64url raw key, or the path of the PEM file `vapid --gen` writes
     subject: str  # "mailto:trials@example.org" or an https URL
 
 
