@@ -11,8 +11,11 @@ from api.app import build_runtime
 from api.settings import Settings
 from domain.actors import Grant, Role
 from domain.ids import SiteId
+from domain.services import participants
+from infra.db.site_changes import SqlSiteChanges
 from tests.clock import CLOCK
 from tests.e2e.conftest import PASSWORD, create_user
+from tests.factories import caller
 from tests.world import build_world
 
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
@@ -114,3 +117,44 @@ async def test_german_text_comes_from_its_catalogue(client: httpx.AsyncClient) -
     page = await client.get("/console/sign-in", headers={"accept-language": "de-DE,de;q=0.9"})
     assert "Anmelden" in page.text
     assert 'lang="de"' in page.text
+
+
+async def test_the_dashboard_lists_the_sites_participants(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    runtime = build_runtime(settings, clock=CLOCK)
+    try:
+        world = await build_world(runtime.services.uow)
+    finally:
+        await runtime.close()
+    grant = Grant(Role.COORDINATOR, study_id=world.study.id, site_id=world.site.id)
+    email = await create_user(settings, (grant,))
+    await _sign_in(client, email, PASSWORD)
+    dashboard = (await client.get("/console")).text
+    for person in world.people:
+        assert person.subject_id in dashboard
+    assert "SCR-000" not in dashboard  # the sealed screening number is not on the dashboard
+
+
+async def test_a_change_at_the_site_is_noticed_and_other_sites_stay_quiet(
+    settings: Settings,
+) -> None:
+    runtime = build_runtime(settings, clock=CLOCK)
+    try:
+        world = await build_world(runtime.services.uow)
+        changes = SqlSiteChanges(runtime.storage.sessions, poll_seconds=0.05, timeout_seconds=0.3)
+        before = await changes.newest(world.site.id)
+        assert before > 0
+        assert await changes.wait_for_site_change(world.site.id, before) is None
+        await participants.register_participant(
+            uow=runtime.services.uow(),
+            ctx=caller(world.coordinator),
+            site_id=world.site.id,
+            screening_number="SCR-LIVE",
+        )
+        after = await changes.wait_for_site_change(world.site.id, before)
+        assert after is not None
+        assert after > before
+        assert await changes.newest(SiteId(uuid.uuid4())) == 0
+    finally:
+        await runtime.close()
