@@ -76,6 +76,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "exportSigningKey": PUBLIC,  # a public key: verifying needs no account
         "node": guarded(Permission.PARTICIPANT_READ),  # per type: the type's read permission
         "quarantinedReadings": guarded(Permission.PARTICIPANT_READ),  # on the site
+        "adverseEvents": guarded(Permission.PARTICIPANT_READ),
     },
     "Mutation": {
         "createStudy": guarded(Permission.STUDY_CREATE),
@@ -131,6 +132,11 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "setStudyRetention": guarded(Permission.STUDY_RETENTION),
         "closeStudy": guarded(Permission.STUDY_RETENTION),
         "purgeStudy": guarded(Permission.STUDY_PURGE),
+        "reportAdverseEvent": guarded(Permission.DATA_SUBMIT),
+        "recordAdverseEvent": guarded(Permission.DATA_PROXY),
+        "confirmAdverseEvent": guarded(Permission.DATA_CORRECT),
+        "correctAdverseEvent": guarded(Permission.DATA_CORRECT),
+        "reportAdverseEventToSponsor": guarded(Permission.DATA_CORRECT),
     },
     "Study": _plain(
         "id", "code", "title", "createdAt", "status", "closedAt", "purgedAt", "retention"
@@ -301,6 +307,35 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
     ),
 }
 
+FIELD_RULES["AdverseEvent"] = _plain(
+    "id",
+    "status",
+    "reportedBy",
+    "reportedAt",
+    "recordedAt",
+    "reportDueAt",
+    "reportedToSponsorAt",
+    "reasonCode",
+    "version",
+    "term",
+    "onset",
+    "end",
+    "ongoing",
+    "severity",
+    "seriousness",
+    "serious",
+    "relationship",
+    "actionTaken",
+    "outcome",
+    "lltCode",
+    "lltName",
+    "ptCode",
+    "ptName",
+    "overdue",
+    "participantId",
+    "signatures",
+) | {"description": guarded(Permission.IDENTIFIERS_READ)}
+
 # Types that only carry what a guarded field returned: results, pages, values, tokens.
 CARRIERS = frozenset(
     {
@@ -381,5 +416,6 @@ CARRIERS = frozenset(
         "StudyRetention",
         "StudySuccess",
         "PurgeStudySuccess",
+        "AdverseEventSuccess",
     }
 )

@@ -16,6 +16,11 @@ from api.documents import Documents
 from api.errors import apply_contract
 from api.limits import WriteLimits
 from api.relay import Node, from_global_id
+from api.types.adverse_events import (
+    AdverseEventMutations,
+    AdverseEventQueries,
+    adverse_event_by_id,
+)
 from api.types.audit import AuditQueries
 from api.types.auth import AuthMutations, AuthQueries
 from api.types.consent import ConsentMutations
@@ -48,6 +53,7 @@ class Query(
     UserQueries,
     AuthQueries,
     QuarantineQueries,
+    AdverseEventQueries,
 ):
     @strawberry.field(description="Any object by its global id; null if missing or not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -70,6 +76,8 @@ class Query(
             return await device_by_id(info, DeviceId(raw))
         if type_name == "ExportJob":
             return await export_by_id(info, raw)
+        if type_name == "AdverseEvent":
+            return await adverse_event_by_id(info, raw)
         return None
 
 
@@ -92,6 +100,7 @@ class Mutation(
     AuthMutations,
     QuarantineMutations,
     RetentionMutations,
+    AdverseEventMutations,
 ):
     pass
 

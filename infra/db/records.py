@@ -21,6 +21,7 @@ class SqlRecordLocator:
             "Consent": uow.consents.consent,
             "DiaryEntry": uow.diaries.get,
             "Reading": uow.readings.get,
+            "AdverseEvent": uow.adverse_events.get,
         }
 
     def register(self, record_type: str, finder: Callable[[uuid.UUID], Awaitable[Any]]) -> None:

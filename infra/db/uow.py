@@ -14,6 +14,7 @@ from domain.clock import Clock
 from domain.outbox import Work
 from infra.changefeed import notify as changefeed
 from infra.crypto.keys import KeyProvider
+from infra.db.adverse_events import SqlAdverseEventRepository
 from infra.db.consents import SqlConsentRepository, SqlSignatureRepository
 from infra.db.contacts import SqlContactRepository
 from infra.db.data_keys import DataKeyAdmin, DataKeyStore, FieldCipher
@@ -141,6 +142,10 @@ class SqlUnitOfWork:
     @property
     def readings(self) -> SqlReadingRepository:
         return SqlReadingRepository(self.session, self.cipher)
+
+    @property
+    def adverse_events(self) -> SqlAdverseEventRepository:
+        return SqlAdverseEventRepository(self.session, self.cipher)
 
     @property
     def trail(self) -> SqlAuditTrail:

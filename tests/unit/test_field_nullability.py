@@ -30,6 +30,7 @@ SEEN_WITH: dict[str, tuple[Permission | None, Scope]] = {
     "DiaryEntry": (Permission.PARTICIPANT_READ, Scope(STUDY, SITE, PERSON)),
     "Device": (Permission.SITE_READ, Scope(STUDY, SITE)),
     "Viewer": (None, Scope(STUDY, SITE, PERSON)),  # everyone has a viewer
+    "AdverseEvent": (Permission.PARTICIPANT_READ, Scope(STUDY, SITE, PERSON)),
 }
 
 

@@ -3,6 +3,7 @@
 from infra.db.tables.audit import AuditChainRow, AuditEventRow, PendingEventRow
 from infra.db.tables.base import Base
 from infra.db.tables.checkpoints import CheckpointRow
+from infra.db.tables.clinical import AdverseEventRow
 from infra.db.tables.consent import ConsentRow, ConsentVersionRow, SignatureRow, WithdrawalRow
 from infra.db.tables.contacts import ContactRow
 from infra.db.tables.design import ArmRow, VisitDefinitionRow
@@ -27,6 +28,7 @@ from infra.db.tables.visits import DataQueryRow, ParticipantZoneRow, VisitRow
 metadata = Base.metadata
 
 __all__ = [
+    "AdverseEventRow",
     "AppInstallationRow",
     "ArmRow",
     "AuditChainRow",
