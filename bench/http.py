@@ -189,12 +189,6 @@ def _spawn(command: list[str], env: dict[str, str], log: Any) -> subprocess.Pope
     )
 
 
-def _spawn(command: list[str], env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
 def _free_port() -> int:
     import socket
 
