@@ -210,7 +210,10 @@ class AdverseEvent:
         now: datetime,
     ) -> AdverseEvent:
         words = _text(description, "description", 2000, required=True) or ""
-        details = AdverseEventDetails(term=words[:200], onset=onset, ongoing=ongoing).checked()
+        # The participant's words are personal: they stay sealed in `description` only. The
+        # reported term (AETERM) is the site's to write when it confirms the report.
+        checked = AdverseEventDetails(term="-", onset=onset, ongoing=ongoing).checked()
+        details = dataclasses.replace(checked, term="")
         return cls(
             id=new_id(),
             study_id=study_id,
