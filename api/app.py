@@ -23,14 +23,15 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from strawberry.printer import print_schema
 
 from api import logging as hearth_logging
 from api import metrics as hearth_metrics
 from api.answers import error_response
+from api.console.routes import Console
 from api.documents import Documents
-from api.exports import ExportFiles
+from api.export_files import ExportFiles
 from api.exports import download as export_download
 from api.graphql_http import Edge, GraphQLEndpoint
 from api.headers import EdgeHeadersMiddleware, page_csp
@@ -56,6 +57,7 @@ from infra.db.engine import app_url, create_engine, session_factory
 from infra.db.installation import KeysRefused
 from infra.db.legacy_identifiers import Converted
 from infra.db.rate_limits import PostgresRateLimiter
+from infra.db.site_changes import SqlSiteChanges
 from infra.db.uow import SqlUnitOfWorkFactory, Storage
 from infra.eventlog import verify
 from infra.eventlog.checkpoints import Checkpoint
@@ -259,7 +261,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         console=not settings.is_production,
     )
     sdl = print_schema(schema)
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/graphql", GraphQLEndpoint(edge), methods=["GET", "POST"]),
         Route(INGEST_PATH, ReadingUpload(runtime.services).handle, methods=["POST"]),
         Route("/exports/{job}/{name}", export_download(runtime.services), methods=["GET"]),
@@ -276,6 +278,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             methods=["GET"],
         ),
     ]
+    routes.extend(Console(runtime.services, SqlSiteChanges(runtime.storage.sessions)).routes())
     if not settings.is_production:
         routes.append(Route("/graphql/schema.graphql", schema_sdl(sdl), methods=["GET"]))
 

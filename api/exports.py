@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from api.export_files import ExportFiles
 from api.http import authenticate, refused
 from api.services import Services
 from domain.errors import DomainError, ErrorCode
 from domain.exports import MANIFEST, SIGNATURE
 from domain.services import exports as cases
+
+__all__ = ["ExportFiles", "download"]
 
 _MEDIA_TYPES = {
     ".xml": "application/xml",
@@ -28,19 +29,6 @@ _MEDIA_TYPES = {
     ".json": "application/json",
     ".sig": "application/json",
 }
-
-
-@dataclass(frozen=True)
-class ExportFiles:
-    """Where the worker writes export files, which the server serves (one machine, one
-    HEARTH_EXPORT_DIR), and the key that verifies their manifests."""
-
-    root: Path
-    public_key_pem: str
-    per_study: int = 3  # exports of a study queued or running at once
-
-    def directory(self, job_id: uuid.UUID) -> Path:
-        return self.root / str(job_id)
 
 
 def download(services: Services) -> Callable[[Request], Awaitable[Response]]:

@@ -82,7 +82,8 @@ class EdgeHeadersMiddleware:
         for name, value in ALWAYS.items():
             headers[name] = value
         html = headers.get("content-type", "").startswith("text/html")
-        headers["content-security-policy"] = self.html_csp if html else API_CSP
+        if "content-security-policy" not in headers:  # a page that sets its own keeps it
+            headers["content-security-policy"] = self.html_csp if html else API_CSP
         if origin is not None and self._allowed(origin):
             headers["access-control-allow-origin"] = "*" if "*" in self.origins else origin
             headers["access-control-expose-headers"] = CORS_EXPOSED

@@ -12,7 +12,7 @@ from domain.ports import UnitOfWorkFactory
 from domain.users import PasswordScreen
 
 if TYPE_CHECKING:
-    from api.exports import ExportFiles
+    from api.export_files import ExportFiles
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ class ErrorCode(StrEnum):
     STUDY_NOT_CLOSED = "STUDY_NOT_CLOSED"  # only a closed study can be purged
     RETENTION_BELOW_MINIMUM = "RETENTION_BELOW_MINIMUM"  # shorter than the installation allows
     RETENTION_NOT_ELAPSED = "RETENTION_NOT_ELAPSED"  # the message names the date it ends
+    INVALID_WEBHOOK_URL = "INVALID_WEBHOOK_URL"  # not an absolute http(s) URL with a host
+    UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"  # a webhook subscribed to no event Hearth emits
 
 
 class DomainError(Exception):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.audit import Change
 from domain.clock import Clock
 from domain.outbox import Work
+from infra.changefeed import notify as changefeed
 from infra.crypto.keys import KeyProvider
 from infra.db.adverse_events import SqlAdverseEventRepository
 from infra.db.consents import SqlConsentRepository, SqlSignatureRepository
@@ -171,6 +172,8 @@ class SqlUnitOfWork:
             await outbox.defer(self.session, self._work)
             self._work.clear()
         if self._pending:
+            # Delivered by PostgreSQL only if this transaction commits.
+            await changefeed.emit(self.session, self._pending)
             await self._storage.log.append(self.session, self._pending, self.clock, self.cipher)
             self._pending.clear()
         await self.session.commit()

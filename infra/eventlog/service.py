@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
@@ -21,7 +22,7 @@ from infra.crypto import signing
 from infra.crypto.keys import KeyFileProvider, Purpose
 from infra.db import installation
 from infra.db.data_keys import DataKeyStore, FieldCipher
-from infra.eventlog import checkpoints, notes, proofs, verify
+from infra.eventlog import checkpoints, notes, proofs, receipts, verify
 from infra.eventlog.anchors import CheckpointDirectory, read_trusted
 from infra.eventlog.checkpoints import Checkpoint
 from infra.eventlog.integrator import LOGS_SQL, Integration, Integrator
@@ -149,6 +150,22 @@ class EventLog:
     ) -> proofs.ConsistencyProof:
         async with self._sessions() as session:
             return await proofs.consistency(session, log.origin, log.id, old_size, new_size)
+
+    async def receipt(self, entity_type: str, entity_id: uuid.UUID) -> receipts.Receipt | None:
+        """The receipt of the first event about an entity, None if it has none."""
+        where = await self.installation()
+        async with self._sessions() as session:
+            return await receipts.receipt_for(session, where, entity_type, entity_id)
+
+    async def receipt_evidence(self, receipt: receipts.Receipt) -> dict[str, Any]:
+        """The receipt's inclusion proof, body and previous hash (ProofError if none yet)."""
+        where = await self.installation()
+        async with self._sessions() as session:
+            return await receipts.evidence(session, where, receipt)
+
+    def verifier_key(self, log: Log) -> str:
+        """The published key that verifies the log's checkpoints."""
+        return notes.verifier_key(log.origin, self.checkpoint_key.public_key())
 
     async def logs(self) -> list[LogStatus]:
         where = await self.installation()

@@ -671,7 +671,105 @@ STUDIES = ("A", "B")
 SITES = ("A1", "A2", "B1")
 NOWHERE = ("A",)  # global actions: the target does not matter
 
+
+# --- adverse events ------------------------------------------------------------------------
+
+AE_RESULT = "__typename ... on AdverseEventSuccess { adverseEvent { id version } } ... on MutationError { code }"
+AE_EVENT = {
+    "term": "Headache",
+    "onset": "2026-06",
+    "ongoing": True,
+    "severity": "MILD",
+    "relationship": "NOT_RELATED",
+    "actionTaken": "DOSE_NOT_CHANGED",
+    "outcome": "NOT_RECOVERED",
+}
+AE_REPORT = f'mutation($p: ID!) {{ reportAdverseEvent(input: {{participantId: $p, description: "My head aches", onset: "2026-06"}}) {{ {AE_RESULT} }} }}'
+AE_RECORD = f"mutation($p: ID!, $e: AdverseEventInput!) {{ recordAdverseEvent(input: {{participantId: $p, event: $e}}) {{ {AE_RESULT} }} }}"
+AE_CONFIRM = f"mutation($a: ID!, $v: Int!, $e: AdverseEventInput!) {{ confirmAdverseEvent(input: {{adverseEventId: $a, version: $v, event: $e}}) {{ {AE_RESULT} }} }}"
+AE_CORRECT = f"mutation($a: ID!, $v: Int!, $e: AdverseEventInput!) {{ correctAdverseEvent(input: {{adverseEventId: $a, version: $v, event: $e, reasonCode: TRANSCRIPTION_ERROR}}) {{ {AE_RESULT} }} }}"
+AE_TO_SPONSOR = f"mutation($a: ID!) {{ reportAdverseEventToSponsor(input: {{adverseEventId: $a}}) {{ {AE_RESULT} }} }}"
+AE_APPS = {"own": "participant", "other": "_other_app"}
+AE_SITE_STAFF = {"own": "coordinator", "other": "a2_coordinator"}
+
+
+async def _reported_adverse_event(w: World, target: str) -> dict[str, Any]:
+    """A fresh adverse event of the target participant, reported from their own app."""
+    body = await w.gql(AE_APPS[target], AE_REPORT, p=w.places[target].gid)
+    event: dict[str, Any] = body["data"]["reportAdverseEvent"]["adverseEvent"]
+    return event
+
+
+async def q_adverse_events(w: World, who: str, target: str) -> bool:
+    await _reported_adverse_event(w, target)
+    query = "query($p: ID!) { adverseEvents(participantId: $p) { id } }"
+    body = await w.gql(who, query, p=w.places[target].gid)
+    return bool(_data(body, "adverseEvents")) and not _denied(body)
+
+
+async def m_report_adverse_event(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, AE_REPORT, p=w.places[target].gid)
+    return _mutation("reportAdverseEvent")(body)
+
+
+async def m_record_adverse_event(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, AE_RECORD, p=w.places[target].gid, e=AE_EVENT)
+    return _mutation("recordAdverseEvent")(body)
+
+
+async def m_confirm_adverse_event(w: World, who: str, target: str) -> bool:
+    event = await _reported_adverse_event(w, target)
+    body = await w.gql(who, AE_CONFIRM, a=event["id"], v=event["version"], e=AE_EVENT)
+    return _mutation("confirmAdverseEvent")(body)
+
+
+async def m_correct_adverse_event(w: World, who: str, target: str) -> bool:
+    event = await _reported_adverse_event(w, target)
+    confirmed = await w.gql(
+        AE_SITE_STAFF[target], AE_CONFIRM, a=event["id"], v=event["version"], e=AE_EVENT
+    )
+    event = confirmed["data"]["confirmAdverseEvent"]["adverseEvent"]
+    body = await w.gql(
+        who, AE_CORRECT, a=event["id"], v=event["version"], e={**AE_EVENT, "severity": "MODERATE"}
+    )
+    return _mutation("correctAdverseEvent")(body)
+
+
+async def m_adverse_event_to_sponsor(w: World, who: str, target: str) -> bool:
+    serious = {**AE_EVENT, "seriousness": ["HOSPITALISATION"]}
+    made = await w.gql(AE_SITE_STAFF[target], AE_RECORD, p=w.places[target].gid, e=serious)
+    event = made["data"]["recordAdverseEvent"]["adverseEvent"]
+    body = await w.gql(who, AE_TO_SPONSOR, a=event["id"])
+    return _mutation("reportAdverseEventToSponsor")(body)
+
+
+async def f_adverse_event_words(w: World, who: str, target: str) -> bool:
+    event = await _reported_adverse_event(w, target)
+    query = "query($a: ID!) { node(id: $a) { ... on AdverseEvent { description } } }"
+    body = await w.gql(who, query, a=event["id"])
+    return _data(body, "node", "description") is not None and not _denied(body)
+
+
 CASES: dict[str, Case] = {
+    "Query.adverseEvents": Case(PEOPLE, q_adverse_events, by_policy("Query.adverseEvents")),
+    "Mutation.reportAdverseEvent": Case(
+        PEOPLE, m_report_adverse_event, by_policy("Mutation.reportAdverseEvent")
+    ),
+    "Mutation.recordAdverseEvent": Case(
+        PEOPLE, m_record_adverse_event, by_policy("Mutation.recordAdverseEvent")
+    ),
+    "Mutation.confirmAdverseEvent": Case(
+        PEOPLE, m_confirm_adverse_event, by_policy("Mutation.confirmAdverseEvent")
+    ),
+    "Mutation.correctAdverseEvent": Case(
+        PEOPLE, m_correct_adverse_event, by_policy("Mutation.correctAdverseEvent")
+    ),
+    "Mutation.reportAdverseEventToSponsor": Case(
+        PEOPLE, m_adverse_event_to_sponsor, by_policy("Mutation.reportAdverseEventToSponsor")
+    ),
+    "AdverseEvent.description": Case(
+        PEOPLE, f_adverse_event_words, by_policy("AdverseEvent.description")
+    ),
     "Query.studies": Case(STUDIES, q_studies, by_policy("Query.studies")),
     "Query.study": Case(STUDIES, q_study, by_policy("Query.study")),
     "Query.node": Case(STUDIES + SITES + PEOPLE + ENTRIES + DEVICES + EXPORTS, q_node, visible),

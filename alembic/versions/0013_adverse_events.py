@@ -1,6 +1,6 @@
 """adverse_events: participant-reported and site-recorded adverse events
 
-Revision ID: 0016
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-03
 """
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0016'
+revision: str = '0013'
 down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,1 @@
+"""The coordinator web console at /console: server-rendered pages over the domain services."""

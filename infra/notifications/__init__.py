@@ -1,0 +1,1 @@
+"""Channels that deliver participant notifications: Web Push and e-mail over SMTP."""

@@ -1,0 +1,1 @@
+"""Webhook deliveries: Standard Webhooks signatures and the HTTP POST to receivers."""
