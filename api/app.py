@@ -72,6 +72,7 @@ from infra.worker.app import build_app, observing
 from infra.worker.recovery import stalled_job_recovery
 from infra.worker.runtime import Loop, WorkerOptions, WorkerRuntime, WorkerStopped
 from infra.worker.services import WorkerServices
+from infra.worker.webhooks import dispatch_loop as webhook_dispatch
 
 EMBEDDED_DATABASE = "hearth"
 AuditReport = verify.Report
@@ -424,16 +425,18 @@ def build_worker(
     # Each running export holds a connection; progress and outcomes need a few more.
     pool = max(settings.db_pool_size, options.concurrency + 2)
     runtime = build_runtime(settings.model_copy(update={"db_pool_size": pool}), clock=clock)
+    metrics = Metrics()
     services = WorkerServices(
         uows=runtime.services.uow,
         exports=runtime.export_engine,
         export_root=settings.export_path,
         export_retention=timedelta(days=settings.export_retention_days),
+        webhook_outcomes=metrics.webhooks.observe,
     )
     queue = build_app(_server_url(settings), services, pool_size=options.concurrency + 4)
-    metrics = Metrics()
     jobs = WorkerRuntime(queue, options, middleware=[observing(_JobObserver(metrics))])
     jobs.loops.extend(_worker_loops(settings, runtime, jobs, metrics))
+    jobs.loops.append(webhook_dispatch(services, min(options.poll_seconds, 1.0)))
     return Worker(runtime=runtime, jobs=jobs, metrics=metrics)
 
 

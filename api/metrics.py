@@ -169,6 +169,33 @@ class JobMetrics:
         self.seconds.labels(task).observe(seconds)
 
 
+_DELIVERY_SECONDS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class WebhookMetrics:
+    """Every webhook try's outcome (delivered, retrying, gave_up) and latency, in the worker.
+    No label carries an endpoint, a URL or a study."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.outcomes = Counter(
+            "hearth_webhook_deliveries",
+            "Webhook delivery tries by outcome: delivered, retrying (failed, tried again "
+            "later) or gave_up (failed on the last try).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.seconds = Histogram(
+            "hearth_webhook_delivery_seconds",
+            "How long receivers took to answer a webhook try (or to fail).",
+            registry=registry,
+            buckets=_DELIVERY_SECONDS,
+        )
+
+    def observe(self, outcome: object, seconds: float) -> None:
+        self.outcomes.labels(str(outcome)).inc()
+        self.seconds.observe(seconds)
+
+
 class QueueFigures(Protocol):
     @property
     def queue(self) -> str: ...
@@ -223,6 +250,7 @@ class Metrics:
         self.graphql = GraphQLMetrics(self.registry)
         self.http = HttpMetrics(self.registry)
         self.jobs = JobMetrics(self.registry)
+        self.webhooks = WebhookMetrics(self.registry)
         self.queues = QueueMetrics()
         self.registry.register(self.queues)
 

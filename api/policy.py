@@ -137,6 +137,12 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "confirmAdverseEvent": guarded(Permission.DATA_CORRECT),
         "correctAdverseEvent": guarded(Permission.DATA_CORRECT),
         "reportAdverseEventToSponsor": guarded(Permission.DATA_CORRECT),
+        "createWebhookEndpoint": guarded(Permission.WEBHOOK_MANAGE),
+        "updateWebhookEndpoint": guarded(Permission.WEBHOOK_MANAGE),
+        "setWebhookEndpointEnabled": guarded(Permission.WEBHOOK_MANAGE),
+        "deleteWebhookEndpoint": guarded(Permission.WEBHOOK_MANAGE),
+        "rotateWebhookSecret": guarded(Permission.WEBHOOK_MANAGE),
+        "replayWebhooks": guarded(Permission.WEBHOOK_MANAGE),
     },
     "Study": _plain(
         "id", "code", "title", "createdAt", "status", "closedAt", "purgedAt", "retention"
@@ -149,6 +155,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "questionnaires": guarded(Permission.STUDY_READ),
         "diarySchedules": guarded(Permission.STUDY_READ),
         "exports": guarded(Permission.EXPORT),
+        "webhookEndpoints": guarded(Permission.WEBHOOK_MANAGE),
     },
     "Site": _plain("id", "code", "name", "country", "timezone", "createdAt")
     | {
@@ -307,6 +314,22 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
     ),
 }
 
+# An endpoint is seen only with WEBHOOK_MANAGE on its study; its fields follow it.
+FIELD_RULES["WebhookEndpoint"] = _plain(
+    "id",
+    "url",
+    "eventTypes",
+    "enabled",
+    "disabledAt",
+    "disabledBecause",
+    "failedInARow",
+    "createdAt",
+    "secretRotatedAt",
+    "previousSecretUntil",
+    "logPosition",
+    "deliveries",
+)
+
 FIELD_RULES["AdverseEvent"] = _plain(
     "id",
     "status",
@@ -417,5 +440,11 @@ CARRIERS = frozenset(
         "StudySuccess",
         "PurgeStudySuccess",
         "AdverseEventSuccess",
+        "WebhookAttempt",
+        "WebhookDelivery",
+        "WebhookSecretSuccess",
+        "WebhookEndpointSuccess",
+        "DeleteWebhookEndpointSuccess",
+        "ReplayWebhooksSuccess",
     }
 )

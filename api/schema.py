@@ -38,6 +38,7 @@ from api.types.signatures import SignatureMutations
 from api.types.studies import StudyMutations, StudyQueries, site_by_id, study_by_id
 from api.types.users import UserMutations, UserQueries, staff_user_by_id
 from api.types.visits import VisitMutations, VisitQueries, visit_by_id
+from api.types.webhooks import WebhookMutations, endpoint_by_id
 from domain.ids import DataQueryId, DeviceId, ParticipantId, SiteId, StudyId, UserId, VisitId
 from domain.pagination import MAX_PAGE_SIZE
 
@@ -78,6 +79,8 @@ class Query(
             return await export_by_id(info, raw)
         if type_name == "AdverseEvent":
             return await adverse_event_by_id(info, raw)
+        if type_name == "WebhookEndpoint":
+            return await endpoint_by_id(info, raw)
         return None
 
 
@@ -101,6 +104,7 @@ class Mutation(
     QuarantineMutations,
     RetentionMutations,
     AdverseEventMutations,
+    WebhookMutations,
 ):
     pass
 

@@ -43,6 +43,7 @@ class Permission(StrEnum):
     EXPORT = "EXPORT"  # pseudonymised datasets of a whole study (sponsor side)
     STUDY_RETENTION = "STUDY_RETENTION"  # set a study's retention, close it (administrators)
     STUDY_PURGE = "STUDY_PURGE"  # shred a closed study's personal data after its retention
+    WEBHOOK_MANAGE = "WEBHOOK_MANAGE"  # a study's webhook endpoints: register, see, replay
 
 
 _STAFF_READ = frozenset(
@@ -83,7 +84,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.COORDINATOR: _SITE_STAFF | {Permission.STUDY_DESIGN},
     Role.INVESTIGATOR: _SITE_STAFF | {Permission.RECORD_SIGN},
     Role.MONITOR: _CHECKERS,
-    Role.DATA_MANAGER: _CHECKERS | {Permission.EXPORT},
+    Role.DATA_MANAGER: _CHECKERS | {Permission.EXPORT, Permission.WEBHOOK_MANAGE},
     Role.PARTICIPANT: frozenset(
         {
             Permission.PARTICIPANT_READ,

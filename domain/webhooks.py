@@ -4,7 +4,7 @@ delivery is identified, retried and given up on, and what a payload may carry.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -50,6 +50,12 @@ _ENTITIES: Mapping[str, EventType] = {
 def event_type_of(entity_type: str) -> EventType | None:
     """The event type an audit event of this entity type is delivered as, if any."""
     return _ENTITIES.get(entity_type)
+
+
+def entity_types_of(types: Iterable[EventType]) -> list[str]:
+    """The audit log's entity types that these event types cover."""
+    wanted = set(types)
+    return sorted(entity for entity, type_ in _ENTITIES.items() if type_ in wanted)
 
 
 def parse_event_types(raw: Sequence[str]) -> frozenset[EventType]:
@@ -139,10 +145,15 @@ class LoggedEvent:
     entity_id: str
     action: str
     recorded_at: datetime
+    # The participant's random study subject id (as exports print it), never their
+    # internal id, name or screening number.
+    subject_id: str | None = None
 
 
 def payload(event: LoggedEvent, type_: EventType) -> dict[str, object]:
-    """The Standard Webhooks JSON body for one event."""
+    """The Standard Webhooks JSON body for one event; a participant appears only by the
+    pseudonymous subject id exports use."""
+    entity = event.subject_id if event.entity_type == "Participant" else event.entity_id
     return {
         "type": type_.value,
         "timestamp": event.recorded_at.isoformat(),
@@ -151,7 +162,8 @@ def payload(event: LoggedEvent, type_: EventType) -> dict[str, object]:
             "studyId": str(event.study_id),
             "logPosition": event.position,
             "entityType": event.entity_type,
-            "entityId": event.entity_id,
+            "entityId": entity,
             "action": event.action,
+            "subjectId": event.subject_id,
         },
     }

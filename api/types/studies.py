@@ -34,6 +34,7 @@ from domain.studies import Site, Study, StudyStatus
 
 if TYPE_CHECKING:
     from api.types.retention import RetentionType
+    from api.types.webhooks import WebhookEndpointType
 
 StudyStatusType = strawberry.enum(StudyStatus, name="StudyStatus")
 
@@ -81,6 +82,14 @@ class StudyType(Node):
     @strawberry.field(description="The latest export jobs (data managers, admins).")
     async def exports(self, info: Info) -> list[ExportJobType] | None:
         return await exports_of(info, self.entity)
+
+    @strawberry.field(description="Where the study's events are POSTed (data managers, admins).")
+    async def webhook_endpoints(
+        self, info: Info
+    ) -> list[Annotated[WebhookEndpointType, strawberry.lazy("api.types.webhooks")]] | None:
+        from api.types.webhooks import endpoints_of
+
+        return await endpoints_of(info, self.entity)
 
     @strawberry.field(description="The study's sites that you may see.")
     async def sites(self, info: Info) -> list[SiteType]:

@@ -32,6 +32,7 @@ from infra.db.sessions import SqlSessionRepository
 from infra.db.studies import SqlSiteRepository, SqlStudyRepository
 from infra.db.users import SqlUserRepository
 from infra.db.visits import SqlVisitRepository
+from infra.db.webhooks import SqlWebhookRepository
 from infra.eventlog.trail import SqlAuditTrail
 from infra.eventlog.writer import EventLogWriter
 from infra.worker import outbox
@@ -146,6 +147,10 @@ class SqlUnitOfWork:
     @property
     def adverse_events(self) -> SqlAdverseEventRepository:
         return SqlAdverseEventRepository(self.session, self.cipher)
+
+    @property
+    def webhooks(self) -> SqlWebhookRepository:
+        return SqlWebhookRepository(self.session, self.cipher)
 
     @property
     def trail(self) -> SqlAuditTrail:

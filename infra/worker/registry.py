@@ -13,13 +13,16 @@ from typing import Any
 
 from domain import exports
 from domain.actors import RequestContext
+from domain.services.webhooks import DELIVER
 from infra.worker import exports as export_tasks
+from infra.worker import webhooks as webhook_tasks
 from infra.worker.services import WorkerServices
 
 Handler = Callable[..., Awaitable[None]]  # (services, ctx, **args) -> None
 
 EXPORTS = "exports"  # long jobs that each hold a database connection while they run
 MAINTENANCE = "maintenance"  # short periodic housekeeping
+WEBHOOKS = "webhooks"  # HTTP POSTs to receivers: short, many, never behind an export
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ JOB_TYPES: Mapping[str, JobType] = {
     for t in (
         JobType(exports.RUN_EXPORT, EXPORTS, export_tasks.run_export),
         JobType(exports.EXPIRE_EXPORTS, MAINTENANCE, export_tasks.expire_exports, "*/15 * * * *"),
+        JobType(DELIVER, WEBHOOKS, webhook_tasks.deliver_webhook),
     )
 }
 QUEUES = tuple(sorted({t.queue for t in JOB_TYPES.values()}))

@@ -1,4 +1,5 @@
-"""What the worker's tasks are given: units of work, the export engine and where files go."""
+"""What the worker's tasks are given: units of work, the export engine, where files go and
+where webhook outcomes are counted."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from domain.ports import ExportEngine, UnitOfWorkFactory
+from domain.services.webhook_deliveries import DeliveryObserver
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,7 @@ class WorkerServices:
     exports: ExportEngine
     export_root: Path  # HEARTH_EXPORT_DIR: shared with the server, which serves the files
     export_retention: timedelta
+    webhook_outcomes: DeliveryObserver | None = None  # every try's outcome (metrics)
 
     def export_directory(self, export_id: object) -> str:
         return str(self.export_root / str(export_id))

@@ -112,5 +112,31 @@ def test_payloads_carry_ids_and_positions_only() -> None:
     assert body["timestamp"] == "2026-06-10T09:30:00+00:00"
     data = body["data"]
     assert isinstance(data, dict)
-    assert set(data) == {"eventId", "studyId", "logPosition", "entityType", "entityId", "action"}
+    assert set(data) == {
+        "eventId",
+        "studyId",
+        "logPosition",
+        "entityType",
+        "entityId",
+        "action",
+        "subjectId",
+    }
     assert data["logPosition"] == 42
+
+
+def test_a_participant_appears_only_by_the_subject_id_exports_use() -> None:
+    internal = uuid.uuid4()
+    event = LoggedEvent(
+        id=uuid.uuid4(),
+        study_id=uuid.uuid4(),
+        position=3,
+        entity_type="Participant",
+        entity_id=str(internal),
+        action="updated",
+        recorded_at=PinnedClock().now(),
+        subject_id="K7Q2-9XHD",
+    )
+    data = payload(event, EventType.PARTICIPANT_CHANGED)["data"]
+    assert isinstance(data, dict)
+    assert data["entityId"] == data["subjectId"] == "K7Q2-9XHD"
+    assert str(internal) not in repr(data)

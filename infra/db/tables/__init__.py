@@ -24,6 +24,7 @@ from infra.db.tables.sessions import RateLimitRow, RefreshTokenRow, SessionRow
 from infra.db.tables.studies import SiteRow, StudyRow
 from infra.db.tables.users import StaffGrantRow, StaffUserRow
 from infra.db.tables.visits import DataQueryRow, ParticipantZoneRow, VisitRow
+from infra.db.tables.webhooks import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
 
 metadata = Base.metadata
 
@@ -65,6 +66,9 @@ __all__ = [
     "StudyRow",
     "VisitDefinitionRow",
     "VisitRow",
+    "WebhookAttemptRow",
+    "WebhookDeliveryRow",
+    "WebhookEndpointRow",
     "WithdrawalRow",
     "metadata",
 ]
