@@ -215,6 +215,15 @@ async def _build_trial(world: World) -> None:
         started = await world.gql("admin", START_EXPORT, t=world.places[study].gid)
         gid = started["data"]["startExport"]["export"]["id"]
         world.places[label] = Place(gid, world.places[study].study, read=Permission.EXPORT)
+    for label, study in (("hook_a", "A"), ("hook_b", "B")):
+        world.places[label] = await _hook(world, study)
+
+
+async def _hook(world: World, study: str) -> Place:
+    """A webhook endpoint of the study, registered by an administrator."""
+    made = await world.gql("admin", CREATE_HOOK, t=world.places[study].gid)
+    gid = made["data"]["createWebhookEndpoint"]["endpoint"]["id"]
+    return Place(gid, world.places[study].study, read=Permission.WEBHOOK_MANAGE)
 
 
 async def _publish_and_sign(world: World) -> None:
@@ -658,6 +667,24 @@ def _on_participant(selection: str, *path: str, find: str | None = None) -> Run:
 START_EXPORT = "mutation($t: ID!) { startExport(input: {studyId: $t, format: SDTM}) { __typename ... on StartExportSuccess { export { id } } ... on MutationError { code } } }"
 CANCEL_EXPORT = "mutation($t: ID!) { cancelExport(input: {exportId: $t}) { __typename ... on CancelExportSuccess { export { id } } ... on MutationError { code } } }"
 EXPORTS = ("export_a", "export_b")
+HOOK_RESULT = "__typename ... on MutationError { code }"
+CREATE_HOOK = f'mutation($t: ID!) {{ createWebhookEndpoint(input: {{studyId: $t, url: "https://hooks.example.org/in", eventTypes: ["visit.changed"]}}) {{ {HOOK_RESULT} ... on WebhookSecretSuccess {{ endpoint {{ id }} }} }} }}'
+UPDATE_HOOK = f'mutation($t: ID!) {{ updateWebhookEndpoint(input: {{endpointId: $t, url: "https://hooks.example.org/in"}}) {{ {HOOK_RESULT} }} }}'
+ENABLE_HOOK = f"mutation($t: ID!) {{ setWebhookEndpointEnabled(input: {{endpointId: $t, enabled: true}}) {{ {HOOK_RESULT} }} }}"
+ROTATE_HOOK = f"mutation($t: ID!) {{ rotateWebhookSecret(input: {{endpointId: $t, overlapMinutes: 5}}) {{ {HOOK_RESULT} }} }}"
+REPLAY_HOOK = f"mutation($t: ID!) {{ replayWebhooks(input: {{endpointId: $t, fromPosition: 1}}) {{ {HOOK_RESULT} }} }}"
+DELETE_HOOK = (
+    f"mutation($t: ID!) {{ deleteWebhookEndpoint(input: {{endpointId: $t}}) {{ {HOOK_RESULT} }} }}"
+)
+HOOKS = ("hook_a", "hook_b")
+
+
+async def m_delete_hook(w: World, who: str, target: str) -> bool:
+    """On a fresh endpoint of the target's study: a deletion that got through ends it."""
+    study = "A" if target == "hook_a" else "B"
+    fresh = await _hook(w, study)
+    return _mutation("deleteWebhookEndpoint")(await w.gql(who, DELETE_HOOK, t=fresh.gid))
+
 
 PEOPLE = ("own", "other")
 ENTRIES = ("entry_own", "entry_other")
@@ -772,7 +799,45 @@ CASES: dict[str, Case] = {
     ),
     "Query.studies": Case(STUDIES, q_studies, by_policy("Query.studies")),
     "Query.study": Case(STUDIES, q_study, by_policy("Query.study")),
-    "Query.node": Case(STUDIES + SITES + PEOPLE + ENTRIES + DEVICES + EXPORTS, q_node, visible),
+    "Query.node": Case(
+        STUDIES + SITES + PEOPLE + ENTRIES + DEVICES + EXPORTS + HOOKS, q_node, visible
+    ),
+    "Mutation.createWebhookEndpoint": Case(
+        STUDIES,
+        _mutating("createWebhookEndpoint", CREATE_HOOK),
+        by_policy("Mutation.createWebhookEndpoint"),
+    ),
+    "Mutation.updateWebhookEndpoint": Case(
+        HOOKS,
+        _mutating("updateWebhookEndpoint", UPDATE_HOOK),
+        by_policy("Mutation.updateWebhookEndpoint"),
+    ),
+    "Mutation.setWebhookEndpointEnabled": Case(
+        HOOKS,
+        _mutating("setWebhookEndpointEnabled", ENABLE_HOOK),
+        by_policy("Mutation.setWebhookEndpointEnabled"),
+    ),
+    "Mutation.rotateWebhookSecret": Case(
+        HOOKS,
+        _mutating("rotateWebhookSecret", ROTATE_HOOK),
+        by_policy("Mutation.rotateWebhookSecret"),
+    ),
+    "Mutation.replayWebhooks": Case(
+        HOOKS, _mutating("replayWebhooks", REPLAY_HOOK), by_policy("Mutation.replayWebhooks")
+    ),
+    "Mutation.deleteWebhookEndpoint": Case(
+        HOOKS, m_delete_hook, by_policy("Mutation.deleteWebhookEndpoint")
+    ),
+    "Study.webhookEndpoints": Case(
+        ("hook_a",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Study { webhookEndpoints { id } } } }",
+            "A",
+            "webhookEndpoints",
+            find="e",
+        ),
+        within("A", "Study.webhookEndpoints"),
+    ),
     "Query.exportSigningKey": Case(
         NOWHERE,
         lambda w, who, t: _got(w, who, "{ exportSigningKey }", "exportSigningKey"),
