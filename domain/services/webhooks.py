@@ -13,7 +13,7 @@ from typing import Protocol
 from domain import access, audit
 from domain.access import Permission, Scope
 from domain.actors import Grant, RequestContext
-from domain.errors import NotFound
+from domain.errors import DomainError, ErrorCode, NotFound
 from domain.ids import StudyId
 from domain.outbox import Work
 from domain.ports import UnitOfWork
@@ -196,6 +196,10 @@ async def replay(
     check_position(from_position)
     async with uow:
         before, grant = await _held(uow, ctx, endpoint_id)
+        if not before.enabled:
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION, "Enable the endpoint before replaying to it."
+            )
         after = before.replayed()
         events = await uow.webhooks.events(
             before.study_id,

@@ -91,6 +91,12 @@ async def test_bad_input_gets_stable_codes_and_nothing_is_stored(
     assert replayed["data"]["replayWebhooks"]["code"] == "VALIDATION_FAILED"
     changed = await gql(UPDATE, {"e": endpoint, "u": "gopher://x"}, manager)
     assert changed["data"]["updateWebhookEndpoint"]["code"] == "INVALID_WEBHOOK_URL"
+    paused = await gql(ENABLE, {"e": endpoint, "on": False}, manager)
+    assert paused["data"]["setWebhookEndpointEnabled"]["endpoint"]["enabled"] is False
+    replayed = await gql(REPLAY, {"e": endpoint, "p": 1}, manager)
+    assert replayed["data"]["replayWebhooks"]["code"] == "INVALID_TRANSITION"
+    listed = await gql(NODE, {"id": endpoint}, manager)
+    assert listed["data"]["node"]["url"] == "https://example.org/h"  # nothing changed
 
 
 async def test_another_studys_data_manager_cannot_see_or_touch_an_endpoint(
