@@ -33,7 +33,7 @@ from domain.webhook_endpoints import (
 )
 from domain.webhooks import LoggedEvent, event_type_of, message_id
 
-DELIVER = "deliver_webhook"  # the worker's task: one try at one delivery
+DELIVER = "webhooks.deliver"  # the worker's task: one try at one delivery
 
 
 class WebhookUnitOfWork(UnitOfWork, Protocol):
