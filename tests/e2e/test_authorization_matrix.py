@@ -197,7 +197,8 @@ async def _build_trial(world: World) -> None:
 
 
 async def _hook(world: World, study: str) -> Place:
-    """A webhook endpoint of the study, registered by an administrator."""
+    """A webhook endpoint of the study, registered by an administrator. It points at the
+    discard port: a worker running later in the session gets "refused" at once."""
     made = await world.gql("admin", CREATE_HOOK, t=world.places[study].gid)
     gid = made["data"]["createWebhookEndpoint"]["endpoint"]["id"]
     return Place(gid, world.places[study].study)
@@ -594,8 +595,8 @@ START_EXPORT = "mutation($t: ID!) { startExport(input: {studyId: $t, format: SDT
 CANCEL_EXPORT = "mutation($t: ID!) { cancelExport(input: {exportId: $t}) { __typename ... on CancelExportSuccess { export { id } } ... on MutationError { code } } }"
 EXPORTS = ("export_a", "export_b")
 HOOK_RESULT = "__typename ... on MutationError { code }"
-CREATE_HOOK = f'mutation($t: ID!) {{ createWebhookEndpoint(input: {{studyId: $t, url: "https://hooks.example.org/in", eventTypes: ["visit.changed"]}}) {{ {HOOK_RESULT} ... on WebhookSecretSuccess {{ endpoint {{ id }} }} }} }}'
-UPDATE_HOOK = f'mutation($t: ID!) {{ updateWebhookEndpoint(input: {{endpointId: $t, url: "https://hooks.example.org/in"}}) {{ {HOOK_RESULT} }} }}'
+CREATE_HOOK = f'mutation($t: ID!) {{ createWebhookEndpoint(input: {{studyId: $t, url: "http://127.0.0.1:9/in", eventTypes: ["visit.changed"]}}) {{ {HOOK_RESULT} ... on WebhookSecretSuccess {{ endpoint {{ id }} }} }} }}'
+UPDATE_HOOK = f'mutation($t: ID!) {{ updateWebhookEndpoint(input: {{endpointId: $t, url: "http://127.0.0.1:9/in"}}) {{ {HOOK_RESULT} }} }}'
 ENABLE_HOOK = f"mutation($t: ID!) {{ setWebhookEndpointEnabled(input: {{endpointId: $t, enabled: true}}) {{ {HOOK_RESULT} }} }}"
 ROTATE_HOOK = f"mutation($t: ID!) {{ rotateWebhookSecret(input: {{endpointId: $t, overlapMinutes: 5}}) {{ {HOOK_RESULT} }} }}"
 REPLAY_HOOK = f"mutation($t: ID!) {{ replayWebhooks(input: {{endpointId: $t, fromPosition: 1}}) {{ {HOOK_RESULT} }} }}"
