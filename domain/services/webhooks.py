@@ -112,11 +112,12 @@ async def _save(
     after: WebhookEndpoint,
     *,
     action: str = "updated",
+    extra: tuple[audit.FieldChange, ...] = (),
 ) -> None:
     change = audit.updated(ctx, grant, before, after, _subject(after), action=action)
     if change is not None:
         await uow.webhooks.update(after)
-        uow.record(change)
+        uow.record(dataclasses.replace(change, fields=change.fields + extra))
 
 
 async def change(
@@ -212,7 +213,12 @@ async def replay(
         await uow.webhooks.add_deliveries(deliveries)
         for delivery in deliveries:
             uow.enqueue(deliver_work(delivery))
-        await _save(uow, ctx, grant, before, after, action="replayed")
+        # The log says from where, and how many: the replay itself changes only a counter.
+        extra = (
+            audit.FieldChange("from_position", None, from_position),
+            audit.FieldChange("queued", None, len(deliveries)),
+        )
+        await _save(uow, ctx, grant, before, after, action="replayed", extra=extra)
         await uow.commit()
     return Replay(after, len(deliveries), events[-1].position if events else None)
 

@@ -251,6 +251,18 @@ async def test_replay_from_a_position_sends_the_same_messages_again(
         await _deliver_all(scratch, made.endpoint)
     again = receiver.received[before:]
     assert len(again) == len(positions) - 1
+    async with scratch.runtime.engine.connect() as connection:
+        logged = (
+            await connection.execute(
+                text(
+                    "SELECT fields FROM audit_events WHERE entity_type = 'WebhookEndpoint' "
+                    "AND action = 'replayed' AND entity_id = :e"
+                ),
+                {"e": made.endpoint.id},
+            )
+        ).scalar_one()
+    values = {f["field"]: f["new"] for f in logged}
+    assert values == {"replays": 1, "from_position": positions[1], "queued": replay.queued}
     for got in again:
         body = verify(made.secret, clock, got)
         assert first[got.headers["webhook-id"]] == body  # same id, same message
