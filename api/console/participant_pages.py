@@ -25,6 +25,7 @@ from domain.services import data_queries as query_cases
 from domain.services import diaries as diary_cases
 from domain.services import enrolment as enrolment_cases
 from domain.services import participants as participant_cases
+from domain.services import studies as study_cases
 from domain.services import visits as visit_cases
 from domain.visits import VisitOutcome
 
@@ -119,6 +120,9 @@ class ParticipantPages:
         participant = await participant_cases.get_participant(
             uow=self.services.uow(), ctx=me.ctx, participant_id=pid
         )
+        site = await study_cases.get_site(
+            uow=self.services.uow(), ctx=me.ctx, site_id=participant.site_id
+        )
         t = catalogue(language(request))
         return web.page(
             request,
@@ -128,7 +132,12 @@ class ParticipantPages:
             csrf=me.csrf,
             participant=participant,
             code=issued.code,
-            expires=web.local(issued.expires_at, participant.timezone),
+            expires=web.local(issued.expires_at, site.timezone),
+            expires_there=(
+                web.local(issued.expires_at, participant.timezone)
+                if participant.timezone != site.timezone
+                else ""
+            ),
             qr=charts.qr_svg(issued.deep_link, t["qr_label"]),
         )
 

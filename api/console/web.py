@@ -152,3 +152,6 @@ def _without_authorization(request: Request) -> Request:
     scope = dict(request.scope)
     scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"authorization"]
     return Request(scope)
+
+
+templates.filters["local"] = local
