@@ -25,8 +25,10 @@ from domain.services import data_queries as query_cases
 from domain.services import diaries as diary_cases
 from domain.services import enrolment as enrolment_cases
 from domain.services import participants as participant_cases
+from domain.services import signatures as signature_cases
 from domain.services import studies as study_cases
 from domain.services import visits as visit_cases
+from domain.signatures import Meaning
 from domain.visits import VisitOutcome
 
 E = TypeVar("E", bound=StrEnum)
@@ -49,6 +51,7 @@ class ParticipantPages:
             "/console/diaries/{entry}/correct": self.correct,
             "/console/queries/{query}/answer": self.answer,
             "/console/queries/{query}/close": self.close,
+            "/console/records/{kind}/{record}/sign": self.sign,
         }
         return [
             Route("/console/participants/{participant}", self.show, methods=["GET"]),
@@ -74,6 +77,8 @@ class ParticipantPages:
             v=view,
             modes=list(ContactMode),
             outcomes=list(VisitOutcome),
+            # the meanings staff sign with; the use case refuses any other
+            meanings=[Meaning.RESPONSIBILITY, Meaning.REVIEW, Meaning.APPROVAL, Meaning.AUTHORSHIP],
         )
 
     # --- posts -----------------------------------------------------------------------------
@@ -232,6 +237,20 @@ class ParticipantPages:
             query_id=DataQueryId(web.path_id(request, "query", "Query")),
         )
         return self._back(query.participant_id)
+
+    async def sign(self, request: Request, me: web.SignedIn, values: dict[str, str]) -> Response:
+        """A signature needs the password again (re-authentication), as over GraphQL."""
+        signature = await signature_cases.sign_record(
+            uow=self.services.uow(),
+            passwords=self.services.passwords,
+            ctx=me.ctx,
+            record_type=request.path_params["kind"],
+            record_id=web.path_id(request, "record", "Record"),
+            meaning=_choice(Meaning, values.get("meaning"), "meaning"),
+            password=values.get("password", ""),
+        )
+        located = values.get("participant", "")
+        return self._back(_uuid(located, "participant") if located else signature.record_id)
 
 
 def _uuid(value: str | None, field: str) -> uuid.UUID:

@@ -34,9 +34,11 @@ from domain.services import design as design_cases
 from domain.services import diaries as diary_cases
 from domain.services import participants as participant_cases
 from domain.services import readings as reading_cases
+from domain.services import signatures as signature_cases
 from domain.services import studies as study_cases
 from domain.services import visits as visit_cases
 from domain.services.consent import ConsentState
+from domain.services.signatures import ShownSignature
 from domain.studies import Site
 from domain.visits import Visit
 
@@ -66,6 +68,7 @@ class ParticipantView:
     definitions: list[VisitDefinition]
     chart: Markup
     compliance: Compliance
+    signatures: dict[str, list[ShownSignature]] = field(default_factory=dict)
     timeline: list[Event] = field(default_factory=list)
     may: dict[str, bool] = field(default_factory=dict)
 
@@ -119,8 +122,16 @@ async def load(services: Services, ctx: RequestContext, pid: ParticipantId) -> P
             "raise": access.allows(ctx.actor, Permission.QUERY_RAISE, scope),
             "correct": access.allows(ctx.actor, Permission.DATA_CORRECT, scope),
             "code": access.allows(ctx.actor, Permission.PARTICIPANT_UPDATE, scope),
+            "sign": access.allows(ctx.actor, Permission.RECORD_SIGN, scope),
         },
     )
+    records = [("Visit", v.id) for v in view.visits] + [("DiaryEntry", e.id) for e in view.entries]
+    for kind, record_id in records:
+        view.signatures[str(record_id)] = list(
+            await signature_cases.signatures_of(
+                uow=uow(), ctx=ctx, record_type=kind, record_id=record_id
+            )
+        )
     view.timeline = _timeline(view)
     return view
 

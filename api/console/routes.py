@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from api.console import session as cookies
 from api.console import web
+from api.console.export_pages import ExportPages
 from api.console.participant_pages import ParticipantPages
 from api.services import Services
 from domain import access
@@ -58,6 +59,7 @@ class Console:
         self.services = services
         self.changes = changes
         self.participant_pages = ParticipantPages(services)
+        self.export_pages = ExportPages(services)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -68,6 +70,7 @@ class Console:
             Route("/console/sites/{site}/participants", self.participants, methods=["GET"]),
             Route("/console/sites/{site}/events", self.events, methods=["GET"]),
             *self.participant_pages.routes(),
+            *self.export_pages.routes(),
             Mount("/console/static", StaticFiles(directory=_HERE / "static"), name="console"),
         ]
 
@@ -129,7 +132,26 @@ class Console:
         for site_id, scope in _sites(found.ctx):
             if access.allows(found.ctx.actor, Permission.PARTICIPANT_READ, scope):
                 sites.append(await self._summary(found.ctx, site_id))
-        return web.page(request, "dashboard.html", signed_in=True, csrf=found.csrf, sites=sites)
+        exportable = sorted(
+            {
+                g.study_id
+                for g in found.ctx.actor.grants
+                if g.study_id is not None
+                and access.allows(found.ctx.actor, Permission.EXPORT, Scope(study_id=g.study_id))
+            }
+        )
+        studies = [
+            await study_cases.get_study(uow=self.services.uow(), ctx=found.ctx, study_id=s)
+            for s in exportable
+        ]
+        return web.page(
+            request,
+            "dashboard.html",
+            signed_in=True,
+            csrf=found.csrf,
+            sites=sites,
+            studies=studies,
+        )
 
     async def _summary(self, ctx: RequestContext, site_id: SiteId) -> dict[str, object]:
         """What the dashboard shows of one site, all read through the use cases."""

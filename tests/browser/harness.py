@@ -40,7 +40,7 @@ def chromium() -> str:
 
 @contextlib.asynccontextmanager
 async def console_server(
-    database: ScratchDatabase, key_file: Path, workdir: Path, at: datetime
+    database: ScratchDatabase, key_file: Path, export_dir: Path, workdir: Path, at: datetime
 ) -> AsyncIterator[str]:
     """`python -m tests.browser.server` on a free port; yields its base URL."""
     port = free_port()
@@ -49,7 +49,7 @@ async def console_server(
         "DATABASE_URL": database.owner_url,
         "HEARTH_KEY_FILE": str(key_file),
         "HEARTH_DATA_DIR": str(workdir / "data"),
-        "HEARTH_EXPORT_DIR": str(workdir / "exports"),
+        "HEARTH_EXPORT_DIR": str(export_dir),  # where the test's worker writes them
         "HEARTH_ENV": "test",
         "HEARTH_LOGIN_LIMIT_PER_IP": "100000",
         "HEARTH_LOGIN_LIMIT_PER_ACCOUNT": "100000",

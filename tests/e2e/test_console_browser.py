@@ -6,6 +6,7 @@ and the browser reports no error (a CSP refusal would show here)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -18,15 +19,16 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from api.app import build_runtime
+from api.app import Worker, build_runtime
 from api.relay import to_global_id
 from api.settings import Settings
 from domain.actors import Grant, Role
 from domain.design import ContactMode, VisitDefinition
-from domain.services import design, visits
+from domain.exports import ExportStatus
+from domain.services import design, exports, visits
 from infra.crypto.keys import KeyFileProvider
 from tests.browser.harness import accessibility_violations, chromium, console_server
-from tests.clock import CLOCK, PINNED_AT
+from tests.clock import CLOCK, PINNED_AT, PinnedClock
 from tests.conftest import ScratchDatabase
 from tests.e2e.conftest import PASSWORD, create_user
 from tests.e2e.trial import DUE, ENROL, SUBMIT_DIARY
@@ -47,6 +49,8 @@ class Trial:
     visit_id: uuid.UUID
     coordinator: str
     monitor: str
+    investigator: str
+    data_manager: str
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +91,14 @@ async def trial(
     coordinator = await create_user(settings, (Grant(Role.COORDINATOR, *site),))
     monitor = await create_user(settings, (Grant(Role.MONITOR, *site),))
     workdir = tmp_path_factory.mktemp("console")
-    async with console_server(database, key_file, workdir, SERVER_AT) as url:
-        yield Trial(url, world, definition, visit.id, coordinator, monitor)
+    investigator = await create_user(settings, (Grant(Role.INVESTIGATOR, *site),))
+    data_manager = await create_user(settings, (Grant(Role.DATA_MANAGER, world.study.id),))
+    export_dir = settings.export_dir
+    assert export_dir is not None
+    async with console_server(database, key_file, export_dir, workdir, SERVER_AT) as url:
+        yield Trial(
+            url, world, definition, visit.id, coordinator, monitor, investigator, data_manager
+        )
 
 
 @pytest.fixture(scope="module")
@@ -381,3 +391,74 @@ async def test_the_accessibility_check_finds_what_it_should(browser: Browser) ->
     finally:
         await page.close()
     assert {"image-alt", "label"} <= found
+
+
+async def test_an_investigator_signs_a_visit_after_entering_the_password_again(
+    browser: Browser, trial: Trial
+) -> None:
+    screen = await _sign_in(browser, trial, trial.investigator)
+    page = screen.page
+    await page.goto(_participant_page(trial))
+    row = page.locator(f'[data-visit="{trial.visit_id}"]')
+    await row.get_by_role("button", name="Sign").click()
+    dialog = page.get_by_role("dialog", name="Sign")
+    await screen.check()
+    await dialog.get_by_label("Meaning").select_option("RESPONSIBILITY")
+    await dialog.get_by_label("Password").fill("not my password at all")
+    await dialog.get_by_role("button", name="Sign").click()
+    await expect(page.get_by_role("alert")).to_contain_text("INVALID_CREDENTIALS")
+    assert [e for e in screen.errors if "401" not in e] == []  # the browser notes the 401
+    screen.errors.clear()
+    await screen.check()
+    await page.goto(_participant_page(trial))
+    await row.get_by_role("button", name="Sign").click()
+    await dialog.get_by_label("Password").fill(PASSWORD)
+    await dialog.get_by_role("button", name="Sign").click()
+    await expect(row).to_contain_text("Signed by Test User · RESPONSIBILITY")
+    await screen.check()
+
+
+async def test_a_data_manager_starts_an_export_and_downloads_it(
+    browser: Browser, trial: Trial, worker: Worker, clock: PinnedClock, settings: Settings
+) -> None:
+    clock.pin(SERVER_AT)  # the worker's clock and the server's agree
+    screen = await _sign_in(browser, trial, trial.data_manager)
+    page = screen.page
+    await page.get_by_role("link", name=f"{trial.world.study.code}: World").click()
+    await screen.check()
+    await page.get_by_label("Format").select_option("FHIR")
+    await page.get_by_role("button", name="Start an export").click()
+    row = page.locator("[data-export]")
+    await expect(row).to_have_count(1)
+    job_id = uuid.UUID(await row.get_attribute("data-export") or "")
+    await _until_done(settings, job_id)
+    await page.reload()
+    await expect(row).to_contain_text("DONE")
+    await screen.check()
+    link = row.get_by_role("link").first
+    async with page.expect_download() as started:
+        await link.click()
+    download = await started.value
+    saved = await download.path()
+    assert saved.stat().st_size > 0
+    # A coordinator of the site may not export: the same rule as over GraphQL.
+    coordinator = await _sign_in(browser, trial, trial.coordinator)
+    refused = await coordinator.page.request.get(
+        f"/console/exports/{job_id}/{download.suggested_filename}", max_redirects=0
+    )
+    assert refused.status in (403, 404)
+
+
+async def _until_done(settings: Settings, job_id: uuid.UUID) -> None:
+    """Follow the job as the data manager's screen would, until the worker has finished it."""
+    runtime = build_runtime(settings, clock=CLOCK)
+    try:
+        for _ in range(600):
+            job = await exports.get(uow=runtime.services.uow(), ctx=caller(admin()), job_id=job_id)
+            if job.status_at(CLOCK.now()) is ExportStatus.DONE:
+                return
+            assert job.status_at(CLOCK.now()) is not ExportStatus.FAILED, job.error
+            await asyncio.sleep(0.05)
+    finally:
+        await runtime.close()
+    raise AssertionError("the export did not finish")
