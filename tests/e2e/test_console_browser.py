@@ -186,8 +186,14 @@ async def test_a_coordinator_schedules_and_reschedules_a_visit_with_a_reason(
     row = page.get_by_role("row").filter(has_text="2026-06-17 10:00")
     await expect(row).to_contain_text("VIDEO")
     await expect(row).to_contain_text("in window")
-    await row.get_by_role("button", name="Reschedule").click()
+    # From the keyboard: Enter opens the reason dialog, Escape closes it again.
+    await row.get_by_role("button", name="Reschedule").focus()
+    await page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name="Reschedule")
+    await expect(dialog).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await row.get_by_role("button", name="Reschedule").click()
     await expect(dialog).to_be_visible()
     await screen.check()  # with the reason dialog open
     await dialog.get_by_label("New start").fill("2026-06-18T14:30")
