@@ -22,10 +22,12 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from api.app import Worker, build_runtime
 from api.relay import to_global_id
 from api.settings import Settings
-from domain.actors import Grant, Role
+from domain.actors import Actor, ActorKind, Grant, Role
 from domain.design import ContactMode, VisitDefinition
 from domain.exports import ExportStatus
-from domain.services import design, exports, visits
+from domain.ports import UnitOfWorkFactory
+from domain.readings import ReadingKind
+from domain.services import design, devices, exports, readings, visits
 from infra.crypto.keys import KeyFileProvider
 from tests.browser.harness import accessibility_violations, chromium, console_server
 from tests.clock import CLOCK, PINNED_AT, PinnedClock
@@ -85,6 +87,7 @@ async def trial(
             mode=ContactMode.PHONE,
             local_start=datetime(2026, 6, 16, 9, 0),
         )
+        await _heart_rates(uow, world)
     finally:
         await runtime.close()
     site = (world.study.id, world.site.id)
@@ -99,6 +102,46 @@ async def trial(
         yield Trial(
             url, world, definition, visit.id, coordinator, monitor, investigator, data_manager
         )
+
+
+async def _heart_rates(uow: UnitOfWorkFactory, world: World) -> None:
+    """A watch on the first participant and four heart rates after her consent, sent by her
+    app (the clock moves on to when it sends them; each test pins it back)."""
+    staff = caller(world.coordinator)
+    person = world.people[0]
+    me = caller(
+        Actor(
+            ActorKind.PARTICIPANT,
+            person.id,
+            (Grant(Role.PARTICIPANT, world.study.id, world.site.id),),
+        )
+    )
+    watch = await devices.register(
+        uow=uow(),
+        ctx=staff,
+        site_id=world.site.id,
+        kinds=(ReadingKind.HEART_RATE,),
+        model="Watch",
+        serial=f"W-{uuid.uuid4().hex[:8]}",
+    )
+    await devices.assign(uow=uow(), ctx=staff, device_id=watch.id, participant_id=person.id)
+    items: list[object] = [
+        {
+            "deviceId": str(watch.id),
+            "kind": "HEART_RATE",
+            "sourceId": f"hr-chart-{n}",
+            "body": {
+                "heart_rate": {"value": value, "unit": "beats/min"},
+                "effective_time_frame": {
+                    "date_time": (PINNED_AT + timedelta(minutes=10 * (n + 1))).isoformat()
+                },
+            },
+        }
+        for n, value in enumerate((62, 71, 68, 77))
+    ]
+    CLOCK.pin(PINNED_AT + timedelta(minutes=50))  # sent after they were taken (and consented)
+    done = await readings.ingest(uow=uow(), ctx=me, items=items)
+    assert all(i.reading_id is not None for i in done.items), done
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +221,10 @@ async def test_a_coordinator_schedules_and_reschedules_a_visit_with_a_reason(
     page = screen.page
     await page.goto(_participant_page(trial))
     await expect(page.get_by_text(PEOPLE[0]["full_name"])).to_be_visible()  # may see contacts
+    chart = page.get_by_role("img", name="HEART_RATE (/min)")
+    await expect(chart).to_be_visible()
+    await expect(chart.locator("circle")).to_have_count(4)  # one dot a reading
+    await expect(chart).to_contain_text("77")  # the highest value labels the axis
     await screen.check()
     form = page.locator("#schedule-form")
     await form.get_by_label("Mode").select_option("VIDEO")
@@ -383,6 +430,7 @@ async def test_the_console_speaks_german_and_stays_accessible(
     await page.goto("/console?lang=de")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Standort-Übersicht")
     await expect(page.locator("html")).to_have_attribute("lang", "de")
+    await screen.check()
     await page.goto(_participant_page(trial))  # the choice holds on the next page
     await expect(page.get_by_role("heading", name="Visiten", exact=True)).to_be_visible()
     await screen.check()
