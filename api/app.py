@@ -64,6 +64,7 @@ from infra.eventlog import verify
 from infra.eventlog.checkpoints import Checkpoint
 from infra.eventlog.integrator import Integration, Integrator
 from infra.eventlog.proofs import ConsistencyProof, InclusionProof, ProofError
+from infra.eventlog.receipt_log import EventLogReceipts
 from infra.eventlog.service import EventLog, LogConfig, LogStatus
 from infra.eventlog.writer import EventLogWriter
 from infra.exports.engine import FileExportEngine, export_signing_key
@@ -194,6 +195,7 @@ def build_runtime(
     )
     uows = SqlUnitOfWorkFactory(storage)
     export_engine = FileExportEngine(engine, keys, clock)
+    log = EventLog(engine, storage.sessions, keys, clock, _log_config(settings))
     services = Services(
         settings=settings,
         clock=clock,
@@ -209,8 +211,8 @@ def build_runtime(
             signing.public_key_pem(export_signing_key(keys)),
             settings.exports_per_study,
         ),
+        receipts=EventLogReceipts(log, storage.sessions),
     )
-    log = EventLog(engine, storage.sessions, keys, clock, _log_config(settings))
     return Runtime(
         settings=settings,
         engine=engine,

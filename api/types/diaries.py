@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.errors import MutationError, attempt
 from api.relay import Connection, Node, from_global_id, instant, page_request, to_global_id
+from api.types.receipts import ReceiptType, receipt_of
 from api.types.signatures import SignatureType, signatures_of
 from domain.corrections import DataChangeRequest
 from domain.diaries import (
@@ -291,6 +292,15 @@ class DiaryEntryResultType:
             ],
             entry=DiaryEntryType.of(r.entry) if r.entry else None,
         )
+
+    @strawberry.field(
+        description="For a stored entry (accepted, quarantined or a resend): its receipt in "
+        "the study's log; keep it to ask for an inclusion proof once sealed."
+    )
+    async def receipt(self, info: Info) -> ReceiptType | None:
+        if self.entry is None:
+            return None
+        return await receipt_of(info, "DiaryEntry", self.entry.entity.id)
 
 
 @strawberry.input

@@ -83,6 +83,7 @@ class Plan:
     reminders: Sequence[Reminder]
     version: str
     timezone: str  # the participant's zone now
+    language: str  # of their latest consent: the reminders' language
 
 
 async def _reminders(
@@ -121,7 +122,14 @@ async def notification_plan(
             if participant.is_active
             else []
         )
-    return Plan(found_reminders, reminders.version(found_reminders), participant.timezone)
+        language = await _language(uow, participant)
+    version = reminders.version(found_reminders)
+    return Plan(found_reminders, version, participant.timezone, language)
+
+
+async def _language(uow: UnitOfWork, participant: Participant) -> str:
+    consent = await uow.consents.latest_consent(participant.id)
+    return consent.language if consent is not None else FALLBACK_LANGUAGE
 
 
 @dataclass(frozen=True)
@@ -171,8 +179,7 @@ async def claim_due(uows: NotifyingUnitOfWorkFactory) -> int:
             participant = await uow.participants.get(participant_id)
             if participant is None or not participant.is_active:
                 continue
-            consent = await uow.consents.latest_consent(participant_id)
-            language = consent.language if consent is not None else FALLBACK_LANGUAGE
+            language = await _language(uow, participant)
             due = await _reminders(uow, participant, now - CATCH_UP, now + _TICK)
             for reminder in due:
                 template = TEMPLATES[reminder.rule]
