@@ -213,6 +213,12 @@ class DiaryEntryType(Node):
             entity=e,
         )
 
+    @strawberry.field(
+        description="The entry's receipt in the study's log: ask for its inclusion proof."
+    )
+    async def receipt(self, info: Info) -> ReceiptType | None:
+        return await receipt_of(info, "DiaryEntry", self.entity.id)
+
     @strawberry.field(description="Free-text answers: the participant and their site staff only.")
     def free_text(self, info: Info) -> JSON | None:
         return JSON(cases.free_text(info.context.caller, self.entity))
