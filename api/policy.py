@@ -80,6 +80,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         # On the event's scope: the participant's own receipts, staff's visible sites.
         "inclusionProof": guarded(Permission.PARTICIPANT_READ),
         "receiptLogKey": PUBLIC,  # a public key: checking a receipt needs no account
+        "pushApplicationServerKey": PUBLIC,  # the VAPID public key apps subscribe with
     },
     "Mutation": {
         "createStudy": guarded(Permission.STUDY_CREATE),

@@ -31,7 +31,7 @@ from api.types.devices import DeviceMutations, device_by_id
 from api.types.diaries import DiaryMutations, entry_by_id
 from api.types.enrolment import EnrolmentMutations
 from api.types.exports import ExportMutations, ExportQueries, export_by_id
-from api.types.notifications import NotificationMutations
+from api.types.notifications import NotificationMutations, NotificationQueries
 from api.types.participants import LifecycleMutations, ParticipantMutations, participant_by_id
 from api.types.quarantine import QuarantineMutations, QuarantineQueries
 from api.types.receipts import ReceiptQueries
@@ -57,6 +57,7 @@ class Query(
     QuarantineQueries,
     AdverseEventQueries,
     ReceiptQueries,
+    NotificationQueries,
 ):
     @strawberry.field(description="Any object by its global id; null if missing or not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:

@@ -217,6 +217,17 @@ def _notification_id(raw: str) -> uuid.UUID:
 
 
 @strawberry.type
+class NotificationQueries:
+    @strawberry.field(
+        description="The VAPID public key (base64url) to subscribe to Web Push with; null "
+        "when this installation sends no Web Push reminders."
+    )
+    def push_application_server_key(self, info: Info) -> str | None:
+        settings = info.context.services.settings
+        return settings.vapid_public_key if settings.vapid_private_key is not None else None
+
+
+@strawberry.type
 class NotificationMutations:
     @strawberry.mutation(description="The participant's app: where to push its reminders.")
     async def register_push_subscription(

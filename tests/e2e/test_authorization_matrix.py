@@ -626,6 +626,11 @@ async def q_receipt_log_key(w: World, who: str, target: str) -> bool:
     return await _got(w, who, f'{{ receiptLogKey(log: "{log}") }}', "receiptLogKey")
 
 
+async def q_push_key(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, "{ pushApplicationServerKey }")
+    return "data" in body and not body.get("errors")
+
+
 async def m_register_push(w: World, who: str, target: str) -> bool:
     device = Device("https://push.example.org/matrix")
     query = "mutation($e: String!, $k: String!, $a: String!) { registerPushSubscription(input: {endpoint: $e, keys: {p256dh: $k, auth: $a}}) { __typename ... on MutationError { code } } }"
@@ -807,6 +812,7 @@ CASES: dict[str, Case] = {
     "Query.node": Case(STUDIES + SITES + PEOPLE + ENTRIES + DEVICES + EXPORTS, q_node, visible),
     "Query.inclusionProof": Case(ENTRIES, q_inclusion_proof, by_policy("Query.inclusionProof")),
     "Query.receiptLogKey": Case(NOWHERE, q_receipt_log_key, always),
+    "Query.pushApplicationServerKey": Case(NOWHERE, q_push_key, always),
     "Mutation.registerPushSubscription": Case(NOWHERE, m_register_push, is_participant),
     "Mutation.removePushSubscription": Case(
         NOWHERE,
