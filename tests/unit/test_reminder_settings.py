@@ -3,6 +3,8 @@ channel signs with (the push service sees the public key), SMTP settings reach a
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -34,11 +36,8 @@ async def test_generated_vapid_keys_sign_what_the_channel_pushes(
     assert set(channels) == {"webpush"}
     async with push_service() as service:
         device = service.device()
-        address = '{"endpoint": "%s", "keys": {"p256dh": "%s", "auth": "%s"}}' % (
-            device.endpoint,
-            device.p256dh,
-            device.auth_b64,
-        )
+        keys_ = {"p256dh": device.p256dh, "auth": device.auth_b64}
+        address = json.dumps({"endpoint": device.endpoint, "keys": keys_})
         await channels["webpush"].send(address, DIARY_DUE.render("en", "n-9"))
         [(_, headers, _)] = service.received
         assert f"k={keys['HEARTH_VAPID_PUBLIC_KEY']}" in headers["Authorization"]
