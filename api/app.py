@@ -70,7 +70,7 @@ from infra.eventlog.writer import EventLogWriter
 from infra.exports.engine import FileExportEngine, export_signing_key
 from infra.exports.manifest import Verification, verify_export
 from infra.notifications.email import EmailChannel, SmtpSettings
-from infra.notifications.webpush import VapidSettings, WebPushChannel
+from infra.notifications.webpush import VapidSettings, WebPushChannel, generate_vapid_keys
 from infra.worker import queues
 from infra.worker.app import build_app, observing
 from infra.worker.recovery import stalled_job_recovery
@@ -441,6 +441,11 @@ def build_worker(
     jobs = WorkerRuntime(queue, options, middleware=[observing(_JobObserver(metrics))])
     jobs.loops.extend(_worker_loops(settings, runtime, jobs, metrics))
     return Worker(runtime=runtime, jobs=jobs, metrics=metrics)
+
+
+def new_vapid_keys() -> tuple[str, str]:
+    """(private, public) base64url: HEARTH_VAPID_PRIVATE_KEY and HEARTH_VAPID_PUBLIC_KEY."""
+    return generate_vapid_keys()
 
 
 def reminder_channels(settings: Settings) -> dict[str, Channel]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from api import app
 from api.settings import Settings
-from infra.notifications.webpush import generate_vapid_keys
 
 
 def register(commands: Any) -> None:
@@ -21,7 +21,7 @@ def register(commands: Any) -> None:
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
-    private, public = generate_vapid_keys()
+    private, public = app.new_vapid_keys()
     print(f"HEARTH_VAPID_PRIVATE_KEY={private}")
     print(f"HEARTH_VAPID_PUBLIC_KEY={public}")
     return 0
