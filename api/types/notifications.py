@@ -113,7 +113,7 @@ async def receipts_of_site(info: Info, site_id: SiteId) -> NotificationReceiptsT
 @strawberry.type(name="PlannedReminder")
 class PlannedReminderType:
     key: str = strawberry.field(description="Stable per (schedule, occurrence, rule).")
-    rule: str = strawberry.field(description="due, closing or missed.")
+    rule: str = strawberry.field(description="due, closing, missed (diaries) or visit.")
     at: datetime = strawberry.field(description="The instant (UTC), quiet hours applied.")
     local: datetime = strawberry.field(description="The same instant in the zone then.")
     closes_at: datetime

@@ -12,8 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from domain import access, reminders
+from domain.access import ReadFilter
 from domain.actors import RequestContext
 from domain.errors import DomainError, ErrorCode
 from domain.ids import ParticipantId, new_id
@@ -21,19 +23,23 @@ from domain.notifications import (
     DIARY_CLOSING,
     DIARY_DUE,
     DIARY_MISSED,
+    VISIT_DUE,
     Channel,
     Expired,
     Notification,
     State,
     Template,
 )
+from domain.pagination import PageRequest
 from domain.participants import Participant
 from domain.ports import UnitOfWork
 from domain.ports.notifications import NotificationRepository
+from domain.records import VisitFilter
 from domain.reminders import Policy, QuietHours, Reminder, ReminderRule, When
-from domain.schedules import Occurrence
+from domain.schedules import Occurrence, ZoneChange, zone_at
 from domain.services import diary_intake as intake
 from domain.services.participants import participant_scope
+from domain.visits import VisitStatus
 
 # Until studies configure their own: at due time, 30 minutes before closing, and the next
 # morning at 08:00 if missed; nothing between 21:00 and 07:30 local time; six a day at most.
@@ -46,10 +52,13 @@ DEFAULT_POLICY = Policy(
     quiet=QuietHours(time(21, 0), time(7, 30)),
     daily_cap=6,
 )
+VISIT_RULE = "visit"
+VISIT_NOTICE = timedelta(hours=24)  # a scheduled visit is announced a day ahead
 TEMPLATES: Mapping[str, Template] = {
     "due": DIARY_DUE,
     "closing": DIARY_CLOSING,
     "missed": DIARY_MISSED,
+    VISIT_RULE: VISIT_DUE,
 }
 MAX_PLAN_DAYS = 14
 # Reminders whose instant passed this long ago without a send (a worker was down) are dropped.
@@ -98,9 +107,40 @@ async def _reminders(
         for s, o in planned
     ]
     history = await uow.participants.zones(participant.id)
-    return reminders.plan(
+    found = reminders.plan(
         DEFAULT_POLICY, keyed, history, start=start, end=end, answered=frozenset(answered)
     )
+    found += await _visit_reminders(uow, participant, history, start, end)
+    return sorted(found, key=lambda r: (r.at, r.key))
+
+
+async def _visit_reminders(
+    uow: UnitOfWork,
+    participant: Participant,
+    history: Sequence[ZoneChange],
+    start: datetime,
+    end: datetime,
+) -> list[Reminder]:
+    """A day before each scheduled visit (quiet hours applied; none once it has begun). The
+    key holds the start, so a rescheduled visit is announced again."""
+    page = await uow.visits.page(
+        VisitFilter(
+            participant_id=participant.id, status=VisitStatus.SCHEDULED, upcoming_from=start
+        ),
+        ReadFilter(everything=True),
+        PageRequest(first=100),
+    )
+    found = []
+    for visit in page.items:
+        at = visit.starts_at - VISIT_NOTICE
+        zone = ZoneInfo(zone_at(history, at))
+        if DEFAULT_POLICY.quiet is not None:
+            at = DEFAULT_POLICY.quiet.defer(at, zone)
+            zone = ZoneInfo(zone_at(history, at))
+        if start <= at < end and at < visit.starts_at:
+            key = f"visit:{visit.id}@{visit.starts_at:%Y-%m-%dT%H:%MZ}"
+            found.append(Reminder(key, VISIT_RULE, at, at.astimezone(zone), visit.starts_at))
+    return found
 
 
 async def notification_plan(

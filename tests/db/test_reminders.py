@@ -16,13 +16,22 @@ from sqlalchemy import text
 from api.app import Runtime, build_runtime
 from domain.actors import Actor, ActorKind, Grant, RequestContext, Role
 from domain.consent import ConsentText
+from domain.design import ContactMode
 from domain.diaries import LatePolicy
 from domain.ids import new_id
 from domain.notifications import Channel, Notification, State
 from domain.participants import Participant
 from domain.questionnaires import Item, ItemType, QuestionnaireDraft
 from domain.schedules import Recurrence
-from domain.services import consent, design, diaries, participants, questionnaires, reminders
+from domain.services import (
+    consent,
+    design,
+    diaries,
+    participants,
+    questionnaires,
+    reminders,
+    visits,
+)
 from domain.services import notifications as receipts
 from domain.services.reminders import NotifyingUnitOfWork, SendReport
 from infra.notifications.email import EmailChannel, SmtpSettings
@@ -47,9 +56,9 @@ class Setup:
     schedule_id: str
 
 
-async def _enrolled(scratch: Scratch, language: str = "en") -> Setup:
+async def _enrolled(scratch: Scratch, language: str = "en", at: datetime = MORNING) -> Setup:
     uow = scratch.runtime.services.uow
-    CLOCK.pin(MORNING)
+    CLOCK.pin(at)
     world = await build_world(uow)
     person = world.people[0]
     me = caller(
@@ -309,3 +318,66 @@ async def test_the_task_is_periodic_on_its_own_queue(scratch: Scratch) -> None:
     await kind.handle(services, ctx, {"timestamp": 1})
     [row] = await _rows(scratch)
     assert row.state is State.FAILED  # no channel configured in these services
+
+
+async def test_the_plan_is_in_local_time_across_the_change_from_summer_time(
+    scratch: Scratch,
+) -> None:
+    CLOCK.pin(datetime(2026, 10, 24, 5, 0, tzinfo=UTC))  # 07:00 CEST; CET from the 25th, 03:00
+    setup = await _enrolled(scratch, at=CLOCK.now())
+    plan = await reminders.notification_plan(
+        uow=scratch.runtime.services.uow(), ctx=setup.me, participant_id=setup.person.id, days=2
+    )
+    due = [(r.local.isoformat(), r.at.isoformat()) for r in plan.reminders if r.rule == "due"]
+    assert due == [
+        ("2026-10-24T09:00:00+02:00", "2026-10-24T07:00:00+00:00"),
+        ("2026-10-25T09:00:00+01:00", "2026-10-25T08:00:00+00:00"),
+    ]
+    missed = [r.local.isoformat() for r in plan.reminders if r.rule == "missed"]
+    assert missed == ["2026-10-25T08:00:00+01:00"]  # the morning after the 24th's diary
+    assert (plan.timezone, plan.language) == ("Europe/Berlin", "en")
+    again = await reminders.notification_plan(
+        uow=scratch.runtime.services.uow(), ctx=setup.me, participant_id=setup.person.id, days=2
+    )
+    assert again.version == plan.version
+    later = await reminders.notification_plan(
+        uow=scratch.runtime.services.uow(), ctx=setup.me, participant_id=setup.person.id, days=3
+    )
+    assert later.version != plan.version
+
+
+async def test_a_scheduled_visit_is_announced_a_day_ahead_once(scratch: Scratch) -> None:
+    setup = await _enrolled(scratch)
+    uow = scratch.runtime.services.uow
+    definition = await design.create_visit_definition(
+        uow=uow(),
+        ctx=caller(admin()),
+        study_id=setup.world.study.id,
+        code="V1",
+        name="Week 1",
+        day=1,
+        window_before=2,
+        window_after=2,
+        modes=(ContactMode.VIDEO,),
+    )
+    await visits.schedule(
+        uow=uow(),
+        ctx=caller(setup.world.coordinator),
+        participant_id=setup.person.id,
+        definition_id=definition.id,
+        mode=ContactMode.VIDEO,
+        local_start=datetime(2026, 6, 11, 10, 0),  # Berlin: 08:00 UTC
+    )
+    plan = await reminders.notification_plan(
+        uow=uow(), ctx=setup.me, participant_id=setup.person.id, days=2
+    )
+    [visit] = [r for r in plan.reminders if r.rule == "visit"]
+    assert visit.local.isoformat() == "2026-06-10T10:00:00+02:00"
+    CLOCK.pin(datetime(2026, 6, 10, 8, 1, tzinfo=UTC))
+    with smtp_server() as inbox:
+        smtp = SmtpSettings("127.0.0.1", inbox.port, "trials@example.org", starttls=False)
+        channels = {"email": EmailChannel(smtp)}
+        await asyncio.gather(_tick(scratch.runtime, channels), _tick(scratch.runtime, channels))
+        await _tick(scratch.runtime, channels)
+    bodies = sorted(str(m.get_payload(decode=True).decode()).strip() for m in inbox.mails())  # type: ignore[union-attr]
+    assert bodies == ["You have a study visit coming up.", "Your diary is ready."]
