@@ -15,6 +15,7 @@ from domain import exports
 from domain.actors import RequestContext
 from domain.services.webhooks import DELIVER
 from infra.worker import exports as export_tasks
+from infra.worker import reminders as reminder_tasks
 from infra.worker import webhooks as webhook_tasks
 from infra.worker.services import WorkerServices
 
@@ -23,6 +24,8 @@ Handler = Callable[..., Awaitable[None]]  # (services, ctx, **args) -> None
 EXPORTS = "exports"  # long jobs that each hold a database connection while they run
 MAINTENANCE = "maintenance"  # short periodic housekeeping
 WEBHOOKS = "webhooks"  # HTTP POSTs to receivers: short, many, never behind an export
+NOTIFICATIONS = "notifications"  # reminders to participants, every minute
+SEND_REMINDERS = "reminders.send"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ JOB_TYPES: Mapping[str, JobType] = {
         JobType(exports.RUN_EXPORT, EXPORTS, export_tasks.run_export),
         JobType(exports.EXPIRE_EXPORTS, MAINTENANCE, export_tasks.expire_exports, "*/15 * * * *"),
         JobType(DELIVER, WEBHOOKS, webhook_tasks.deliver_webhook),
+        JobType(SEND_REMINDERS, NOTIFICATIONS, reminder_tasks.send_reminders, "* * * * *"),
     )
 }
 QUEUES = tuple(sorted({t.queue for t in JOB_TYPES.values()}))
