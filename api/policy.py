@@ -77,6 +77,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "node": guarded(Permission.PARTICIPANT_READ),  # per type: the type's read permission
         "quarantinedReadings": guarded(Permission.PARTICIPANT_READ),  # on the site
         "adverseEvents": guarded(Permission.PARTICIPANT_READ),
+        "concomitantMedications": guarded(Permission.PARTICIPANT_READ),
     },
     "Mutation": {
         "createStudy": guarded(Permission.STUDY_CREATE),
@@ -137,6 +138,10 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "confirmAdverseEvent": guarded(Permission.DATA_CORRECT),
         "correctAdverseEvent": guarded(Permission.DATA_CORRECT),
         "reportAdverseEventToSponsor": guarded(Permission.DATA_CORRECT),
+        "reportMedication": guarded(Permission.DATA_SUBMIT),
+        "recordMedication": guarded(Permission.DATA_PROXY),
+        "confirmMedication": guarded(Permission.DATA_CORRECT),
+        "correctMedication": guarded(Permission.DATA_CORRECT),
     },
     "Study": _plain(
         "id", "code", "title", "createdAt", "status", "closedAt", "purgedAt", "retention"
@@ -336,6 +341,29 @@ FIELD_RULES["AdverseEvent"] = _plain(
     "signatures",
 ) | {"description": guarded(Permission.IDENTIFIERS_READ)}
 
+FIELD_RULES["ConcomitantMedication"] = _plain(
+    "id",
+    "status",
+    "reportedByParticipant",
+    "reportedAt",
+    "recordedAt",
+    "reasonCode",
+    "version",
+    "name",
+    "drugCode",
+    "codedName",
+    "dose",
+    "doseUnit",
+    "route",
+    "frequency",
+    "start",
+    "end",
+    "ongoing",
+    "indication",
+    "participantId",
+    "signatures",
+)
+
 # Types that only carry what a guarded field returned: results, pages, values, tokens.
 CARRIERS = frozenset(
     {
@@ -417,5 +445,6 @@ CARRIERS = frozenset(
         "StudySuccess",
         "PurgeStudySuccess",
         "AdverseEventSuccess",
+        "MedicationSuccess",
     }
 )

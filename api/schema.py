@@ -31,6 +31,7 @@ from api.types.devices import DeviceMutations, device_by_id
 from api.types.diaries import DiaryMutations, entry_by_id
 from api.types.enrolment import EnrolmentMutations
 from api.types.exports import ExportMutations, ExportQueries, export_by_id
+from api.types.medications import MedicationMutations, MedicationQueries, medication_by_id
 from api.types.participants import LifecycleMutations, ParticipantMutations, participant_by_id
 from api.types.quarantine import QuarantineMutations, QuarantineQueries
 from api.types.retention import RetentionMutations
@@ -54,6 +55,7 @@ class Query(
     AuthQueries,
     QuarantineQueries,
     AdverseEventQueries,
+    MedicationQueries,
 ):
     @strawberry.field(description="Any object by its global id; null if missing or not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -78,6 +80,8 @@ class Query(
             return await export_by_id(info, raw)
         if type_name == "AdverseEvent":
             return await adverse_event_by_id(info, raw)
+        if type_name == "ConcomitantMedication":
+            return await medication_by_id(info, raw)
         return None
 
 
@@ -101,6 +105,7 @@ class Mutation(
     QuarantineMutations,
     RetentionMutations,
     AdverseEventMutations,
+    MedicationMutations,
 ):
     pass
 
