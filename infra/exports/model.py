@@ -22,6 +22,7 @@ from domain.consent import ConsentVersion
 from domain.design import Arm, VisitDefinition
 from domain.devices import StoredReading
 from domain.diaries import DiaryEntry
+from domain.medications import ConcomitantMedication
 from domain.participants import ParticipantStatus
 from domain.questionnaires import PublishedQuestionnaire
 from domain.schedules import ZoneChange, zone_at
@@ -140,6 +141,7 @@ class Subject:
     rows: Batches | None = None  # the same readings as text rows, when the snapshot has them
     # By report time; `description` (the participant's own words) is always None here.
     adverse_events: tuple[AdverseEvent, ...] = ()
+    medications: tuple[ConcomitantMedication, ...] = ()  # by report time
 
     def reading_batches(self) -> AsyncIterator[Sequence[ReadingRow]]:
         """The readings, in order, as batches of rows: the writers' hot path."""

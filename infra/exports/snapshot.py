@@ -56,7 +56,7 @@ from infra.db.tables import (
 from infra.db.visits import visit_from_row
 from infra.eventlog.integrator import held
 from infra.eventlog.logs import Log, log_of
-from infra.exports.clinical import adverse_events_of
+from infra.exports.clinical import adverse_events_of, medications_of
 from infra.exports.model import (
     Change,
     Event,
@@ -213,6 +213,7 @@ class SqlSnapshot:
             readings=self._readings(pid),
             rows=self._reading_rows(pid),
             adverse_events=tuple(await adverse_events_of(self._session, pid)),
+            medications=tuple(await medications_of(self._session, pid)),
         )
 
     async def _age(self, row: Any) -> int | None:

@@ -22,10 +22,13 @@ from domain.actors import Actor, ActorKind, Grant, Role
 from domain.adverse_events import AdverseEventDetails, Seriousness
 from domain.errors import DomainError, ErrorCode
 from domain.exports import ExportFormat, ExportJob, ExportStatus
+from domain.medications import Frequency, MedicationDetails, Route
 from domain.pagination import PageRequest
 from domain.readings import ReadingKind
 from domain.services import adverse_events, contacts, devices, exports, quarantine, readings, trail
+from domain.services import medications as medication_cases
 from domain.services.adverse_events import ClinicalUnitOfWork
+from domain.services.medications import MedicationUnitOfWork
 from domain.trail import TrailQuery
 from infra.crypto import signing
 from infra.exports import engine as export_engine
@@ -403,3 +406,50 @@ async def test_adverse_events_the_site_recorded_are_in_sdtm_ae_and_fhir(
     (line,) = (tmp_path / "FHIR" / "AdverseEvent.ndjson").read_text().splitlines()
     get_fhir_model_class("AdverseEvent").model_validate_json(line)
     assert json.loads(line)["event"]["coding"][0]["code"] == "10035664"
+
+
+async def test_medications_the_site_recorded_are_in_sdtm_cm_and_fhir(
+    scratch: Scratch, world: World, tmp_path: Path
+) -> None:
+    """The snapshot reads concomitant medications from the database; CM.csv, cm.json and
+    MedicationStatement.ndjson carry what the site recorded, SUPPCM the WHODrug code."""
+    details = MedicationDetails(
+        name="Metformin",
+        drug_code="000209010010",
+        coded_name="METFORMIN",
+        dose="850",
+        dose_unit="mg",
+        route=Route.ORAL,
+        frequency=Frequency.BID,
+        start="2025",
+        ongoing=True,
+        indication="Type 2 diabetes",
+    )
+    await medication_cases.record(
+        uow=cast(MedicationUnitOfWork, scratch.runtime.services.uow()),
+        ctx=caller(world.coordinator),
+        participant_id=world.people[0].id,
+        details=details,
+    )
+    for format in (ExportFormat.SDTM, ExportFormat.DATASET_JSON, ExportFormat.FHIR):
+        job = await _export(scratch, world, format, tmp_path / format.value)
+        assert job.status is ExportStatus.DONE
+    with (tmp_path / "SDTM" / "CM.csv").open(newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert row["USUBJID"].endswith(world.people[0].subject_id)
+    assert (row["CMTRT"], row["CMDECOD"], row["CMDOSE"], row["CMDOSU"]) == (
+        "Metformin",
+        "METFORMIN",
+        "850",
+        "mg",
+    )
+    assert (row["CMSTDTC"], row["CMENRF"], row["CMDOSFRQ"]) == ("2025", "ONGOING", "BID")
+    with (tmp_path / "SDTM" / "SUPPCM.csv").open(newline="") as handle:
+        supp = {r["QNAM"]: r["QVAL"] for r in csv.DictReader(handle)}
+    assert supp["CMDRGCD"] == "000209010010"
+    cm_json = json.loads((tmp_path / "DATASET_JSON" / "cm.json").read_text())
+    assert len(cm_json["rows"]) == 1
+    (line,) = (tmp_path / "FHIR" / "MedicationStatement.ndjson").read_text().splitlines()
+    resource = get_fhir_model_class("MedicationStatement").model_validate_json(line)
+    assert resource.model_dump()["status"] == "active"
+    assert json.loads(line)["medicationCodeableConcept"]["coding"][0]["code"] == "000209010010"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from infra.exports.sdtm.ae import AdverseEvents
+from infra.exports.sdtm.cm import ConcomitantMedications
 from infra.exports.sdtm.dm import Demographics
 from infra.exports.sdtm.domain import Domain
 from infra.exports.sdtm.ds import Disposition
@@ -17,4 +18,5 @@ DOMAINS: tuple[Domain, ...] = (
     Questionnaires(),
     VitalSigns(),
     AdverseEvents(),
+    ConcomitantMedications(),
 )
