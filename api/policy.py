@@ -78,6 +78,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "quarantinedReadings": guarded(Permission.PARTICIPANT_READ),  # on the site
         "adverseEvents": guarded(Permission.PARTICIPANT_READ),
         "concomitantMedications": guarded(Permission.PARTICIPANT_READ),
+        "protocolDeviations": guarded(Permission.PARTICIPANT_READ),
     },
     "Mutation": {
         "createStudy": guarded(Permission.STUDY_CREATE),
@@ -142,6 +143,9 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "recordMedication": guarded(Permission.DATA_PROXY),
         "confirmMedication": guarded(Permission.DATA_CORRECT),
         "correctMedication": guarded(Permission.DATA_CORRECT),
+        "recordDeviation": guarded(Permission.DATA_PROXY),
+        "resolveDeviation": guarded(Permission.DATA_CORRECT),
+        "reclassifyDeviation": guarded(Permission.DATA_CORRECT),
     },
     "Study": _plain(
         "id", "code", "title", "createdAt", "status", "closedAt", "purgedAt", "retention"
@@ -341,6 +345,24 @@ FIELD_RULES["AdverseEvent"] = _plain(
     "signatures",
 ) | {"description": guarded(Permission.IDENTIFIERS_READ)}
 
+FIELD_RULES["ProtocolDeviation"] = _plain(
+    "id",
+    "category",
+    "severity",
+    "term",
+    "occurredOn",
+    "source",
+    "triggerType",
+    "triggerId",
+    "status",
+    "resolution",
+    "detectedAt",
+    "resolvedAt",
+    "reasonCode",
+    "version",
+    "participantId",
+)
+
 FIELD_RULES["ConcomitantMedication"] = _plain(
     "id",
     "status",
@@ -446,5 +468,6 @@ CARRIERS = frozenset(
         "PurgeStudySuccess",
         "AdverseEventSuccess",
         "MedicationSuccess",
+        "DeviationSuccess",
     }
 )

@@ -27,6 +27,7 @@ from api.types.consent import ConsentMutations
 from api.types.contacts import ContactMutations, ContactQueries
 from api.types.data_queries import DataQueryMutations, DataQueryQueries, query_by_id
 from api.types.design import DesignMutations
+from api.types.deviations import DeviationMutations, DeviationQueries, deviation_by_id
 from api.types.devices import DeviceMutations, device_by_id
 from api.types.diaries import DiaryMutations, entry_by_id
 from api.types.enrolment import EnrolmentMutations
@@ -56,6 +57,7 @@ class Query(
     QuarantineQueries,
     AdverseEventQueries,
     MedicationQueries,
+    DeviationQueries,
 ):
     @strawberry.field(description="Any object by its global id; null if missing or not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -82,6 +84,8 @@ class Query(
             return await adverse_event_by_id(info, raw)
         if type_name == "ConcomitantMedication":
             return await medication_by_id(info, raw)
+        if type_name == "ProtocolDeviation":
+            return await deviation_by_id(info, raw)
         return None
 
 
@@ -106,6 +110,7 @@ class Mutation(
     RetentionMutations,
     AdverseEventMutations,
     MedicationMutations,
+    DeviationMutations,
 ):
     pass
 

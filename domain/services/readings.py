@@ -13,6 +13,8 @@ from datetime import date
 from domain import access, audit
 from domain.access import Permission, Scope
 from domain.actors import ActorKind, RequestContext, Role
+from domain.consent import CONSENT_SUPERSEDED
+from domain.deviations import Trigger, consent_not_current
 from domain.devices import DailySummary, StoredReading
 from domain.diaries import Outcome
 from domain.errors import DomainError, ErrorCode, Forbidden, NotFound, Unauthenticated
@@ -24,6 +26,7 @@ from domain.reading_intake import Intake, ItemOutcome, device_ids, settle, sort_
 from domain.readings import ReadingKind
 from domain.records import ReadingFilter
 from domain.services import consent as consent_cases
+from domain.services.deviations import raise_automatic
 from domain.services.participants import participant_scope
 from domain.services.studies import require_open
 
@@ -37,6 +40,9 @@ class Ingested:
 
     def count(self, outcome: Outcome) -> int:
         return sum(item.outcome is outcome for item in self.items)
+
+
+READING_BATCH = "ReadingBatch"  # what raised a deviation: one batch of readings
 
 
 async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object]) -> Ingested:
@@ -81,6 +87,18 @@ async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object
                 outcomes=final,
             )
             uow.record(change)
+            superseded = [r for r in kept if r.quarantine_code == CONSENT_SUPERSEDED]
+            if superseded:  # taken when the signed consent was no longer current
+                first = min(r.reading.effective_start for r in superseded)
+                deviation = consent_not_current(
+                    study_id=participant.study_id,
+                    site_id=participant.site_id,
+                    participant_id=participant.id,
+                    trigger=Trigger(READING_BATCH, batch_id),
+                    collected_on=first.date().isoformat(),
+                    now=uow.clock.now(),
+                )
+                await raise_automatic(uow, ctx, grant, [deviation])
         await uow.commit()
     return Ingested(batch_id, final)
 

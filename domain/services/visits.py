@@ -9,12 +9,14 @@ from domain import access, audit
 from domain.access import Permission
 from domain.actors import Actor, ActorKind, Grant, RequestContext
 from domain.design import ContactMode, VisitDefinition
+from domain.deviations import from_visit
 from domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from domain.ids import ParticipantId, UserId, VisitDefinitionId, VisitId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant
 from domain.ports import UnitOfWork
 from domain.records import VisitFilter
+from domain.services.deviations import raise_automatic
 from domain.services.participants import participant_scope
 from domain.visits import UNCHANGED, Unchanged, Visit, VisitOutcome
 
@@ -194,6 +196,8 @@ async def _store(
     )
     if change is not None:
         uow.record(change)
+    # Out of window, assessments not done: raised with the visit, in its transaction.
+    await raise_automatic(uow, ctx, grant, from_visit(before, after, uow.clock.now()))
     await uow.commit()
     return after
 

@@ -23,6 +23,7 @@ class SqlRecordLocator:
             "Reading": uow.readings.get,
             "AdverseEvent": uow.adverse_events.get,
             "ConcomitantMedication": uow.medications.get,
+            "ProtocolDeviation": uow.deviations.get,
         }
 
     def register(self, record_type: str, finder: Callable[[uuid.UUID], Awaitable[Any]]) -> None:

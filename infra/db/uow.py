@@ -20,6 +20,7 @@ from infra.db.contacts import SqlContactRepository
 from infra.db.data_keys import DataKeyAdmin, DataKeyStore, FieldCipher
 from infra.db.data_queries import SqlDataQueryRepository
 from infra.db.design import SqlDesignRepository
+from infra.db.deviations import SqlDeviationRepository
 from infra.db.devices import SqlDeviceRepository
 from infra.db.diaries import SqlDiaryRepository
 from infra.db.enrolment import SqlEnrolmentRepository
@@ -151,6 +152,10 @@ class SqlUnitOfWork:
     @property
     def medications(self) -> SqlMedicationRepository:
         return SqlMedicationRepository(self.session)
+
+    @property
+    def deviations(self) -> SqlDeviationRepository:
+        return SqlDeviationRepository(self.session)
 
     @property
     def trail(self) -> SqlAuditTrail:

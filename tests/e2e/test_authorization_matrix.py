@@ -799,7 +799,57 @@ async def m_correct_medication(w: World, who: str, target: str) -> bool:
     return _mutation("correctMedication")(body)
 
 
+# --- protocol deviations -------------------------------------------------------------------
+
+DV_RESULT = (
+    "__typename ... on DeviationSuccess { deviation { id version } } ... on MutationError { code }"
+)
+DV_RECORD = f'mutation($p: ID!) {{ recordDeviation(input: {{participantId: $p, category: OTHER, severity: MINOR, term: "Diary reminder sent late"}}) {{ {DV_RESULT} }} }}'
+DV_RESOLVE = f'mutation($d: ID!, $v: Int!) {{ resolveDeviation(input: {{deviationId: $d, version: $v, resolution: "Reminder settings fixed"}}) {{ {DV_RESULT} }} }}'
+DV_RECLASSIFY = f"mutation($d: ID!, $v: Int!) {{ reclassifyDeviation(input: {{deviationId: $d, version: $v, category: STUDY_PROCEDURE, severity: MAJOR, reasonCode: OTHER}}) {{ {DV_RESULT} }} }}"
+
+
+async def _recorded_deviation(w: World, target: str) -> dict[str, Any]:
+    body = await w.gql(AE_SITE_STAFF[target], DV_RECORD, p=w.places[target].gid)
+    deviation: dict[str, Any] = body["data"]["recordDeviation"]["deviation"]
+    return deviation
+
+
+async def q_deviations(w: World, who: str, target: str) -> bool:
+    await _recorded_deviation(w, target)
+    query = "query($p: ID!) { protocolDeviations(participantId: $p) { id } }"
+    body = await w.gql(who, query, p=w.places[target].gid)
+    return bool(_data(body, "protocolDeviations")) and not _denied(body)
+
+
+async def m_record_deviation(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, DV_RECORD, p=w.places[target].gid)
+    return _mutation("recordDeviation")(body)
+
+
+async def m_resolve_deviation(w: World, who: str, target: str) -> bool:
+    made = await _recorded_deviation(w, target)
+    body = await w.gql(who, DV_RESOLVE, d=made["id"], v=made["version"])
+    return _mutation("resolveDeviation")(body)
+
+
+async def m_reclassify_deviation(w: World, who: str, target: str) -> bool:
+    made = await _recorded_deviation(w, target)
+    body = await w.gql(who, DV_RECLASSIFY, d=made["id"], v=made["version"])
+    return _mutation("reclassifyDeviation")(body)
+
+
 CASES: dict[str, Case] = {
+    "Query.protocolDeviations": Case(PEOPLE, q_deviations, by_policy("Query.protocolDeviations")),
+    "Mutation.recordDeviation": Case(
+        PEOPLE, m_record_deviation, by_policy("Mutation.recordDeviation")
+    ),
+    "Mutation.resolveDeviation": Case(
+        PEOPLE, m_resolve_deviation, by_policy("Mutation.resolveDeviation")
+    ),
+    "Mutation.reclassifyDeviation": Case(
+        PEOPLE, m_reclassify_deviation, by_policy("Mutation.reclassifyDeviation")
+    ),
     "Query.concomitantMedications": Case(
         PEOPLE, q_medications, by_policy("Query.concomitantMedications")
     ),
