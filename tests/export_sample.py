@@ -27,6 +27,7 @@ from domain.adverse_events import (
 )
 from domain.consent import ConsentText, ConsentVersion
 from domain.design import Arm, ContactMode, VisitDefinition
+from domain.deviations import DeviationCategory, DeviationSeverity, ProtocolDeviation, from_visit
 from domain.devices import StoredReading
 from domain.diaries import DiaryEntry, EntryStatus
 from domain.ids import ArmId, DeviceId, ParticipantId, StudyId, VisitDefinitionId, VisitId
@@ -540,6 +541,7 @@ def sample_snapshot() -> SampleSnapshot:
                 readings=_stream(mine),
                 adverse_events=_adverse_events(site, pid),
                 medications=_medications(site, pid),
+                deviations=_deviations(site, pid, (baseline, cancelled, week)),
             )
         )
     return SampleSnapshot(meta, subjects, readings)
@@ -642,6 +644,31 @@ def _medications(site: Site, pid: uuid.UUID) -> tuple[ConcomitantMedication, ...
 
 
 UNCONFIRMED_MEDICATION = "the green pills from my neighbour"
+
+
+def _deviations(
+    site: Site, pid: uuid.UUID, visits: Sequence[Visit]
+) -> tuple[ProtocolDeviation, ...]:
+    """One staff recorded and resolved; the two a visit completed out of its window and
+    without its assessments raises, as the visit service raises them."""
+    recorded = ProtocolDeviation.recorded(
+        study_id=StudyId(site.study_id),
+        site_id=site.id,
+        participant_id=ParticipantId(pid),
+        category=DeviationCategory.STUDY_PROCEDURE,
+        severity=DeviationSeverity.MINOR,
+        term="Blood pressure taken seated instead of supine",
+        occurred_on="2026-06",
+        by=uuid.uuid4(),
+        now=T0 + timedelta(days=1),
+    ).resolved("Site retrained", uuid.uuid4(), T0 + timedelta(days=2))
+    # The week-1 visit is scheduled out of its window: completed without its assessments, it
+    # raises both deviations.
+    week = next(v for v in visits if v.status is VisitStatus.SCHEDULED and v.out_of_window)
+    raised = from_visit(
+        week, week.completed(VisitOutcome.NOT_DONE, None, T0), T0 + timedelta(days=3)
+    )
+    return (recorded, *raised)
 
 
 def _stream(items: list[StoredReading]) -> Callable[[], AsyncIterator[StoredReading]]:

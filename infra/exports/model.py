@@ -20,6 +20,7 @@ from typing import Protocol
 from domain.adverse_events import AdverseEvent
 from domain.consent import ConsentVersion
 from domain.design import Arm, VisitDefinition
+from domain.deviations import ProtocolDeviation
 from domain.devices import StoredReading
 from domain.diaries import DiaryEntry
 from domain.medications import ConcomitantMedication
@@ -142,6 +143,7 @@ class Subject:
     # By report time; `description` (the participant's own words) is always None here.
     adverse_events: tuple[AdverseEvent, ...] = ()
     medications: tuple[ConcomitantMedication, ...] = ()  # by report time
+    deviations: tuple[ProtocolDeviation, ...] = ()  # by detection time
 
     def reading_batches(self) -> AsyncIterator[Sequence[ReadingRow]]:
         """The readings, in order, as batches of rows: the writers' hot path."""

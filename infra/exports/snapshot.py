@@ -56,7 +56,7 @@ from infra.db.tables import (
 from infra.db.visits import visit_from_row
 from infra.eventlog.integrator import held
 from infra.eventlog.logs import Log, log_of
-from infra.exports.clinical import adverse_events_of, medications_of
+from infra.exports.clinical import adverse_events_of, deviations_of, medications_of
 from infra.exports.model import (
     Change,
     Event,
@@ -214,6 +214,7 @@ class SqlSnapshot:
             rows=self._reading_rows(pid),
             adverse_events=tuple(await adverse_events_of(self._session, pid)),
             medications=tuple(await medications_of(self._session, pid)),
+            deviations=tuple(await deviations_of(self._session, pid)),
         )
 
     async def _age(self, row: Any) -> int | None:

@@ -20,12 +20,14 @@ from fhir.resources.R4B import get_fhir_model_class
 from api import app
 from domain.actors import Actor, ActorKind, Grant, Role
 from domain.adverse_events import AdverseEventDetails, Seriousness
+from domain.deviations import DeviationCategory, DeviationSeverity
 from domain.errors import DomainError, ErrorCode
 from domain.exports import ExportFormat, ExportJob, ExportStatus
 from domain.medications import Frequency, MedicationDetails, Route
 from domain.pagination import PageRequest
 from domain.readings import ReadingKind
 from domain.services import adverse_events, contacts, devices, exports, quarantine, readings, trail
+from domain.services import deviations as deviation_cases
 from domain.services import medications as medication_cases
 from domain.services.adverse_events import ClinicalUnitOfWork
 from domain.services.medications import MedicationUnitOfWork
@@ -453,3 +455,32 @@ async def test_medications_the_site_recorded_are_in_sdtm_cm_and_fhir(
     resource = get_fhir_model_class("MedicationStatement").model_validate_json(line)
     assert resource.model_dump()["status"] == "active"
     assert json.loads(line)["medicationCodeableConcept"]["coding"][0]["code"] == "000209010010"
+
+
+async def test_deviations_are_in_sdtm_dv_with_suppdv(
+    scratch: Scratch, world: World, tmp_path: Path
+) -> None:
+    await deviation_cases.record(
+        uow=scratch.runtime.services.uow(),
+        ctx=caller(world.coordinator),
+        participant_id=world.people[0].id,
+        category=DeviationCategory.ELIGIBILITY,
+        severity=DeviationSeverity.CRITICAL,
+        term="Enrolled with an excluded condition",
+        occurred_on="2026-06-02",
+    )
+    for format in (ExportFormat.SDTM, ExportFormat.DATASET_JSON):
+        job = await _export(scratch, world, format, tmp_path / format.value)
+        assert job.status is ExportStatus.DONE
+    with (tmp_path / "SDTM" / "DV.csv").open(newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert (row["DVTERM"], row["DVCAT"], row["DVSTDTC"]) == (
+        "Enrolled with an excluded condition",
+        "ELIGIBILITY CRITERIA",
+        "2026-06-02",
+    )
+    with (tmp_path / "SDTM" / "SUPPDV.csv").open(newline="") as handle:
+        supp = {r["QNAM"]: r["QVAL"] for r in csv.DictReader(handle)}
+    assert (supp["DVSEV"], supp["DVSRC"], supp["DVSTAT"]) == ("CRITICAL", "STAFF", "OPEN")
+    dv_json = json.loads((tmp_path / "DATASET_JSON" / "dv.json").read_text())
+    assert len(dv_json["rows"]) == 1

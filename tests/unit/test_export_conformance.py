@@ -36,6 +36,8 @@ from tests.export_sample import (
 )
 
 HERE = Path(__file__).resolve().parents[1]
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
 DEFINE_NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
 # Variables of the SDTM v2.0 general observation classes that SDTMIG lets a domain add: where
 # they go (after which IG variable) and their role.
@@ -231,6 +233,36 @@ def test_medications_are_the_site_recorded_ones_with_their_codes_in_suppcm(sdtm:
     assert {r["IDVAR"] for r in supp} == {"CMSEQ"}
     for path in sdtm.iterdir():
         assert UNCONFIRMED_MEDICATION not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_deviations_recorded_and_raised_with_severity_and_resolution_in_suppdv(
+    sdtm: Path,
+) -> None:
+    dv = [r for r in _rows(sdtm / "DV.csv") if r["USUBJID"].endswith("K7Q2-9XHD")]
+    assert [r["DVSEQ"] for r in dv] == ["1", "2", "3"]
+    assert [r["DVCAT"] for r in dv] == [
+        "STUDY PROCEDURE",
+        "VISIT OUT OF WINDOW",
+        "MISSED ASSESSMENT",
+    ]
+    assert dv[0]["DVTERM"] == "Blood pressure taken seated instead of supine"
+    assert dv[0]["DVSTDTC"] == "2026-06"
+    assert DATE.match(dv[1]["DVSTDTC"])
+    supp = [r for r in _rows(sdtm / "SUPPDV.csv") if r["USUBJID"] == dv[0]["USUBJID"]]
+    found = {(r["IDVARVAL"], r["QNAM"]): r["QVAL"] for r in supp}
+    assert (found[("1", "DVSEV")], found[("1", "DVSRC")], found[("1", "DVSTAT")]) == (
+        "MINOR",
+        "STAFF",
+        "RESOLVED",
+    )
+    assert found[("1", "DVRESOL")] == "Site retrained"
+    assert DATETIME.match(found[("1", "DVRESDTC")])
+    assert (found[("2", "DVSRC")], found[("3", "DVSEV")], found[("3", "DVSTAT")]) == (
+        "AUTOMATIC",
+        "MAJOR",
+        "OPEN",
+    )
+    assert ("2", "DVRESOL") not in found
 
 
 # -- define.xml ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from infra.exports.sdtm.cm import ConcomitantMedications
 from infra.exports.sdtm.dm import Demographics
 from infra.exports.sdtm.domain import Domain
 from infra.exports.sdtm.ds import Disposition
+from infra.exports.sdtm.dv import ProtocolDeviations
 from infra.exports.sdtm.qs import Questionnaires
 from infra.exports.sdtm.sv import SubjectVisits
 from infra.exports.sdtm.vs import VitalSigns
@@ -19,4 +20,5 @@ DOMAINS: tuple[Domain, ...] = (
     VitalSigns(),
     AdverseEvents(),
     ConcomitantMedications(),
+    ProtocolDeviations(),
 )
