@@ -310,6 +310,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "action",
         "changes",
         "reason",
+        "reasonCode",
         "origin",
         "hash",
         "log",

@@ -24,6 +24,7 @@ from domain.participants import Participant
 from domain.ports import UnitOfWork
 from domain.reading_intake import Intake, ItemOutcome, device_ids, settle, sort_items
 from domain.readings import ReadingKind
+from domain.reason_codes import ReasonCode, coded, given_or_other
 from domain.records import ReadingFilter
 from domain.services import consent as consent_cases
 from domain.services.deviations import raise_automatic
@@ -214,14 +215,21 @@ async def daily(
 
 
 async def delete(
-    *, uow: UnitOfWork, ctx: RequestContext, reading_id: uuid.UUID, reason: str
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    reading_id: uuid.UUID,
+    reason: str,
+    code: ReasonCode | str | None = None,
 ) -> StoredReading:
-    """A logical delete by site staff: the row stays, flagged, with the reason and who did it."""
+    """A logical delete by site staff: the row stays, flagged, with the reason and who did it,
+    and the reason code (OTHER when a client sends only the free text)."""
     why = audit.normalise_reason(reason)
     if why is None:
         raise DomainError(
             ErrorCode.REASON_REQUIRED, "Deleting a reading needs a reason.", field="reason"
         )
+    why_code = given_or_other(code)
     async with uow:
         found = await uow.readings.get(reading_id)
         reading = access.visible(
@@ -231,18 +239,17 @@ async def delete(
         await require_open(uow, reading.study_id)
         deleted = reading.deleted(why, uow.clock.now())
         await uow.readings.update(deleted)
-        uow.record(
-            audit.Change(
-                entity_type=reading.ENTITY,
-                entity_id=reading.id,
-                action="deleted",
-                fields=(audit.FieldChange("deleted_at", None, audit.to_json(deleted.deleted_at)),),
-                actor=ctx.actor,
-                role=grant.role,
-                origin=ctx.origin,
-                subject=audit.Subject(reading.study_id, reading.site_id, reading.participant_id),
-                reason=why,
-            )
+        removal = audit.Change(
+            entity_type=reading.ENTITY,
+            entity_id=reading.id,
+            action="deleted",
+            fields=(audit.FieldChange("deleted_at", None, audit.to_json(deleted.deleted_at)),),
+            actor=ctx.actor,
+            role=grant.role,
+            origin=ctx.origin,
+            subject=audit.Subject(reading.study_id, reading.site_id, reading.participant_id),
+            reason=why,
         )
+        uow.record(coded(removal, why_code))
         await uow.commit()
     return deleted
