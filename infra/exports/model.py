@@ -77,6 +77,7 @@ class Event:
     changes: tuple[Change, ...]
     reason: str | None  # the snapshot never fills it: reasons are free text (writers support it)
     device_time: datetime | None = None  # the device's clock, when the change came from one
+    reason_code: str | None = None  # the coded reason for change: never personal, exported
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,18 @@ from domain.errors import DomainError, ErrorCode
 from domain.exports import ExportFormat, ExportJob, ExportStatus
 from domain.medications import Frequency, MedicationDetails, Route
 from domain.pagination import PageRequest
+from domain.participants import ParticipantStatus
 from domain.readings import ReadingKind
-from domain.services import adverse_events, contacts, devices, exports, quarantine, readings, trail
+from domain.services import (
+    adverse_events,
+    contacts,
+    devices,
+    exports,
+    participants,
+    quarantine,
+    readings,
+    trail,
+)
 from domain.services import deviations as deviation_cases
 from domain.services import medications as medication_cases
 from domain.services.adverse_events import ClinicalUnitOfWork
@@ -484,3 +494,42 @@ async def test_deviations_are_in_sdtm_dv_with_suppdv(
     assert (supp["DVSEV"], supp["DVSRC"], supp["DVSTAT"]) == ("CRITICAL", "STAFF", "OPEN")
     dv_json = json.loads((tmp_path / "DATASET_JSON" / "dv.json").read_text())
     assert len(dv_json["rows"]) == 1
+
+
+async def test_reason_codes_reach_odm_and_fhir_provenance_and_the_free_text_does_not(
+    scratch: Scratch, world: World, tmp_path: Path
+) -> None:
+    """The fixture's diary correction and reading delete sent free text only (OTHER); a
+    status change here sends a code. ODM has them as ReasonForChange (valid against the
+    official XSD), Provenance as coded reasons; the free text reaches neither."""
+    why = "Moved away, said so on the phone to the nurse"
+    await participants.change_status(
+        uow=scratch.runtime.services.uow(),
+        ctx=caller(admin()),
+        participant_id=world.people[0].id,
+        status=ParticipantStatus.WITHDRAWN,
+        reason=why,
+        code="PARTICIPANT_CLARIFICATION",
+    )
+    for format in (ExportFormat.ODM, ExportFormat.FHIR):
+        job = await _export(scratch, world, format, tmp_path / format.value)
+        assert job.status is ExportStatus.DONE
+    odm = (tmp_path / "ODM" / "odm.xml").read_text()
+    xmlschema.XMLSchema(str(ODM_XSD)).validate(str(tmp_path / "ODM" / "odm.xml"))
+    assert "<ReasonForChange>PARTICIPANT_CLARIFICATION</ReasonForChange>" in odm
+    assert "<ReasonForChange>OTHER</ReasonForChange>" in odm  # the correction, the delete
+    lines = (tmp_path / "FHIR" / "Provenance.ndjson").read_text().splitlines()
+    reasons = [
+        c["code"]
+        for p in map(json.loads, lines)
+        for r in p.get("reason", [])
+        for c in r.get("coding", [])
+    ]
+    assert {"PARTICIPANT_CLARIFICATION", "OTHER"} <= set(reasons)
+    for line in lines:
+        get_fhir_model_class("Provenance").model_validate_json(line)
+    for folder in ("ODM", "FHIR"):
+        for path in (tmp_path / folder).iterdir():
+            text = path.read_text()
+            assert why not in text
+            assert CORRECTION_REASON not in text

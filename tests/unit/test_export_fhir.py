@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fhir.resources.R4B import get_fhir_model_class
 
 from domain.adverse_events import AdverseEventStatus
 from domain.devices import StoredReading
@@ -24,6 +25,8 @@ from domain.medications import MedicationStatus
 from domain.participants import ParticipantStatus
 from domain.readings import ReadingKind
 from infra.exports.fhir import RESOURCE_TYPES, Json, dumps, subject_resource_id, write_fhir
+from infra.exports.fhir.provenance import Targets
+from infra.exports.fhir.provenance import provenance as provenance_of
 from infra.exports.model import Event, Subject, WrittenFile
 from tests.export_sample import (
     COORDINATOR,
@@ -301,6 +304,37 @@ def test_medication_statements_are_the_recorded_ones_coded_with_ucum_doses(
     for written in sample.written:
         text = (sample.directory / written.name).read_text(encoding="utf-8")
         assert UNCONFIRMED_MEDICATION not in text, written.name
+
+
+def test_provenance_agents_are_pseudonymous_and_reasons_coded(sample: Export) -> None:
+    subject = sample.snapshot._subjects[0]
+    targets = Targets(subject)
+    staff = next(e for e in subject.events if e.actor_kind == "STAFF")
+    made = provenance_of(targets, dataclasses.replace(staff, reason_code="TRANSCRIPTION_ERROR"))
+    coded: dict[str, Any] = json.loads(dumps(made))
+    assert coded["reason"] == [
+        {
+            "coding": [
+                {
+                    "system": "urn:hearth:reason-for-change",
+                    "code": "TRANSCRIPTION_ERROR",
+                    "display": "Transcription error",
+                }
+            ]
+        }
+    ]
+    assert coded["agent"][0]["who"]["identifier"] == {
+        "system": "urn:hearth:staff-user",
+        "value": f"urn:uuid:{staff.actor_id}",
+    }
+    get_fhir_model_class("Provenance").model_validate(coded)
+    by_app = next(e for e in subject.events if e.actor_kind == "PARTICIPANT")
+    who = json.loads(dumps(provenance_of(targets, by_app)))["agent"][0]["who"]
+    assert who["identifier"] == {
+        "system": "urn:hearth:participant-app",
+        "value": subject.info.subject_id,
+    }
+    assert str(subject.info.id) not in json.dumps(who)  # the internal id never leaves
 
 
 def test_counts_per_file(sample: Export) -> None:
@@ -611,7 +645,13 @@ def test_provenance_one_per_event(extended: Export) -> None:
         assert provenance["recorded"] == event.recorded_at.isoformat()
         assert provenance["activity"]["text"] == event.action
         (agent,) = provenance["agent"]
-        assert set(agent["who"]) == {"display"}
+        # Named by a pseudonymous identifier as well as by role; every activity coded.
+        assert set(agent["who"]) == {"identifier", "display"}
+        assert provenance["activity"]["coding"][-1] == {
+            "system": "urn:hearth:activity",
+            "code": event.action,
+            "display": event.action.replace("_", " ").capitalize(),
+        }
         if event.reason is None:
             assert "reason" not in provenance
         else:
