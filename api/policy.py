@@ -79,6 +79,10 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "adverseEvents": guarded(Permission.PARTICIPANT_READ),
         "concomitantMedications": guarded(Permission.PARTICIPANT_READ),
         "protocolDeviations": guarded(Permission.PARTICIPANT_READ),
+        # On the event's scope: the participant's own receipts, staff's visible sites.
+        "inclusionProof": guarded(Permission.PARTICIPANT_READ),
+        "receiptLogKey": PUBLIC,  # a public key: checking a receipt needs no account
+        "pushApplicationServerKey": PUBLIC,  # the VAPID public key apps subscribe with
     },
     "Mutation": {
         "createStudy": guarded(Permission.STUDY_CREATE),
@@ -146,6 +150,10 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "recordDeviation": guarded(Permission.DATA_PROXY),
         "resolveDeviation": guarded(Permission.DATA_CORRECT),
         "reclassifyDeviation": guarded(Permission.DATA_CORRECT),
+        # The participant's app, about itself only.
+        "registerPushSubscription": guarded(Permission.DATA_SUBMIT),
+        "removePushSubscription": guarded(Permission.DATA_SUBMIT),
+        "acknowledgeNotification": guarded(Permission.DATA_SUBMIT),
     },
     "Study": _plain(
         "id", "code", "title", "createdAt", "status", "closedAt", "purgedAt", "retention"
@@ -165,6 +173,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "participants": guarded(Permission.PARTICIPANT_READ),
         "devices": guarded(Permission.SITE_READ),
         "compliance": guarded(Permission.PARTICIPANT_READ),
+        "notificationReceipts": guarded(Permission.PARTICIPANT_READ),
     },
     "Participant": _plain(
         "id",
@@ -189,6 +198,8 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "compliance": guarded(Permission.PARTICIPANT_READ),
         "readings": guarded(Permission.PARTICIPANT_READ),
         "readingSummaries": guarded(Permission.PARTICIPANT_READ),
+        "notificationReceipts": guarded(Permission.PARTICIPANT_READ),
+        "notificationPlan": guarded(Permission.PARTICIPANT_READ),
     },
     "Arm": _plain("id", "code", "name", "createdAt"),
     "VisitDefinition": _plain("id", "code", "name", "day", "windowBefore", "windowAfter", "modes"),
@@ -244,6 +255,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "version",
         "signatures",
         "consentSuperseded",
+        "receipt",
     )
     | {
         "freeText": guarded(Permission.IDENTIFIERS_READ),
@@ -470,5 +482,14 @@ CARRIERS = frozenset(
         "AdverseEventSuccess",
         "MedicationSuccess",
         "DeviationSuccess",
+        "Receipt",
+        "InclusionProof",
+        "NotificationReceipt",
+        "NotificationReceipts",
+        "NotificationPlan",
+        "PlannedReminder",
+        "PushSubscriptionSuccess",
+        "RemovePushSubscriptionSuccess",
+        "AcknowledgeNotificationSuccess",
     }
 )

@@ -33,8 +33,10 @@ from api.types.diaries import DiaryMutations, entry_by_id
 from api.types.enrolment import EnrolmentMutations
 from api.types.exports import ExportMutations, ExportQueries, export_by_id
 from api.types.medications import MedicationMutations, MedicationQueries, medication_by_id
+from api.types.notifications import NotificationMutations, NotificationQueries
 from api.types.participants import LifecycleMutations, ParticipantMutations, participant_by_id
 from api.types.quarantine import QuarantineMutations, QuarantineQueries
+from api.types.receipts import ReceiptQueries
 from api.types.retention import RetentionMutations
 from api.types.signatures import SignatureMutations
 from api.types.studies import StudyMutations, StudyQueries, site_by_id, study_by_id
@@ -58,6 +60,8 @@ class Query(
     AdverseEventQueries,
     MedicationQueries,
     DeviationQueries,
+    ReceiptQueries,
+    NotificationQueries,
 ):
     @strawberry.field(description="Any object by its global id; null if missing or not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -111,6 +115,7 @@ class Mutation(
     AdverseEventMutations,
     MedicationMutations,
     DeviationMutations,
+    NotificationMutations,
 ):
     pass
 

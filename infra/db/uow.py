@@ -26,6 +26,7 @@ from infra.db.diaries import SqlDiaryRepository
 from infra.db.enrolment import SqlEnrolmentRepository
 from infra.db.exports import SqlExportRepository
 from infra.db.medications import SqlMedicationRepository
+from infra.db.notifications import SqlNotificationRepository
 from infra.db.participants import SqlParticipantRepository
 from infra.db.questionnaires import SqlQuestionnaireRepository
 from infra.db.readings import SqlReadingRepository
@@ -156,6 +157,10 @@ class SqlUnitOfWork:
     @property
     def deviations(self) -> SqlDeviationRepository:
         return SqlDeviationRepository(self.session)
+
+    @property
+    def notifications(self) -> SqlNotificationRepository:
+        return SqlNotificationRepository(self.session, self.cipher)
 
     @property
     def trail(self) -> SqlAuditTrail:

@@ -1,7 +1,7 @@
 """clinical: concomitant medications and protocol deviations
 
-Revision ID: 0014_clinical
-Revises: 0013
+Revision ID: 0015_clinical
+Revises: 0014_reminders
 Create Date: 2026-12-03
 """
 
@@ -12,8 +12,8 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0014_clinical'
-down_revision: str | None = '0013'
+revision: str = '0015_clinical'
+down_revision: str | None = '0014_reminders'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
