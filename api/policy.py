@@ -77,6 +77,8 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "node": guarded(Permission.PARTICIPANT_READ),  # per type: the type's read permission
         "quarantinedReadings": guarded(Permission.PARTICIPANT_READ),  # on the site
         "adverseEvents": guarded(Permission.PARTICIPANT_READ),
+        "concomitantMedications": guarded(Permission.PARTICIPANT_READ),
+        "protocolDeviations": guarded(Permission.PARTICIPANT_READ),
         # On the event's scope: the participant's own receipts, staff's visible sites.
         "inclusionProof": guarded(Permission.PARTICIPANT_READ),
         "receiptLogKey": PUBLIC,  # a public key: checking a receipt needs no account
@@ -147,6 +149,13 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "deleteWebhookEndpoint": guarded(Permission.WEBHOOK_MANAGE),
         "rotateWebhookSecret": guarded(Permission.WEBHOOK_MANAGE),
         "replayWebhooks": guarded(Permission.WEBHOOK_MANAGE),
+        "reportMedication": guarded(Permission.DATA_SUBMIT),
+        "recordMedication": guarded(Permission.DATA_PROXY),
+        "confirmMedication": guarded(Permission.DATA_CORRECT),
+        "correctMedication": guarded(Permission.DATA_CORRECT),
+        "recordDeviation": guarded(Permission.DATA_PROXY),
+        "resolveDeviation": guarded(Permission.DATA_CORRECT),
+        "reclassifyDeviation": guarded(Permission.DATA_CORRECT),
         # The participant's app, about itself only.
         "registerPushSubscription": guarded(Permission.DATA_SUBMIT),
         "removePushSubscription": guarded(Permission.DATA_SUBMIT),
@@ -320,6 +329,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "action",
         "changes",
         "reason",
+        "reasonCode",
         "origin",
         "hash",
         "log",
@@ -370,6 +380,47 @@ FIELD_RULES["AdverseEvent"] = _plain(
     "participantId",
     "signatures",
 ) | {"description": guarded(Permission.IDENTIFIERS_READ)}
+
+FIELD_RULES["ProtocolDeviation"] = _plain(
+    "id",
+    "category",
+    "severity",
+    "term",
+    "occurredOn",
+    "source",
+    "triggerType",
+    "triggerId",
+    "status",
+    "resolution",
+    "detectedAt",
+    "resolvedAt",
+    "reasonCode",
+    "version",
+    "participantId",
+)
+
+FIELD_RULES["ConcomitantMedication"] = _plain(
+    "id",
+    "status",
+    "reportedByParticipant",
+    "reportedAt",
+    "recordedAt",
+    "reasonCode",
+    "version",
+    "name",
+    "drugCode",
+    "codedName",
+    "dose",
+    "doseUnit",
+    "route",
+    "frequency",
+    "start",
+    "end",
+    "ongoing",
+    "indication",
+    "participantId",
+    "signatures",
+)
 
 # Types that only carry what a guarded field returned: results, pages, values, tokens.
 CARRIERS = frozenset(
@@ -458,6 +509,8 @@ CARRIERS = frozenset(
         "WebhookEndpointSuccess",
         "DeleteWebhookEndpointSuccess",
         "ReplayWebhooksSuccess",
+        "MedicationSuccess",
+        "DeviationSuccess",
         "Receipt",
         "InclusionProof",
         "NotificationReceipt",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
@@ -27,10 +28,12 @@ from api.types.consent import ConsentMutations
 from api.types.contacts import ContactMutations, ContactQueries
 from api.types.data_queries import DataQueryMutations, DataQueryQueries, query_by_id
 from api.types.design import DesignMutations
+from api.types.deviations import DeviationMutations, DeviationQueries, deviation_by_id
 from api.types.devices import DeviceMutations, device_by_id
 from api.types.diaries import DiaryMutations, entry_by_id
 from api.types.enrolment import EnrolmentMutations
 from api.types.exports import ExportMutations, ExportQueries, export_by_id
+from api.types.medications import MedicationMutations, MedicationQueries, medication_by_id
 from api.types.notifications import NotificationMutations, NotificationQueries
 from api.types.participants import LifecycleMutations, ParticipantMutations, participant_by_id
 from api.types.quarantine import QuarantineMutations, QuarantineQueries
@@ -43,6 +46,25 @@ from api.types.visits import VisitMutations, VisitQueries, visit_by_id
 from api.types.webhooks import WebhookMutations, endpoint_by_id
 from domain.ids import DataQueryId, DeviceId, ParticipantId, SiteId, StudyId, UserId, VisitId
 from domain.pagination import MAX_PAGE_SIZE
+
+NodeLoader = Callable[[Info, uuid.UUID], Awaitable[Node | None]]
+# Every type `node(id:)` can return, by the type name in its global id; each loader checks
+# access itself and answers None for what is missing or not the caller's.
+_NODE_LOADERS: dict[str, NodeLoader] = {
+    "Study": lambda info, raw: study_by_id(info, StudyId(raw)),
+    "Site": lambda info, raw: site_by_id(info, SiteId(raw)),
+    "Participant": lambda info, raw: participant_by_id(info, ParticipantId(raw)),
+    "StaffUser": lambda info, raw: staff_user_by_id(info, UserId(raw)),
+    "Visit": lambda info, raw: visit_by_id(info, VisitId(raw)),
+    "DataQuery": lambda info, raw: query_by_id(info, DataQueryId(raw)),
+    "DiaryEntry": entry_by_id,
+    "Device": lambda info, raw: device_by_id(info, DeviceId(raw)),
+    "ExportJob": export_by_id,
+    "AdverseEvent": adverse_event_by_id,
+    "WebhookEndpoint": endpoint_by_id,
+    "ConcomitantMedication": medication_by_id,
+    "ProtocolDeviation": deviation_by_id,
+}
 
 
 @strawberry.type
@@ -57,35 +79,16 @@ class Query(
     AuthQueries,
     QuarantineQueries,
     AdverseEventQueries,
+    MedicationQueries,
+    DeviationQueries,
     ReceiptQueries,
     NotificationQueries,
 ):
     @strawberry.field(description="Any object by its global id; null if missing or not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, raw = from_global_id(id)
-        if type_name == "Study":
-            return await study_by_id(info, StudyId(raw))
-        if type_name == "Site":
-            return await site_by_id(info, SiteId(raw))
-        if type_name == "Participant":
-            return await participant_by_id(info, ParticipantId(raw))
-        if type_name == "StaffUser":
-            return await staff_user_by_id(info, UserId(raw))
-        if type_name == "Visit":
-            return await visit_by_id(info, VisitId(raw))
-        if type_name == "DataQuery":
-            return await query_by_id(info, DataQueryId(raw))
-        if type_name == "DiaryEntry":
-            return await entry_by_id(info, raw)
-        if type_name == "Device":
-            return await device_by_id(info, DeviceId(raw))
-        if type_name == "ExportJob":
-            return await export_by_id(info, raw)
-        if type_name == "AdverseEvent":
-            return await adverse_event_by_id(info, raw)
-        if type_name == "WebhookEndpoint":
-            return await endpoint_by_id(info, raw)
-        return None
+        load = _NODE_LOADERS.get(type_name)
+        return None if load is None else await load(info, raw)
 
 
 @strawberry.type
@@ -109,6 +112,8 @@ class Mutation(
     RetentionMutations,
     AdverseEventMutations,
     WebhookMutations,
+    MedicationMutations,
+    DeviationMutations,
     NotificationMutations,
 ):
     pass

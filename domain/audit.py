@@ -72,6 +72,8 @@ class Change:
     reason: str | None = None
     # A reason that is not personal data (e.g. a legal basis) stays readable after erasure.
     public_reason: bool = False
+    # The coded reason for change (domain/reason_codes.py): never personal, always readable.
+    reason_code: str | None = None
 
 
 def to_json(value: object) -> JsonValue:

@@ -4,8 +4,10 @@ beside it stays sealed and site-only."""
 
 from __future__ import annotations
 
+import dataclasses
 from enum import StrEnum
 
+from domain.audit import Change
 from domain.errors import Invalid
 
 
@@ -30,3 +32,17 @@ def reason_code(value: str | ReasonCode | None, allowed: tuple[ReasonCode, ...])
     if code not in allowed:
         raise Invalid("reason_code", f"Use one of {', '.join(allowed)}.")
     return code
+
+
+def given_or_other(
+    value: str | ReasonCode | None, allowed: tuple[ReasonCode, ...] = DEFAULT_REASON_CODES
+) -> ReasonCode:
+    """The code of a change whose free-text reason is required as before: a client from
+    before reason codes sends only the text, and its change counts as OTHER."""
+    return ReasonCode.OTHER if value is None else reason_code(value, allowed)
+
+
+def coded(change: Change, code: ReasonCode) -> Change:
+    """The change with its reason code: the log keeps it readable beside the reason's free
+    text (which stays sealed); monitors and every export see the code."""
+    return dataclasses.replace(change, reason_code=code.value)

@@ -71,6 +71,7 @@ class TrailEvent:
     fields: tuple[TrailField, ...]
     reason: TrailValue | None
     origin: dict[str, str | None] = field(default_factory=dict)
+    reason_code: str | None = None  # the coded reason for change, readable to every reader
     hash: str | None = None
     log: str = ""  # the log's name (its checkpoints' origin line)
     order: int = 0  # the order the event was written in, across all logs

@@ -27,9 +27,11 @@ from domain.adverse_events import (
 )
 from domain.consent import ConsentText, ConsentVersion
 from domain.design import Arm, ContactMode, VisitDefinition
+from domain.deviations import DeviationCategory, DeviationSeverity, ProtocolDeviation, from_visit
 from domain.devices import StoredReading
 from domain.diaries import DiaryEntry, EntryStatus
 from domain.ids import ArmId, DeviceId, ParticipantId, StudyId, VisitDefinitionId, VisitId
+from domain.medications import ConcomitantMedication, Frequency, MedicationDetails, Route
 from domain.participants import ParticipantStatus
 from domain.questionnaires import (
     Choice,
@@ -538,6 +540,8 @@ def sample_snapshot() -> SampleSnapshot:
                 reading_count=len(mine),
                 readings=_stream(mine),
                 adverse_events=_adverse_events(site, pid),
+                medications=_medications(site, pid),
+                deviations=_deviations(site, pid, (baseline, cancelled, week)),
             )
         )
     return SampleSnapshot(meta, subjects, readings)
@@ -594,6 +598,77 @@ def _adverse_events(site: Site, pid: uuid.UUID) -> tuple[AdverseEvent, ...]:
         now=T0 + timedelta(days=4),
     ).withheld()
     return (serious, ongoing, reported)
+
+
+def _medications(site: Site, pid: uuid.UUID) -> tuple[ConcomitantMedication, ...]:
+    """A coded medication the site recorded, one still taken the participant reported and
+    the site confirmed, and a report the site has not confirmed (no export carries it)."""
+    ids = {"study_id": StudyId(site.study_id), "site_id": site.id, "participant_id": pid}
+    staff = uuid.uuid4()
+    coded = ConcomitantMedication.recorded(
+        **ids,  # type: ignore[arg-type]
+        details=MedicationDetails(
+            name="Amoxicillin 500",
+            drug_code="000136010010",
+            coded_name="AMOXICILLIN",
+            dose="500",
+            dose_unit="mg",
+            route=Route.ORAL,
+            frequency=Frequency.TID,
+            start="2026-06-03",
+            end="2026-06-10",
+            indication="Pneumonia",
+        ),
+        by=staff,
+        now=T0 + timedelta(days=2),
+    )
+    told = MedicationDetails(
+        name="Ibuprofen", dose="2", dose_unit="{tbl}", start="2026-05", ongoing=True
+    )
+    reported = ConcomitantMedication.reported(
+        **ids,  # type: ignore[arg-type]
+        details=told,
+        now=T0 + timedelta(days=3),
+    )
+    confirmed = reported.confirmed(
+        dataclasses.replace(told, coded_name="IBUPROFEN", frequency=Frequency.PRN),
+        staff,
+        T0 + timedelta(days=4),
+    )
+    unconfirmed = ConcomitantMedication.reported(
+        **ids,  # type: ignore[arg-type]
+        details=MedicationDetails(name=UNCONFIRMED_MEDICATION, start="2026-06"),
+        now=T0 + timedelta(days=5),
+    )
+    return (coded, confirmed, unconfirmed)
+
+
+UNCONFIRMED_MEDICATION = "the green pills from my neighbour"
+
+
+def _deviations(
+    site: Site, pid: uuid.UUID, visits: Sequence[Visit]
+) -> tuple[ProtocolDeviation, ...]:
+    """One staff recorded and resolved; the two a visit completed out of its window and
+    without its assessments raises, as the visit service raises them."""
+    recorded = ProtocolDeviation.recorded(
+        study_id=StudyId(site.study_id),
+        site_id=site.id,
+        participant_id=ParticipantId(pid),
+        category=DeviationCategory.STUDY_PROCEDURE,
+        severity=DeviationSeverity.MINOR,
+        term="Blood pressure taken seated instead of supine",
+        occurred_on="2026-06",
+        by=uuid.uuid4(),
+        now=T0 + timedelta(days=1),
+    ).resolved("Site retrained", uuid.uuid4(), T0 + timedelta(days=2))
+    # The week-1 visit is scheduled out of its window: completed without its assessments, it
+    # raises both deviations.
+    week = next(v for v in visits if v.status is VisitStatus.SCHEDULED and v.out_of_window)
+    raised = from_visit(
+        week, week.completed(VisitOutcome.NOT_DONE, None, T0), T0 + timedelta(days=3)
+    )
+    return (recorded, *raised)
 
 
 def _stream(items: list[StoredReading]) -> Callable[[], AsyncIterator[StoredReading]]:

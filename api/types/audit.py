@@ -82,6 +82,10 @@ class AuditEvent:
     action: str
     changes: list[AuditFieldChange]
     reason: AuditValue | None
+    reason_code: str | None = strawberry.field(
+        description="The coded reason for change (e.g. TRANSCRIPTION_ERROR); the free-text "
+        "reason beside it stays sealed and site-only."
+    )
     origin: AuditOrigin
     hash: str | None = strawberry.field(
         description="SHA-256 chain hash (hex), once the event is in its log."
@@ -162,6 +166,7 @@ def _exposed(event: TrailEvent) -> AuditEvent:
             for f in event.fields
         ],
         reason=AuditValue.of(event.reason) if event.reason else None,
+        reason_code=event.reason_code,
         origin=AuditOrigin(
             request_id=event.origin.get("requestId"),
             app_version=event.origin.get("appVersion"),

@@ -14,6 +14,7 @@ from api.relay import from_global_id
 from api.types.participants import ParticipantType
 from domain.contacts import KEEP, ContactDetails, ContactField, Keep
 from domain.ids import ParticipantId, StudyId
+from domain.reason_codes import ReasonCode
 from domain.services import contacts as cases
 
 ContactFieldType = strawberry.enum(ContactField, name="ContactField")
@@ -74,6 +75,10 @@ class RedactParticipantContactInput:
     participant_id: strawberry.ID
     field: ContactField
     reason: str = strawberry.field(description="Why the value must go; logged with the redaction.")
+    reason_code: ReasonCode | None = strawberry.field(
+        default=None,
+        description="Why, coded (the study's list); OTHER when only the free text is sent.",
+    )
     replacement: str | None = strawberry.field(default=None, description="The correct value.")
 
 
@@ -159,6 +164,7 @@ class ContactMutations:
                 participant_id=_participant_id(input.participant_id),
                 field=ContactField(input.field),
                 reason=input.reason,
+                code=input.reason_code,
                 replacement=input.replacement,
             )
             return ContactSuccess(contact=expose(ContactDetailsType, contact))

@@ -19,6 +19,7 @@ from domain.diaries import Outcome
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.ids import DeviceId, ParticipantId, SiteId
 from domain.readings import ReadingKind
+from domain.reason_codes import ReasonCode
 from domain.records import ReadingFilter
 from domain.services import devices as cases
 from domain.services import readings as reading_cases
@@ -242,6 +243,10 @@ class SubmitReadingsInput:
 class DeleteReadingInput:
     reading_id: strawberry.ID
     reason: str
+    reason_code: ReasonCode | None = strawberry.field(
+        default=None,
+        description="Why, coded (the study's list); OTHER when only the free text is sent.",
+    )
 
 
 @strawberry.type
@@ -415,6 +420,7 @@ class DeviceMutations:
                 ctx=info.context.caller,
                 reading_id=from_global_id(input.reading_id, "Reading")[1],
                 reason=input.reason,
+                code=input.reason_code,
             )
             return DeleteReadingSuccess(reading=ReadingType.of(reading))
 

@@ -30,6 +30,7 @@ from domain.diaries import (
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.ids import ParticipantId, SiteId, StudyId
 from domain.questionnaires import Choice, Item, ItemType, PublishedQuestionnaire, QuestionnaireDraft
+from domain.reason_codes import ReasonCode
 from domain.schedules import Recurrence, Timeliness
 from domain.services import diaries as cases
 from domain.services import questionnaires as questionnaire_cases
@@ -392,6 +393,10 @@ class CorrectDiaryEntryInput:
     entry_id: strawberry.ID
     changes: JSON = strawberry.field(description="Item code -> new answer (null clears it).")
     reason: str
+    reason_code: ReasonCode | None = strawberry.field(
+        default=None,
+        description="Why, coded (the study's list); OTHER when only the free text is sent.",
+    )
 
 
 @strawberry.type
@@ -722,6 +727,7 @@ class DiaryMutations:
                 entry_id=from_global_id(input.entry_id, "DiaryEntry")[1],
                 changes=dict(input.changes),
                 reason=input.reason,
+                code=input.reason_code,
             )
             return CorrectDiaryEntrySuccess(entry=DiaryEntryType.of(entry))
 

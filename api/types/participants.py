@@ -15,6 +15,7 @@ from domain.ids import ParticipantId, SiteId
 from domain.pagination import Page
 from domain.participants import Participant, ParticipantStatus
 from domain.readings import ReadingKind
+from domain.reason_codes import ReasonCode
 from domain.records import ReadingFilter  # a GraphQL enum once api.types.devices is loaded
 from domain.services import participants as cases
 from domain.services import studies as study_cases
@@ -236,6 +237,10 @@ class ChangeParticipantStatusInput:
     participant_id: strawberry.ID
     status: ParticipantStatus
     reason: str = strawberry.field(description="Why; required, it goes into the audit trail.")
+    reason_code: ReasonCode | None = strawberry.field(
+        default=None,
+        description="Why, coded (the study's list); OTHER when only the free text is sent.",
+    )
     expected_version: int | None = strawberry.field(
         default=None, description="Fail with STALE_VERSION if the participant changed since."
     )
@@ -291,6 +296,7 @@ class ParticipantMutations:
                 ),
                 status=ParticipantStatus(input.status),
                 reason=input.reason,
+                code=input.reason_code,
                 expected_version=input.expected_version,
                 covers_collected_data=input.covers_collected_data,
             )

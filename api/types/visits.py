@@ -16,6 +16,7 @@ from api.types.signatures import SignatureType, signatures_of
 from domain.design import ContactMode
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.ids import ParticipantId, SiteId, VisitDefinitionId, VisitId
+from domain.reason_codes import ReasonCode
 from domain.records import VisitFilter
 from domain.services import visits as cases
 from domain.visits import UNCHANGED, Unchanged, Visit, VisitOutcome, VisitStatus
@@ -124,12 +125,20 @@ class RescheduleVisitInput:
         description="Leave out to keep the assignee; null removes them; an id reassigns.",
     )
     reason: str
+    reason_code: ReasonCode | None = strawberry.field(
+        default=None,
+        description="Why, coded (the study's list); OTHER when only the free text is sent.",
+    )
 
 
 @strawberry.input
 class CancelVisitInput:
     visit_id: strawberry.ID
     reason: str
+    reason_code: ReasonCode | None = strawberry.field(
+        default=None,
+        description="Why, coded (the study's list); OTHER when only the free text is sent.",
+    )
 
 
 @strawberry.input
@@ -254,6 +263,7 @@ class VisitMutations:
                 local_start=_local(input.local_start),
                 assignee_id=_new_assignee(input.assignee_id),
                 reason=input.reason,
+                code=input.reason_code,
             )
             return VisitSuccess(visit=expose(VisitType, visit))
 
@@ -267,6 +277,7 @@ class VisitMutations:
                 ctx=info.context.caller,
                 visit_id=_visit_id(input.visit_id),
                 reason=input.reason,
+                code=input.reason_code,
             )
             return VisitSuccess(visit=expose(VisitType, visit))
 

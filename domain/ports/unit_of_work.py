@@ -7,6 +7,7 @@ from typing import Protocol, Self
 
 from domain.audit import Change
 from domain.clock import Clock
+from domain.deviations import DeviationRepository
 from domain.outbox import Work
 from domain.ports.audit import AuditTrail, DataKeys
 from domain.ports.consent import ConsentRepository, SignatureRepository
@@ -66,6 +67,8 @@ class UnitOfWork(Protocol):
     def exports(self) -> ExportRepository: ...
     @property
     def keys(self) -> DataKeys: ...
+    @property
+    def deviations(self) -> DeviationRepository: ...
 
     def record(self, change: Change) -> None:
         """Queue an audit event; it is appended to the log in the same transaction at commit."""

@@ -13,6 +13,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.ids import ParticipantId, StudyId
 from domain.participants import Participant
 from domain.ports import UnitOfWork
+from domain.reason_codes import ReasonCode, coded, given_or_other
 from domain.services.participants import participant_scope
 
 
@@ -146,6 +147,7 @@ async def redact_contact(
     field: ContactField,
     reason: str,
     replacement: str | None = None,
+    code: ReasonCode | str | None = None,
 ) -> ContactDetails:
     """Remove a value entered by mistake, from the record and from the trail's sealed copies.
 
@@ -155,6 +157,7 @@ async def redact_contact(
     why = audit.normalise_reason(reason)
     if why is None:
         raise DomainError(ErrorCode.REASON_REQUIRED, "A redaction needs a reason.", field="reason")
+    why_code = given_or_other(code)  # OTHER when a client sends only the free text
     async with uow:
         participant = await _locked(uow, ctx, participant_id)
         grant = _writable(ctx, participant)
@@ -170,28 +173,27 @@ async def redact_contact(
         removed = await uow.trail.redact(
             current.ENTITY, participant_id, field.value, audit.to_json(mistaken)
         )
-        uow.record(
-            audit.Change(
-                entity_type=current.ENTITY,
-                entity_id=participant_id,
-                action="redacted",
-                fields=(
-                    audit.FieldChange(
-                        field.value,
-                        None,
-                        audit.to_json(getattr(corrected, field.value)),
-                        personal=True,
-                    ),
-                    # Which logged copies were cleared: verification accepts exactly these.
-                    audit.FieldChange("redacted_values", None, list(removed)),
+        redaction = audit.Change(
+            entity_type=current.ENTITY,
+            entity_id=participant_id,
+            action="redacted",
+            fields=(
+                audit.FieldChange(
+                    field.value,
+                    None,
+                    audit.to_json(getattr(corrected, field.value)),
+                    personal=True,
                 ),
-                actor=ctx.actor,
-                role=grant.role,
-                origin=ctx.origin,
-                subject=_subject(participant),
-                reason=why,
-            )
+                # Which logged copies were cleared: verification accepts exactly these.
+                audit.FieldChange("redacted_values", None, list(removed)),
+            ),
+            actor=ctx.actor,
+            role=grant.role,
+            origin=ctx.origin,
+            subject=_subject(participant),
+            reason=why,
         )
+        uow.record(coded(redaction, why_code))
         await uow.commit()
     return corrected
 

@@ -26,6 +26,7 @@ from domain.pagination import Page, PageRequest
 from domain.participants import Participant
 from domain.ports import UnitOfWork
 from domain.questionnaires import QuestionnaireVersion, validate_answers
+from domain.reason_codes import ReasonCode, coded, given_or_other
 from domain.schedules import Occurrence, Recurrence, Timeliness
 from domain.services import diary_intake as intake
 from domain.services.participants import participant_scope, require_current_consent
@@ -312,8 +313,10 @@ async def correct_entry(
     entry_id: uuid.UUID,
     changes: dict[str, object],
     reason: str,
+    code: ReasonCode | str | None = None,
 ) -> DiaryEntry:
-    """Site staff correct submitted answers through a data change request with a reason.
+    """Site staff correct submitted answers through a data change request with a reason
+    (and a reason code: OTHER when a client sends only the free text).
 
     Only the changed items are logged (old and new value); the entry's version goes up, so
     any signature on it shows as invalidated.
@@ -321,6 +324,7 @@ async def correct_entry(
     why = audit.normalise_reason(reason)
     if why is None:
         raise DomainError(ErrorCode.REASON_REQUIRED, "A correction needs a reason.", field="reason")
+    why_code = given_or_other(code)
     async with uow:
         found = await uow.diaries.get(entry_id)
         entry = access.visible(
@@ -360,26 +364,25 @@ async def correct_entry(
             )
         )
         personal = version.personal_items()
-        uow.record(
-            audit.Change(
-                entity_type=entry.ENTITY,
-                entity_id=entry.id,
-                action="corrected",
-                fields=tuple(
-                    audit.FieldChange(
-                        f"answers.{k}",
-                        audit.to_json(old.get(k)),
-                        audit.to_json(new.get(k)),
-                        personal=k in personal,
-                    )
-                    for k in changed
-                ),
-                actor=ctx.actor,
-                role=grant.role,
-                origin=ctx.origin,
-                subject=audit.Subject(entry.study_id, entry.site_id, entry.participant_id),
-                reason=why,
-            )
+        change = audit.Change(
+            entity_type=entry.ENTITY,
+            entity_id=entry.id,
+            action="corrected",
+            fields=tuple(
+                audit.FieldChange(
+                    f"answers.{k}",
+                    audit.to_json(old.get(k)),
+                    audit.to_json(new.get(k)),
+                    personal=k in personal,
+                )
+                for k in changed
+            ),
+            actor=ctx.actor,
+            role=grant.role,
+            origin=ctx.origin,
+            subject=audit.Subject(entry.study_id, entry.site_id, entry.participant_id),
+            reason=why,
         )
+        uow.record(coded(change, why_code))
         await uow.commit()
     return corrected

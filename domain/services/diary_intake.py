@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from domain import audit
 from domain.actors import Grant, RequestContext
+from domain.deviations import Trigger, consent_not_current
 from domain.device_time import skew_flag
 from domain.diaries import (
     Context,
@@ -34,6 +35,7 @@ from domain.ports import UnitOfWork
 from domain.questionnaires import validate_answers
 from domain.schedules import Occurrence, occurrences
 from domain.services import consent as consent_cases
+from domain.services.deviations import raise_automatic
 
 
 def _subject(p: Participant) -> audit.Subject:
@@ -235,6 +237,18 @@ async def _store(
                 raise DomainError(ErrorCode.STALE_VERSION, "The entry changed meanwhile; resend.")
             return replayed(existing, participant, entry.digest)
     uow.record(_entry_change(ctx, grant, participant, entry))
+    if entry.quarantine_code is EntryCode.CONSENT_SUPERSEDED:
+        # Completed when the consent the participant had signed was no longer current: a
+        # deviation, raised with the entry in its transaction.
+        deviation = consent_not_current(
+            study_id=participant.study_id,
+            site_id=participant.site_id,
+            participant_id=participant.id,
+            trigger=Trigger(entry.ENTITY, entry.id),
+            collected_on=entry.completed_at.date().isoformat(),
+            now=uow.clock.now(),
+        )
+        await raise_automatic(uow, ctx, grant, [deviation])
     if entry.status is EntryStatus.ACCEPTED:
         return ItemResult(entry.id, Outcome.ACCEPTED, flag, entry=entry)
     return ItemResult(entry.id, Outcome.QUARANTINED, entry.quarantine_code, entry=entry)

@@ -15,6 +15,7 @@ from domain.ids import ArmId, ParticipantId, SiteId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
 from domain.ports import UnitOfWork
+from domain.reason_codes import ReasonCode, coded, given_or_other
 from domain.schedules import ZoneChange
 from domain.services.studies import require_open, site_scope
 
@@ -73,8 +74,10 @@ async def change_status(
     reason: str | None,
     expected_version: int | None = None,
     covers_collected_data: bool = False,
+    code: ReasonCode | str | None = None,
 ) -> Participant:
-    """Complete or withdraw a participant; every change needs a reason.
+    """Complete or withdraw a participant; every change needs a reason, and carries a reason
+    code (OTHER when a client sends only the free text).
 
     Consent (signConsent) and enrolment in an arm (enrolInStudy) have their own use cases.
     A withdrawal keeps what the app collected before it, even when that arrives later, unless
@@ -87,6 +90,7 @@ async def change_status(
             "Only a withdrawal can cover data already collected.",
             field="covers_collected_data",
         )
+    why_code = given_or_other(code)
     async with uow:
         current = await uow.participants.get(participant_id)
         current = access.visible(
@@ -111,7 +115,7 @@ async def change_status(
             await uow.consents.add_withdrawal(withdrawal, changed.study_id)
             change = _with_scope(change, withdrawal)
         if change is not None:
-            uow.record(change)
+            uow.record(coded(change, why_code))
         await uow.commit()
     return changed
 

@@ -13,6 +13,8 @@ from datetime import date
 from domain import access, audit
 from domain.access import Permission, Scope
 from domain.actors import ActorKind, RequestContext, Role
+from domain.consent import CONSENT_SUPERSEDED
+from domain.deviations import Trigger, consent_not_current
 from domain.devices import DailySummary, StoredReading
 from domain.diaries import Outcome
 from domain.errors import DomainError, ErrorCode, Forbidden, NotFound, Unauthenticated
@@ -22,8 +24,10 @@ from domain.participants import Participant
 from domain.ports import UnitOfWork
 from domain.reading_intake import Intake, ItemOutcome, device_ids, settle, sort_items
 from domain.readings import ReadingKind
+from domain.reason_codes import ReasonCode, coded, given_or_other
 from domain.records import ReadingFilter
 from domain.services import consent as consent_cases
+from domain.services.deviations import raise_automatic
 from domain.services.participants import participant_scope
 from domain.services.studies import require_open
 
@@ -37,6 +41,9 @@ class Ingested:
 
     def count(self, outcome: Outcome) -> int:
         return sum(item.outcome is outcome for item in self.items)
+
+
+READING_BATCH = "ReadingBatch"  # what raised a deviation: one batch of readings
 
 
 async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object]) -> Ingested:
@@ -81,6 +88,18 @@ async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object
                 outcomes=final,
             )
             uow.record(change)
+            superseded = [r for r in kept if r.quarantine_code == CONSENT_SUPERSEDED]
+            if superseded:  # taken when the signed consent was no longer current
+                first = min(r.reading.effective_start for r in superseded)
+                deviation = consent_not_current(
+                    study_id=participant.study_id,
+                    site_id=participant.site_id,
+                    participant_id=participant.id,
+                    trigger=Trigger(READING_BATCH, batch_id),
+                    collected_on=first.date().isoformat(),
+                    now=uow.clock.now(),
+                )
+                await raise_automatic(uow, ctx, grant, [deviation])
         await uow.commit()
     return Ingested(batch_id, final)
 
@@ -196,14 +215,21 @@ async def daily(
 
 
 async def delete(
-    *, uow: UnitOfWork, ctx: RequestContext, reading_id: uuid.UUID, reason: str
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    reading_id: uuid.UUID,
+    reason: str,
+    code: ReasonCode | str | None = None,
 ) -> StoredReading:
-    """A logical delete by site staff: the row stays, flagged, with the reason and who did it."""
+    """A logical delete by site staff: the row stays, flagged, with the reason and who did it,
+    and the reason code (OTHER when a client sends only the free text)."""
     why = audit.normalise_reason(reason)
     if why is None:
         raise DomainError(
             ErrorCode.REASON_REQUIRED, "Deleting a reading needs a reason.", field="reason"
         )
+    why_code = given_or_other(code)
     async with uow:
         found = await uow.readings.get(reading_id)
         reading = access.visible(
@@ -213,18 +239,17 @@ async def delete(
         await require_open(uow, reading.study_id)
         deleted = reading.deleted(why, uow.clock.now())
         await uow.readings.update(deleted)
-        uow.record(
-            audit.Change(
-                entity_type=reading.ENTITY,
-                entity_id=reading.id,
-                action="deleted",
-                fields=(audit.FieldChange("deleted_at", None, audit.to_json(deleted.deleted_at)),),
-                actor=ctx.actor,
-                role=grant.role,
-                origin=ctx.origin,
-                subject=audit.Subject(reading.study_id, reading.site_id, reading.participant_id),
-                reason=why,
-            )
+        removal = audit.Change(
+            entity_type=reading.ENTITY,
+            entity_id=reading.id,
+            action="deleted",
+            fields=(audit.FieldChange("deleted_at", None, audit.to_json(deleted.deleted_at)),),
+            actor=ctx.actor,
+            role=grant.role,
+            origin=ctx.origin,
+            subject=audit.Subject(reading.study_id, reading.site_id, reading.participant_id),
+            reason=why,
         )
+        uow.record(coded(removal, why_code))
         await uow.commit()
     return deleted

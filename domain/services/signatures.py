@@ -17,7 +17,9 @@ from domain.services.auth import reauthenticate
 from domain.signatures import Meaning, Signature
 
 # What investigators may sign; consents are countersigned through their own use case.
-SIGNABLE = frozenset({"Visit", "DiaryEntry", "Participant", "AdverseEvent"})
+SIGNABLE = frozenset(
+    {"Visit", "DiaryEntry", "Participant", "AdverseEvent", "ConcomitantMedication"}
+)
 _STAFF_MEANINGS = frozenset(
     {Meaning.AUTHORSHIP, Meaning.REVIEW, Meaning.APPROVAL, Meaning.RESPONSIBILITY}
 )

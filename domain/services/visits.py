@@ -9,12 +9,15 @@ from domain import access, audit
 from domain.access import Permission
 from domain.actors import Actor, ActorKind, Grant, RequestContext
 from domain.design import ContactMode, VisitDefinition
+from domain.deviations import from_visit
 from domain.errors import DomainError, ErrorCode, Invalid, NotFound
 from domain.ids import ParticipantId, UserId, VisitDefinitionId, VisitId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant
 from domain.ports import UnitOfWork
+from domain.reason_codes import ReasonCode, coded, given_or_other
 from domain.records import VisitFilter
+from domain.services.deviations import raise_automatic
 from domain.services.participants import participant_scope
 from domain.visits import UNCHANGED, Unchanged, Visit, VisitOutcome
 
@@ -116,6 +119,7 @@ async def reschedule(
     local_start: datetime,
     reason: str,
     assignee_id: uuid.UUID | Unchanged | None = UNCHANGED,
+    code: ReasonCode | str | None = None,
 ) -> Visit:
     """Move a visit, with a reason. The assignee stays unless `assignee_id` is given (None
     removes them)."""
@@ -137,11 +141,27 @@ async def reschedule(
             reason=why,
         )
         return await _store(
-            uow, ctx, grant, before=visit, after=moved, action="rescheduled", reason=why
+            uow,
+            ctx,
+            grant,
+            before=visit,
+            after=moved,
+            action="rescheduled",
+            reason=why,
+            code=given_or_other(code),
         )
 
 
-async def cancel(*, uow: UnitOfWork, ctx: RequestContext, visit_id: VisitId, reason: str) -> Visit:
+async def cancel(
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    visit_id: VisitId,
+    reason: str,
+    code: ReasonCode | str | None = None,
+) -> Visit:
+    """A status change, with a reason and its code (OTHER when only the text is sent)."""
+    why_code = given_or_other(code)
     async with uow:
         visit, grant = await _managed(uow, ctx, visit_id)
         return await _store(
@@ -152,6 +172,7 @@ async def cancel(*, uow: UnitOfWork, ctx: RequestContext, visit_id: VisitId, rea
             after=visit.cancelled(),
             action="cancelled",
             reason=_required(reason),
+            code=why_code,
         )
 
 
@@ -187,13 +208,16 @@ async def _store(
     after: Visit,
     action: str,
     reason: str | None,
+    code: ReasonCode | None = None,
 ) -> Visit:
     await uow.visits.update(after)
     change = audit.updated(
         ctx, grant, before, after, _subject(before), action=action, reason=reason
     )
     if change is not None:
-        uow.record(change)
+        uow.record(change if code is None else coded(change, code))
+    # Out of window, assessments not done: raised with the visit, in its transaction.
+    await raise_automatic(uow, ctx, grant, from_visit(before, after, uow.clock.now()))
     await uow.commit()
     return after
 

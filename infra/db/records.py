@@ -22,6 +22,8 @@ class SqlRecordLocator:
             "DiaryEntry": uow.diaries.get,
             "Reading": uow.readings.get,
             "AdverseEvent": uow.adverse_events.get,
+            "ConcomitantMedication": uow.medications.get,
+            "ProtocolDeviation": uow.deviations.get,
         }
 
     def register(self, record_type: str, finder: Callable[[uuid.UUID], Awaitable[Any]]) -> None:

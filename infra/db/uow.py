@@ -20,10 +20,12 @@ from infra.db.contacts import SqlContactRepository
 from infra.db.data_keys import DataKeyAdmin, DataKeyStore, FieldCipher
 from infra.db.data_queries import SqlDataQueryRepository
 from infra.db.design import SqlDesignRepository
+from infra.db.deviations import SqlDeviationRepository
 from infra.db.devices import SqlDeviceRepository
 from infra.db.diaries import SqlDiaryRepository
 from infra.db.enrolment import SqlEnrolmentRepository
 from infra.db.exports import SqlExportRepository
+from infra.db.medications import SqlMedicationRepository
 from infra.db.notifications import SqlNotificationRepository
 from infra.db.participants import SqlParticipantRepository
 from infra.db.questionnaires import SqlQuestionnaireRepository
@@ -152,6 +154,14 @@ class SqlUnitOfWork:
     @property
     def webhooks(self) -> SqlWebhookRepository:
         return SqlWebhookRepository(self.session, self.cipher)
+
+    @property
+    def medications(self) -> SqlMedicationRepository:
+        return SqlMedicationRepository(self.session)
+
+    @property
+    def deviations(self) -> SqlDeviationRepository:
+        return SqlDeviationRepository(self.session)
 
     @property
     def notifications(self) -> SqlNotificationRepository:

@@ -173,8 +173,9 @@ def _event(row: Any) -> TrailEvent:
             for f in row["fields"]
         ),
         reason=None
-        if reason is None
+        if reason is None or not ({"text", "sealed"} & set(reason))
         else (TrailValue(ValueState.PLAIN, reason["text"]) if "text" in reason else _WITHHELD),
+        reason_code=(reason or {}).get("code"),
         origin=row["origin"],
         hash=row["hash"].hex() if row["hash"] is not None else None,
         log=Log(row["installation"], row["log_id"]).origin,

@@ -82,7 +82,9 @@ class EventLogWriter:
             "entity_id": change.entity_id,
             "action": change.action,
             "fields": [draft.field(f) for f in change.fields],
-            "reason": draft.reason(change.reason, public=change.public_reason),
+            "reason": draft.reason(
+                change.reason, public=change.public_reason, code=change.reason_code
+            ),
             "origin": {
                 "requestId": origin.request_id,
                 "appVersion": origin.app_version,
@@ -121,13 +123,17 @@ class _Draft:
             entry[side] = self._commit(change.field, side, value)
         return entry
 
-    def reason(self, reason: str | None, *, public: bool) -> dict[str, Any] | None:
+    def reason(
+        self, reason: str | None, *, public: bool, code: str | None = None
+    ) -> dict[str, Any] | None:
         # Reasons are free text; when they concern a data subject they are sealed like answers.
+        # The reason code beside it is not personal: it stays readable.
+        coded = {"code": code} if code is not None else {}
         if reason is None:
-            return None
+            return coded or None
         if self.owner is None or public:
-            return {"text": reason}
-        return {"sealed": self._commit(REASON_FIELD, "new", reason)}
+            return {"text": reason, **coded}
+        return {"sealed": self._commit(REASON_FIELD, "new", reason), **coded}
 
     def _commit(self, field: str, side: str, value: Any) -> str | None:
         if value is None:

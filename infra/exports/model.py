@@ -20,8 +20,10 @@ from typing import Protocol
 from domain.adverse_events import AdverseEvent
 from domain.consent import ConsentVersion
 from domain.design import Arm, VisitDefinition
+from domain.deviations import ProtocolDeviation
 from domain.devices import StoredReading
 from domain.diaries import DiaryEntry
+from domain.medications import ConcomitantMedication
 from domain.participants import ParticipantStatus
 from domain.questionnaires import PublishedQuestionnaire
 from domain.schedules import ZoneChange, zone_at
@@ -75,6 +77,7 @@ class Event:
     changes: tuple[Change, ...]
     reason: str | None  # the snapshot never fills it: reasons are free text (writers support it)
     device_time: datetime | None = None  # the device's clock, when the change came from one
+    reason_code: str | None = None  # the coded reason for change: never personal, exported
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,8 @@ class Subject:
     rows: Batches | None = None  # the same readings as text rows, when the snapshot has them
     # By report time; `description` (the participant's own words) is always None here.
     adverse_events: tuple[AdverseEvent, ...] = ()
+    medications: tuple[ConcomitantMedication, ...] = ()  # by report time
+    deviations: tuple[ProtocolDeviation, ...] = ()  # by detection time
 
     def reading_batches(self) -> AsyncIterator[Sequence[ReadingRow]]:
         """The readings, in order, as batches of rows: the writers' hot path."""

@@ -56,7 +56,7 @@ from infra.db.tables import (
 from infra.db.visits import visit_from_row
 from infra.eventlog.integrator import held
 from infra.eventlog.logs import Log, log_of
-from infra.exports.clinical import adverse_events_of
+from infra.exports.clinical import adverse_events_of, deviations_of, medications_of
 from infra.exports.model import (
     Change,
     Event,
@@ -213,6 +213,8 @@ class SqlSnapshot:
             readings=self._readings(pid),
             rows=self._reading_rows(pid),
             adverse_events=tuple(await adverse_events_of(self._session, pid)),
+            medications=tuple(await medications_of(self._session, pid)),
+            deviations=tuple(await deviations_of(self._session, pid)),
         )
 
     async def _age(self, row: Any) -> int | None:
@@ -392,7 +394,17 @@ def _event(row: Any) -> Event:
         # export says that a change had a reason in the log, never what it says.
         reason=None,
         device_time=datetime.fromisoformat(device_time) if device_time else None,
+        reason_code=_reason_code(row),
     )
+
+
+def _reason_code(row: Any) -> str | None:
+    """The coded reason for change: kept beside the reason in the log, or (adverse events,
+    medications, deviations) logged as the `reason_code` field of the change."""
+    code = (row.reason or {}).get("code")
+    if code is None:
+        code = next((f.get("new") for f in row.fields if f.get("field") == "reason_code"), None)
+    return str(code) if code is not None else None
 
 
 def _change(entry: dict[str, Any]) -> Change:

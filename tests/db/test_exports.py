@@ -20,12 +20,27 @@ from fhir.resources.R4B import get_fhir_model_class
 from api import app
 from domain.actors import Actor, ActorKind, Grant, Role
 from domain.adverse_events import AdverseEventDetails, Seriousness
+from domain.deviations import DeviationCategory, DeviationSeverity
 from domain.errors import DomainError, ErrorCode
 from domain.exports import ExportFormat, ExportJob, ExportStatus
+from domain.medications import Frequency, MedicationDetails, Route
 from domain.pagination import PageRequest
+from domain.participants import ParticipantStatus
 from domain.readings import ReadingKind
-from domain.services import adverse_events, contacts, devices, exports, quarantine, readings, trail
+from domain.services import (
+    adverse_events,
+    contacts,
+    devices,
+    exports,
+    participants,
+    quarantine,
+    readings,
+    trail,
+)
+from domain.services import deviations as deviation_cases
+from domain.services import medications as medication_cases
 from domain.services.adverse_events import ClinicalUnitOfWork
+from domain.services.medications import MedicationUnitOfWork
 from domain.trail import TrailQuery
 from infra.crypto import signing
 from infra.exports import engine as export_engine
@@ -403,3 +418,118 @@ async def test_adverse_events_the_site_recorded_are_in_sdtm_ae_and_fhir(
     (line,) = (tmp_path / "FHIR" / "AdverseEvent.ndjson").read_text().splitlines()
     get_fhir_model_class("AdverseEvent").model_validate_json(line)
     assert json.loads(line)["event"]["coding"][0]["code"] == "10035664"
+
+
+async def test_medications_the_site_recorded_are_in_sdtm_cm_and_fhir(
+    scratch: Scratch, world: World, tmp_path: Path
+) -> None:
+    """The snapshot reads concomitant medications from the database; CM.csv, cm.json and
+    MedicationStatement.ndjson carry what the site recorded, SUPPCM the WHODrug code."""
+    details = MedicationDetails(
+        name="Metformin",
+        drug_code="000209010010",
+        coded_name="METFORMIN",
+        dose="850",
+        dose_unit="mg",
+        route=Route.ORAL,
+        frequency=Frequency.BID,
+        start="2025",
+        ongoing=True,
+        indication="Type 2 diabetes",
+    )
+    await medication_cases.record(
+        uow=cast(MedicationUnitOfWork, scratch.runtime.services.uow()),
+        ctx=caller(world.coordinator),
+        participant_id=world.people[0].id,
+        details=details,
+    )
+    for format in (ExportFormat.SDTM, ExportFormat.DATASET_JSON, ExportFormat.FHIR):
+        job = await _export(scratch, world, format, tmp_path / format.value)
+        assert job.status is ExportStatus.DONE
+    with (tmp_path / "SDTM" / "CM.csv").open(newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert row["USUBJID"].endswith(world.people[0].subject_id)
+    assert (row["CMTRT"], row["CMDECOD"], row["CMDOSE"], row["CMDOSU"]) == (
+        "Metformin",
+        "METFORMIN",
+        "850",
+        "mg",
+    )
+    assert (row["CMSTDTC"], row["CMENRF"], row["CMDOSFRQ"]) == ("2025", "ONGOING", "BID")
+    with (tmp_path / "SDTM" / "SUPPCM.csv").open(newline="") as handle:
+        supp = {r["QNAM"]: r["QVAL"] for r in csv.DictReader(handle)}
+    assert supp["CMDRGCD"] == "000209010010"
+    cm_json = json.loads((tmp_path / "DATASET_JSON" / "cm.json").read_text())
+    assert len(cm_json["rows"]) == 1
+    (line,) = (tmp_path / "FHIR" / "MedicationStatement.ndjson").read_text().splitlines()
+    resource = get_fhir_model_class("MedicationStatement").model_validate_json(line)
+    assert resource.model_dump()["status"] == "active"
+    assert json.loads(line)["medicationCodeableConcept"]["coding"][0]["code"] == "000209010010"
+
+
+async def test_deviations_are_in_sdtm_dv_with_suppdv(
+    scratch: Scratch, world: World, tmp_path: Path
+) -> None:
+    await deviation_cases.record(
+        uow=scratch.runtime.services.uow(),
+        ctx=caller(world.coordinator),
+        participant_id=world.people[0].id,
+        category=DeviationCategory.ELIGIBILITY,
+        severity=DeviationSeverity.CRITICAL,
+        term="Enrolled with an excluded condition",
+        occurred_on="2026-06-02",
+    )
+    for format in (ExportFormat.SDTM, ExportFormat.DATASET_JSON):
+        job = await _export(scratch, world, format, tmp_path / format.value)
+        assert job.status is ExportStatus.DONE
+    with (tmp_path / "SDTM" / "DV.csv").open(newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert (row["DVTERM"], row["DVCAT"], row["DVSTDTC"]) == (
+        "Enrolled with an excluded condition",
+        "ELIGIBILITY CRITERIA",
+        "2026-06-02",
+    )
+    with (tmp_path / "SDTM" / "SUPPDV.csv").open(newline="") as handle:
+        supp = {r["QNAM"]: r["QVAL"] for r in csv.DictReader(handle)}
+    assert (supp["DVSEV"], supp["DVSRC"], supp["DVSTAT"]) == ("CRITICAL", "STAFF", "OPEN")
+    dv_json = json.loads((tmp_path / "DATASET_JSON" / "dv.json").read_text())
+    assert len(dv_json["rows"]) == 1
+
+
+async def test_reason_codes_reach_odm_and_fhir_provenance_and_the_free_text_does_not(
+    scratch: Scratch, world: World, tmp_path: Path
+) -> None:
+    """The fixture's diary correction and reading delete sent free text only (OTHER); a
+    status change here sends a code. ODM has them as ReasonForChange (valid against the
+    official XSD), Provenance as coded reasons; the free text reaches neither."""
+    why = "Moved away, said so on the phone to the nurse"
+    await participants.change_status(
+        uow=scratch.runtime.services.uow(),
+        ctx=caller(admin()),
+        participant_id=world.people[0].id,
+        status=ParticipantStatus.WITHDRAWN,
+        reason=why,
+        code="PARTICIPANT_CLARIFICATION",
+    )
+    for format in (ExportFormat.ODM, ExportFormat.FHIR):
+        job = await _export(scratch, world, format, tmp_path / format.value)
+        assert job.status is ExportStatus.DONE
+    odm = (tmp_path / "ODM" / "odm.xml").read_text()
+    xmlschema.XMLSchema(str(ODM_XSD)).validate(str(tmp_path / "ODM" / "odm.xml"))
+    assert "<ReasonForChange>PARTICIPANT_CLARIFICATION</ReasonForChange>" in odm
+    assert "<ReasonForChange>OTHER</ReasonForChange>" in odm  # the correction, the delete
+    lines = (tmp_path / "FHIR" / "Provenance.ndjson").read_text().splitlines()
+    reasons = [
+        c["code"]
+        for p in map(json.loads, lines)
+        for r in p.get("reason", [])
+        for c in r.get("coding", [])
+    ]
+    assert {"PARTICIPANT_CLARIFICATION", "OTHER"} <= set(reasons)
+    for line in lines:
+        get_fhir_model_class("Provenance").model_validate_json(line)
+    for folder in ("ODM", "FHIR"):
+        for path in (tmp_path / folder).iterdir():
+            text = path.read_text()
+            assert why not in text
+            assert CORRECTION_REASON not in text

@@ -740,7 +740,105 @@ async def f_adverse_event_words(w: World, who: str, target: str) -> bool:
     return _data(body, "node", "description") is not None and not _denied(body)
 
 
+# --- concomitant medications ---------------------------------------------------------------
+
+CM_RESULT = "__typename ... on MedicationSuccess { medication { id version } } ... on MutationError { code }"
+CM = {"name": "Paracetamol", "dose": "500", "doseUnit": "mg", "start": "2026-06", "ongoing": True}
+CM_REPORT = f"mutation($p: ID!, $m: MedicationInput!) {{ reportMedication(input: {{participantId: $p, medication: $m}}) {{ {CM_RESULT} }} }}"
+CM_RECORD = f"mutation($p: ID!, $m: MedicationInput!) {{ recordMedication(input: {{participantId: $p, medication: $m}}) {{ {CM_RESULT} }} }}"
+CM_CONFIRM = f"mutation($a: ID!, $v: Int!, $m: MedicationInput!) {{ confirmMedication(input: {{medicationId: $a, version: $v, medication: $m}}) {{ {CM_RESULT} }} }}"
+CM_CORRECT = f"mutation($a: ID!, $v: Int!, $m: MedicationInput!) {{ correctMedication(input: {{medicationId: $a, version: $v, medication: $m, reasonCode: TRANSCRIPTION_ERROR}}) {{ {CM_RESULT} }} }}"
+
+
+async def _reported_medication(w: World, target: str) -> dict[str, Any]:
+    body = await w.gql(AE_APPS[target], CM_REPORT, p=w.places[target].gid, m=CM)
+    medication: dict[str, Any] = body["data"]["reportMedication"]["medication"]
+    return medication
+
+
+async def q_medications(w: World, who: str, target: str) -> bool:
+    await _reported_medication(w, target)
+    query = "query($p: ID!) { concomitantMedications(participantId: $p) { id } }"
+    body = await w.gql(who, query, p=w.places[target].gid)
+    return bool(_data(body, "concomitantMedications")) and not _denied(body)
+
+
+async def m_report_medication(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, CM_REPORT, p=w.places[target].gid, m=CM)
+    return _mutation("reportMedication")(body)
+
+
+async def m_record_medication(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, CM_RECORD, p=w.places[target].gid, m=CM)
+    return _mutation("recordMedication")(body)
+
+
+async def m_confirm_medication(w: World, who: str, target: str) -> bool:
+    made = await _reported_medication(w, target)
+    body = await w.gql(who, CM_CONFIRM, a=made["id"], v=made["version"], m=CM)
+    return _mutation("confirmMedication")(body)
+
+
+async def m_correct_medication(w: World, who: str, target: str) -> bool:
+    made = await _reported_medication(w, target)
+    confirmed = await w.gql(
+        AE_SITE_STAFF[target], CM_CONFIRM, a=made["id"], v=made["version"], m=CM
+    )
+    made = confirmed["data"]["confirmMedication"]["medication"]
+    body = await w.gql(who, CM_CORRECT, a=made["id"], v=made["version"], m={**CM, "dose": "1000"})
+    return _mutation("correctMedication")(body)
+
+
+# --- protocol deviations -------------------------------------------------------------------
+
+DV_RESULT = (
+    "__typename ... on DeviationSuccess { deviation { id version } } ... on MutationError { code }"
+)
+DV_RECORD = f'mutation($p: ID!) {{ recordDeviation(input: {{participantId: $p, category: OTHER, severity: MINOR, term: "Diary reminder sent late"}}) {{ {DV_RESULT} }} }}'
+DV_RESOLVE = f'mutation($d: ID!, $v: Int!) {{ resolveDeviation(input: {{deviationId: $d, version: $v, resolution: "Reminder settings fixed"}}) {{ {DV_RESULT} }} }}'
+DV_RECLASSIFY = f"mutation($d: ID!, $v: Int!) {{ reclassifyDeviation(input: {{deviationId: $d, version: $v, category: STUDY_PROCEDURE, severity: MAJOR, reasonCode: OTHER}}) {{ {DV_RESULT} }} }}"
+
+
+async def _recorded_deviation(w: World, target: str) -> dict[str, Any]:
+    body = await w.gql(AE_SITE_STAFF[target], DV_RECORD, p=w.places[target].gid)
+    deviation: dict[str, Any] = body["data"]["recordDeviation"]["deviation"]
+    return deviation
+
+
+async def q_deviations(w: World, who: str, target: str) -> bool:
+    await _recorded_deviation(w, target)
+    query = "query($p: ID!) { protocolDeviations(participantId: $p) { id } }"
+    body = await w.gql(who, query, p=w.places[target].gid)
+    return bool(_data(body, "protocolDeviations")) and not _denied(body)
+
+
+async def m_record_deviation(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, DV_RECORD, p=w.places[target].gid)
+    return _mutation("recordDeviation")(body)
+
+
+async def m_resolve_deviation(w: World, who: str, target: str) -> bool:
+    made = await _recorded_deviation(w, target)
+    body = await w.gql(who, DV_RESOLVE, d=made["id"], v=made["version"])
+    return _mutation("resolveDeviation")(body)
+
+
+async def m_reclassify_deviation(w: World, who: str, target: str) -> bool:
+    made = await _recorded_deviation(w, target)
+    body = await w.gql(who, DV_RECLASSIFY, d=made["id"], v=made["version"])
+    return _mutation("reclassifyDeviation")(body)
+
+
 CASES: dict[str, Case] = {
+    "Query.protocolDeviations": Case(PEOPLE, q_deviations),
+    "Mutation.recordDeviation": Case(PEOPLE, m_record_deviation),
+    "Mutation.resolveDeviation": Case(PEOPLE, m_resolve_deviation),
+    "Mutation.reclassifyDeviation": Case(PEOPLE, m_reclassify_deviation),
+    "Query.concomitantMedications": Case(PEOPLE, q_medications),
+    "Mutation.reportMedication": Case(PEOPLE, m_report_medication),
+    "Mutation.recordMedication": Case(PEOPLE, m_record_medication),
+    "Mutation.confirmMedication": Case(PEOPLE, m_confirm_medication),
+    "Mutation.correctMedication": Case(PEOPLE, m_correct_medication),
     "Query.adverseEvents": Case(PEOPLE, q_adverse_events),
     "Mutation.reportAdverseEvent": Case(PEOPLE, m_report_adverse_event),
     "Mutation.recordAdverseEvent": Case(PEOPLE, m_record_adverse_event),

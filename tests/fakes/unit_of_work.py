@@ -11,6 +11,7 @@ from tests.fakes.audit import FakeKeys, FakeTrail
 from tests.fakes.clock import FakeClock
 from tests.fakes.consent import FakeConsents, FakeSignatures
 from tests.fakes.contacts import FakeContacts
+from tests.fakes.deviations import FakeDeviations
 from tests.fakes.devices import FakeDevices, FakeReadings
 from tests.fakes.diaries import FakeDiaries, FakeQuestionnaires
 from tests.fakes.enrolment import FakeEnrolment
@@ -46,6 +47,7 @@ class FakeUnitOfWork:
         self.readings = FakeReadings()
         self.trail = FakeTrail()
         self.keys = FakeKeys()
+        self.deviations = FakeDeviations()
         self.events: list[Change] = []
         self.commits = 0
         self.enqueued: list[Work] = []  # work handed to the worker by committed changes

@@ -28,9 +28,16 @@ import xmlschema
 from infra.exports.datasetjson import write_dataset_json
 from infra.exports.sdtm import ALL, SdtmDialect, write_sdtm
 from infra.exports.sdtm.variables import MAX_LABEL, MAX_TEXT
-from tests.export_sample import PARTICIPANT_WORDS, SampleSnapshot, sample_snapshot
+from tests.export_sample import (
+    PARTICIPANT_WORDS,
+    UNCONFIRMED_MEDICATION,
+    SampleSnapshot,
+    sample_snapshot,
+)
 
 HERE = Path(__file__).resolve().parents[1]
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
 DEFINE_NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
 # Variables of the SDTM v2.0 general observation classes that SDTMIG lets a domain add: where
 # they go (after which IG variable) and their role.
@@ -192,6 +199,70 @@ def test_adverse_events_are_the_site_recorded_ones_without_the_participants_word
     assert ongoing["AEENRF"] == "ONGOING"
     for path in sdtm.iterdir():
         assert PARTICIPANT_WORDS not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_medications_are_the_site_recorded_ones_with_their_codes_in_suppcm(sdtm: Path) -> None:
+    cm = [r for r in _rows(sdtm / "CM.csv") if r["USUBJID"].endswith("K7Q2-9XHD")]
+    assert [r["CMSEQ"] for r in cm] == ["1", "2"]  # the unconfirmed report stays out
+    coded, confirmed = cm
+    assert (coded["CMTRT"], coded["CMDECOD"], coded["CMINDC"]) == (
+        "Amoxicillin 500",
+        "AMOXICILLIN",
+        "Pneumonia",
+    )
+    assert (coded["CMDOSE"], coded["CMDOSU"], coded["CMDOSFRQ"], coded["CMROUTE"]) == (
+        "500",
+        "mg",
+        "TID",
+        "ORAL",
+    )
+    assert (coded["CMSTDTC"], coded["CMENDTC"], coded["CMENRF"]) == ("2026-06-03", "2026-06-10", "")
+    assert coded["CMSTDY"].lstrip("-").isdigit()
+    assert coded["CMENDY"].lstrip("-").isdigit()
+    assert (confirmed["CMDOSU"], confirmed["CMDOSFRQ"], confirmed["CMENRF"]) == (
+        "TABLET",
+        "PRN",
+        "ONGOING",
+    )
+    assert (confirmed["CMSTDTC"], confirmed["CMSTDY"]) == ("2026-05", "")
+    supp = [r for r in _rows(sdtm / "SUPPCM.csv") if r["USUBJID"] == coded["USUBJID"]]
+    found = {(r["IDVARVAL"], r["QNAM"]): r["QVAL"] for r in supp}
+    assert found[("1", "CMDRGCD")] == "000136010010"
+    assert (found[("1", "CMUCUM")], found[("2", "CMUCUM")]) == ("mg", "{tbl}")
+    assert (found[("1", "CMRPTBY")], found[("2", "CMRPTBY")]) == ("SITE", "PARTICIPANT")
+    assert {r["IDVAR"] for r in supp} == {"CMSEQ"}
+    for path in sdtm.iterdir():
+        assert UNCONFIRMED_MEDICATION not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_deviations_recorded_and_raised_with_severity_and_resolution_in_suppdv(
+    sdtm: Path,
+) -> None:
+    dv = [r for r in _rows(sdtm / "DV.csv") if r["USUBJID"].endswith("K7Q2-9XHD")]
+    assert [r["DVSEQ"] for r in dv] == ["1", "2", "3"]
+    assert [r["DVCAT"] for r in dv] == [
+        "STUDY PROCEDURE",
+        "VISIT OUT OF WINDOW",
+        "MISSED ASSESSMENT",
+    ]
+    assert dv[0]["DVTERM"] == "Blood pressure taken seated instead of supine"
+    assert dv[0]["DVSTDTC"] == "2026-06"
+    assert DATE.match(dv[1]["DVSTDTC"])
+    supp = [r for r in _rows(sdtm / "SUPPDV.csv") if r["USUBJID"] == dv[0]["USUBJID"]]
+    found = {(r["IDVARVAL"], r["QNAM"]): r["QVAL"] for r in supp}
+    assert (found[("1", "DVSEV")], found[("1", "DVSRC")], found[("1", "DVSTAT")]) == (
+        "MINOR",
+        "STAFF",
+        "RESOLVED",
+    )
+    assert found[("1", "DVRESOL")] == "Site retrained"
+    assert DATETIME.match(found[("1", "DVRESDTC")])
+    assert (found[("2", "DVSRC")], found[("3", "DVSEV")], found[("3", "DVSTAT")]) == (
+        "AUTOMATIC",
+        "MAJOR",
+        "OPEN",
+    )
+    assert ("2", "DVRESOL") not in found
 
 
 # -- define.xml ------------------------------------------------------------------------------

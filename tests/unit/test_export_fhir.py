@@ -16,18 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fhir.resources.R4B import get_fhir_model_class
 
 from domain.adverse_events import AdverseEventStatus
 from domain.devices import StoredReading
 from domain.diaries import EntryStatus
+from domain.medications import MedicationStatus
 from domain.participants import ParticipantStatus
 from domain.readings import ReadingKind
 from infra.exports.fhir import RESOURCE_TYPES, Json, dumps, subject_resource_id, write_fhir
+from infra.exports.fhir.provenance import Targets
+from infra.exports.fhir.provenance import provenance as provenance_of
 from infra.exports.model import Event, Subject, WrittenFile
 from tests.export_sample import (
     COORDINATOR,
     PARTICIPANT_WORDS,
     T0,
+    UNCONFIRMED_MEDICATION,
     SampleSnapshot,
     sample_snapshot,
 )
@@ -269,6 +274,69 @@ def test_adverse_events_are_the_recorded_ones_without_the_participants_words(
         assert PARTICIPANT_WORDS not in text, written.name
 
 
+def test_medication_statements_are_the_recorded_ones_coded_with_ucum_doses(
+    sample: Export,
+) -> None:
+    path = sample.directory / "MedicationStatement.ndjson"
+    found = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    names = {m["medicationCodeableConcept"]["text"] for m in found}
+    assert names == {"Amoxicillin 500", "Ibuprofen"}
+    coded = next(m for m in found if m["medicationCodeableConcept"]["text"] == "Amoxicillin 500")
+    assert coded["medicationCodeableConcept"]["coding"] == [
+        {"system": "urn:hearth:whodrug", "code": "000136010010", "display": "AMOXICILLIN"}
+    ]
+    assert coded["status"] == "completed"
+    assert coded["effectivePeriod"] == {"start": "2026-06-03", "end": "2026-06-10"}
+    dosage = coded["dosage"][0]
+    assert dosage["doseAndRate"][0]["doseQuantity"] == {
+        "value": 500,
+        "unit": "mg",
+        "system": UCUM,
+        "code": "mg",
+    }
+    assert dosage["timing"]["code"]["coding"][0]["code"] == "TID"
+    assert coded["reasonCode"] == [{"text": "Pneumonia"}]
+    ongoing = next(m for m in found if m["medicationCodeableConcept"]["text"] == "Ibuprofen")
+    assert ongoing["status"] == "active"
+    assert "effectivePeriod" not in ongoing  # its start, 2026-05, is partial: SDTM keeps it
+    assert ongoing["dosage"][0]["asNeededBoolean"] is True
+    assert ongoing["informationSource"] == {"display": "Participant"}
+    for written in sample.written:
+        text = (sample.directory / written.name).read_text(encoding="utf-8")
+        assert UNCONFIRMED_MEDICATION not in text, written.name
+
+
+def test_provenance_agents_are_pseudonymous_and_reasons_coded(sample: Export) -> None:
+    subject = sample.snapshot._subjects[0]
+    targets = Targets(subject)
+    staff = next(e for e in subject.events if e.actor_kind == "STAFF")
+    made = provenance_of(targets, dataclasses.replace(staff, reason_code="TRANSCRIPTION_ERROR"))
+    coded: dict[str, Any] = json.loads(dumps(made))
+    assert coded["reason"] == [
+        {
+            "coding": [
+                {
+                    "system": "urn:hearth:reason-for-change",
+                    "code": "TRANSCRIPTION_ERROR",
+                    "display": "Transcription error",
+                }
+            ]
+        }
+    ]
+    assert coded["agent"][0]["who"]["identifier"] == {
+        "system": "urn:hearth:staff-user",
+        "value": f"urn:uuid:{staff.actor_id}",
+    }
+    get_fhir_model_class("Provenance").model_validate(coded)
+    by_app = next(e for e in subject.events if e.actor_kind == "PARTICIPANT")
+    who = json.loads(dumps(provenance_of(targets, by_app)))["agent"][0]["who"]
+    assert who["identifier"] == {
+        "system": "urn:hearth:participant-app",
+        "value": subject.info.subject_id,
+    }
+    assert str(subject.info.id) not in json.dumps(who)  # the internal id never leaves
+
+
 def test_counts_per_file(sample: Export) -> None:
     rows = {w.name.removesuffix(".ndjson"): w.rows for w in sample.written}
     subjects = sample.snapshot._subjects
@@ -283,6 +351,9 @@ def test_counts_per_file(sample: Export) -> None:
         "Provenance": sum(len(s.events) for s in subjects),
         "AdverseEvent": sum(
             e.status is AdverseEventStatus.RECORDED for s in subjects for e in s.adverse_events
+        ),
+        "MedicationStatement": sum(
+            m.status is MedicationStatus.RECORDED for s in subjects for m in s.medications
         ),
     }
 
@@ -574,7 +645,13 @@ def test_provenance_one_per_event(extended: Export) -> None:
         assert provenance["recorded"] == event.recorded_at.isoformat()
         assert provenance["activity"]["text"] == event.action
         (agent,) = provenance["agent"]
-        assert set(agent["who"]) == {"display"}
+        # Named by a pseudonymous identifier as well as by role; every activity coded.
+        assert set(agent["who"]) == {"identifier", "display"}
+        assert provenance["activity"]["coding"][-1] == {
+            "system": "urn:hearth:activity",
+            "code": event.action,
+            "display": event.action.replace("_", " ").capitalize(),
+        }
         if event.reason is None:
             assert "reason" not in provenance
         else:

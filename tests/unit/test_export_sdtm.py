@@ -50,7 +50,21 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2})?$")  # SDTM dates without a day (or month)
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}:\d{2}$")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
-DATA = ("DM", "DS", "SV", "QS", "VS", "AE", "SUPPSV", "SUPPQS", "SUPPVS")
+DATA = (
+    "DM",
+    "DS",
+    "SV",
+    "QS",
+    "VS",
+    "AE",
+    "CM",
+    "DV",
+    "SUPPSV",
+    "SUPPQS",
+    "SUPPVS",
+    "SUPPCM",
+    "SUPPDV",
+)
 FILES = ("define.csv", "codes.csv", *(f"{name}.csv" for name in DATA))  # and define.xml
 
 Rows = list[dict[str, str]]

@@ -12,6 +12,7 @@ import pytest
 
 from domain.actors import Actor, ActorKind, Grant, Origin, RequestContext, Role
 from domain.consent import ConsentText, ConsentVersion
+from domain.deviations import DeviationCategory, DeviationSeverity, DeviationSource, Trigger
 from domain.devices import ReadingStatus
 from domain.diaries import EntryCode, ItemResult, LatePolicy, Outcome, Submission
 from domain.errors import DomainError, ErrorCode
@@ -120,6 +121,30 @@ async def _world() -> World:
         uow=uow, ctx=staff, participant_id=person.id, arm_id=arm.id
     )
     return World(uow, enrolled, me, staff, schedule.id, v1)
+
+
+async def test_an_entry_completed_under_a_consent_no_longer_current_raises_a_deviation_once() -> (
+    None
+):
+    w = await _world()
+    w.at(START + timedelta(days=1, hours=8))  # v2 published on day 1, 16:00 Berlin
+    await w.publish("de")
+    w.at(START + timedelta(days=3))
+    before = w.entry(0, START + timedelta(hours=1, minutes=10))  # under v1, while current
+    after = w.entry(2, START + timedelta(days=2, hours=1, minutes=10))  # after v2 was out
+    _, held = await w.submit(before, after)
+    assert held.code is EntryCode.CONSENT_SUPERSEDED
+    (deviation,) = w.uow.deviations.rows.values()
+    assert (deviation.category, deviation.severity, deviation.source) == (
+        DeviationCategory.CONSENT,
+        DeviationSeverity.MAJOR,
+        DeviationSource.AUTOMATIC,
+    )
+    assert deviation.trigger == Trigger("DiaryEntry", held.client_id)
+    assert deviation.occurred_on == "2026-05-06"
+    assert w.uow.events[-1].action == "raised"
+    await w.submit(before, after)  # the phone resends: duplicates raise nothing more
+    assert len(w.uow.deviations.rows) == 1
 
 
 async def test_an_offline_backlog_is_judged_by_the_consent_in_force_when_it_was_completed() -> None:

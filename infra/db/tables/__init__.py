@@ -3,7 +3,7 @@
 from infra.db.tables.audit import AuditChainRow, AuditEventRow, PendingEventRow
 from infra.db.tables.base import Base
 from infra.db.tables.checkpoints import CheckpointRow
-from infra.db.tables.clinical import AdverseEventRow
+from infra.db.tables.clinical import AdverseEventRow, DeviationRow, MedicationRow
 from infra.db.tables.consent import ConsentRow, ConsentVersionRow, SignatureRow, WithdrawalRow
 from infra.db.tables.contacts import ContactRow
 from infra.db.tables.design import ArmRow, VisitDefinitionRow
@@ -43,6 +43,7 @@ __all__ = [
     "DataChangeRequestRow",
     "DataKeyRow",
     "DataQueryRow",
+    "DeviationRow",
     "DeviceAssignmentRow",
     "DeviceRow",
     "DiaryEntryRow",
@@ -51,6 +52,7 @@ __all__ = [
     "ExportJobRow",
     "InstallationKeyRow",
     "InstallationRow",
+    "MedicationRow",
     "NotificationRow",
     "ParticipantRow",
     "ParticipantZoneRow",

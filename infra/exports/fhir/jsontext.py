@@ -25,6 +25,7 @@ RESOURCE_TYPES = (
     "Consent",
     "Provenance",
     "AdverseEvent",
+    "MedicationStatement",
 )
 
 UCUM = "http://unitsofmeasure.org"

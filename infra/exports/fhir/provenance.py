@@ -11,6 +11,7 @@ from infra.exports.fhir.jsontext import (
     DATA_OPERATION_SYSTEM,
     PARTICIPANT_TYPE_SYSTEM,
     SIGNATURE_SYSTEM,
+    Json,
     JsonObject,
     coding,
     concept,
@@ -20,6 +21,12 @@ from infra.exports.fhir.jsontext import (
     uuid_uri,
 )
 from infra.exports.model import Event, RecordSignature, Subject
+
+REASON_SYSTEM = "urn:hearth:reason-for-change"
+ACTIVITY_SYSTEM = "urn:hearth:activity"
+STAFF_SYSTEM = "urn:hearth:staff-user"
+PARTICIPANT_APP_SYSTEM = "urn:hearth:participant-app"
+SYSTEM_AGENT_SYSTEM = "urn:hearth:system"
 
 _DATA_OPERATION = {
     "created": ("CREATE", "create"),
@@ -57,6 +64,7 @@ class Targets:
         info = subject.info
         self._withheld = withheld or set()  # readings not exported (quarantined, rejected)
         self._participant = info.id
+        self.subject_id = info.subject_id  # pseudonymous: names the participant's app
         self.research_subject = f"ResearchSubject/{subject_resource_id(info.subject_id)}"
         self._exported: dict[tuple[str, uuid.UUID], str] = {}
         for visit in subject.visits:
@@ -104,10 +112,15 @@ def provenance(targets: Targets, event: Event) -> JsonObject:
     if event.device_time is not None:
         resource["occurredDateTime"] = instant(event.device_time)
     resource["recorded"] = instant(event.recorded_at)
+    reasons: list[Json] = []
+    if event.reason_code:
+        reasons.append(concept(REASON_SYSTEM, event.reason_code, _display(event.reason_code)))
     if event.reason:
-        resource["reason"] = [{"text": event.reason}]
+        reasons.append({"text": event.reason})
+    if reasons:
+        resource["reason"] = reasons
     resource["activity"] = _activity(event.action)
-    resource["agent"] = [_agent(event)]
+    resource["agent"] = [_agent(event, targets.subject_id)]
     signature = (
         targets.signatures.get(event.entity_id) if event.entity_type == "Signature" else None
     )
@@ -116,12 +129,19 @@ def provenance(targets: Targets, event: Event) -> JsonObject:
     return resource
 
 
+def _display(code: str) -> str:
+    return code.replace("_", " ").capitalize()
+
+
 def _activity(action: str) -> JsonObject:
+    """Every activity coded: Hearth's own action code, and the HL7 data operation when one
+    fits."""
+    own = coding(ACTIVITY_SYSTEM, action, _display(action))
     operation = _DATA_OPERATION.get(action)
     if operation is None:
-        return {"text": action}
+        return {"coding": [own], "text": action}
     code, display = operation
-    return {"coding": [coding(DATA_OPERATION_SYSTEM, code, display)], "text": action}
+    return {"coding": [coding(DATA_OPERATION_SYSTEM, code, display), own], "text": action}
 
 
 def _who(event: Event) -> str:
@@ -132,9 +152,18 @@ def _who(event: Event) -> str:
     return event.actor_role.replace("_", " ").capitalize()
 
 
-def _agent(event: Event) -> JsonObject:
+def _agent(event: Event, subject_id: str) -> JsonObject:
+    """Who acted, by a pseudonymous identifier as well as by role: a staff user's account id,
+    the participant's app by the subject's pseudonymous id, or Hearth itself."""
     kind = "performer" if event.actor_kind == "SYSTEM" else "author"
-    return {"type": concept(PARTICIPANT_TYPE_SYSTEM, kind), "who": {"display": _who(event)}}
+    if event.actor_kind == "PARTICIPANT":
+        identifier = {"system": PARTICIPANT_APP_SYSTEM, "value": subject_id}
+    elif event.actor_kind == "SYSTEM" or event.actor_id is None:
+        identifier = {"system": SYSTEM_AGENT_SYSTEM, "value": "hearth"}
+    else:
+        identifier = {"system": STAFF_SYSTEM, "value": uuid_uri(event.actor_id)}
+    who: JsonObject = {"identifier": dict(identifier), "display": _who(event)}
+    return {"type": concept(PARTICIPANT_TYPE_SYSTEM, kind), "who": who}
 
 
 def _signature_type(meaning: str) -> tuple[str, str]:

@@ -8,6 +8,8 @@ from pathlib import Path
 from domain.diaries import EntryStatus
 from infra.exports.fhir.adverse_events import adverse_event, exported
 from infra.exports.fhir.jsontext import RESOURCE_TYPES, JsonObject, dumps
+from infra.exports.fhir.medications import exported as medication_exported
+from infra.exports.fhir.medications import medication_statement
 from infra.exports.fhir.observations import Observations
 from infra.exports.fhir.provenance import Targets, provenance
 from infra.exports.fhir.records import appointment, consent, questionnaire_response
@@ -100,3 +102,6 @@ def _write_subject_records(study: Study, files: Files, subject: Subject) -> None
     for event in subject.adverse_events:
         if exported(event):
             files.resource(adverse_event(study, subject.info, event))
+    for medication in subject.medications:
+        if medication_exported(medication):
+            files.resource(medication_statement(study, subject.info, medication))

@@ -109,9 +109,9 @@ class SubjectAudit:
             return ""
         found = self._records.get(event.id)
         if found is None:
-            reason = (
-                f"<ReasonForChange>{esc(event.reason)}</ReasonForChange>" if event.reason else ""
-            )
+            # The coded reason for change; free text, when a writer is given it, follows it.
+            why = " ".join(r for r in (event.reason_code, event.reason) if r)
+            reason = f"<ReasonForChange>{esc(why)}</ReasonForChange>" if why else ""
             found = (
                 f'<AuditRecord><UserRef UserOID="{self.actor(event.actor_kind, event.actor_id)}"/>'
                 f'<LocationRef LocationOID="{self.location(event.site_id)}"/>'

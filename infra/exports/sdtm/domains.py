@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from infra.exports.sdtm.ae import AdverseEvents
+from infra.exports.sdtm.cm import ConcomitantMedications
 from infra.exports.sdtm.dm import Demographics
 from infra.exports.sdtm.domain import Domain
 from infra.exports.sdtm.ds import Disposition
+from infra.exports.sdtm.dv import ProtocolDeviations
 from infra.exports.sdtm.qs import Questionnaires
 from infra.exports.sdtm.sv import SubjectVisits
 from infra.exports.sdtm.vs import VitalSigns
@@ -17,4 +19,6 @@ DOMAINS: tuple[Domain, ...] = (
     Questionnaires(),
     VitalSigns(),
     AdverseEvents(),
+    ConcomitantMedications(),
+    ProtocolDeviations(),
 )

@@ -1,7 +1,7 @@
 """webhooks: endpoints (secrets sealed), deliveries and every try
 
-Revision ID: 0014_webhooks
-Revises: 0014_reminders (main's; was 0013 before main took it)
+Revision ID: 0015_webhooks
+Revises: 0014_reminders
 Create Date: 2026-12-03
 """
 
@@ -12,8 +12,8 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0014_webhooks'
-down_revision: str | None = '0014_reminders'
+revision: str = "0015_webhooks"
+down_revision: str | None = "0014_reminders"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,79 @@
+"""Coded reasons for change over GraphQL: a reschedule and a cancellation carry the code a
+client sends, or OTHER when an older client sends only the free text; monitors see the code
+in the audit trail, the free text stays sealed and site-only; an unknown code is refused."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from api.relay import from_global_id
+from api.settings import Settings
+from domain.actors import Grant, Role
+from domain.ids import SiteId, StudyId
+from tests.e2e.conftest import PASSWORD, create_user
+from tests.e2e.trial import LOGIN, AppTrial, build_app_trial
+
+DEFINE = 'mutation($s: ID!) { createVisitDefinition(input: {studyId: $s, code: "RC", name: "Week 1", day: 7, windowBefore: 1, windowAfter: 1, modes: [VIDEO]}) { ... on CreateVisitDefinitionSuccess { visitDefinition { id } } } }'
+SCHEDULE = 'mutation($p: ID!, $d: ID!) { scheduleVisit(input: {participantId: $p, visitDefinitionId: $d, mode: VIDEO, localStart: "2026-06-17T10:00"}) { ... on VisitSuccess { visit { id } } } }'
+MOVE_CODED = 'mutation($v: ID!) { rescheduleVisit(input: {visitId: $v, localStart: "2026-06-18T10:00", reason: "She asked for Thursday", reasonCode: PARTICIPANT_CLARIFICATION}) { __typename ... on MutationError { code } } }'
+MOVE_TEXT_ONLY = 'mutation($v: ID!) { rescheduleVisit(input: {visitId: $v, localStart: "2026-06-17T11:00", reason: "Nurse late"}) { __typename ... on MutationError { code } } }'
+MOVE_BAD = 'mutation($v: ID!) { rescheduleVisit(input: {visitId: $v, localStart: "2026-06-17T12:00", reason: "x", reasonCode: BECAUSE}) { __typename } }'
+CANCEL = 'mutation($v: ID!) { cancelVisit(input: {visitId: $v, reason: "Tablet broken", reasonCode: DEVICE_ERROR}) { __typename ... on MutationError { code } } }'
+TRAIL = "query($id: String!) { auditTrail(filter: {entityId: $id}) { edges { node { action reasonCode reason { state value } } } } }"
+
+
+@pytest.fixture(scope="module")
+async def trial(app: Starlette, settings: Settings) -> AsyncIterator[AppTrial]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hearth.test") as http:
+        yield await build_app_trial(http, settings)
+
+
+async def _monitor(trial: AppTrial, settings: Settings) -> str:
+    study = StudyId(from_global_id(trial.study, "Study")[1])
+    site = SiteId(from_global_id(trial.site, "Site")[1])
+    email = await create_user(settings, (Grant(Role.MONITOR, study, site),))
+    body = await trial.gql(None, LOGIN, e=email, p=PASSWORD)
+    token: str = body["data"]["login"]["accessToken"]
+    return token
+
+
+def _events(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e["node"] for e in body["data"]["auditTrail"]["edges"]]
+
+
+async def test_codes_go_with_every_change_and_the_free_text_stays_site_only(
+    trial: AppTrial, settings: Settings
+) -> None:
+    defined = await trial.gql(trial.admin, DEFINE, s=trial.study)
+    definition = defined["data"]["createVisitDefinition"]["visitDefinition"]["id"]
+    made = await trial.gql(trial.coordinator, SCHEDULE, p=trial.participant, d=definition)
+    visit = made["data"]["scheduleVisit"]["visit"]["id"]
+
+    for mutation in (MOVE_CODED, MOVE_TEXT_ONLY, CANCEL):
+        body = await trial.gql(trial.coordinator, mutation, v=visit)
+        name = next(iter(body["data"]))
+        assert body["data"][name]["__typename"] == "VisitSuccess", body
+    refused = await trial.gql(trial.coordinator, MOVE_BAD, v=visit)
+    assert "errors" in refused  # not one of the study's codes
+
+    entity = str(from_global_id(visit)[1])
+    monitor = _events(await trial.gql(await _monitor(trial, settings), TRAIL, id=entity))
+    assert [(e["action"], e["reasonCode"]) for e in monitor] == [
+        ("created", None),
+        ("rescheduled", "PARTICIPANT_CLARIFICATION"),
+        ("rescheduled", "OTHER"),  # an older client: free text only
+        ("cancelled", "DEVICE_ERROR"),
+    ]
+    assert all(e["reason"] is None or e["reason"]["state"] == "WITHHELD" for e in monitor)
+    site = _events(await trial.gql(trial.coordinator, TRAIL, id=entity))
+    assert [e["reason"]["value"] for e in site[1:]] == [
+        "She asked for Thursday",
+        "Nurse late",
+        "Tablet broken",
+    ]
