@@ -11,7 +11,7 @@ from domain.ids import (
     UserId,
 )
 from domain.pagination import Page, PageRequest
-from domain.sessions import RefreshRecord, RevokeReason, Session
+from domain.sessions import Caller, RefreshRecord, RevokeReason, Session
 from domain.users import StaffUser
 
 
@@ -72,3 +72,10 @@ class SessionRepository(Protocol):
         ...
 
     async def active(self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime) -> bool: ...
+
+    async def caller(
+        self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime
+    ) -> Caller | None:
+        """The subject of a live session (not revoked, not expired, this subject's) with
+        what authorises them now, in one read; None if the session is not live."""
+        ...

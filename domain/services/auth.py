@@ -302,19 +302,15 @@ async def change_password(
 async def resolve_actor(*, uow: UnitOfWork, claims: TokenClaims) -> Actor:
     """The actor behind a verified token; session and grants read fresh: revocation is immediate."""
     async with uow:
-        if not await uow.sessions.active(claims.session_id, claims.subject, uow.clock.now()):
-            raise Unauthenticated
-        if claims.kind is ActorKind.STAFF:
-            grants = await uow.users.active_grants(UserId(claims.subject))
-            if grants is None:
-                raise Unauthenticated
-            return Actor(ActorKind.STAFF, claims.subject, grants, claims.session_id)
-        if claims.kind is ActorKind.PARTICIPANT:
-            participant = await uow.participants.get(ParticipantId(claims.subject))
-            if participant is None or participant.erased_at is not None:
-                raise Unauthenticated
-            grant = Grant(Role.PARTICIPANT, participant.study_id, participant.site_id)
-            return Actor(ActorKind.PARTICIPANT, participant.id, (grant,), claims.session_id)
+        caller = await uow.sessions.caller(claims.session_id, claims.subject, uow.clock.now())
+    if caller is None or caller.kind is not claims.kind:
+        raise Unauthenticated
+    if caller.kind is ActorKind.STAFF and caller.grants is not None:
+        return Actor(ActorKind.STAFF, claims.subject, caller.grants, claims.session_id)
+    if caller.kind is ActorKind.PARTICIPANT and caller.placement is not None:
+        study_id, site_id = caller.placement
+        grant = Grant(Role.PARTICIPANT, study_id, site_id)
+        return Actor(ActorKind.PARTICIPANT, claims.subject, (grant,), claims.session_id)
     raise Unauthenticated
 
 

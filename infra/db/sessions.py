@@ -6,16 +6,27 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.actors import ActorKind
+from domain.actors import ActorKind, Grant, Role
 from domain.clock import Clock
-from domain.sessions import RefreshRecord, RevokeReason, Session
-from infra.db.tables import RefreshTokenRow, SessionRow
+from domain.ids import SiteId, StudyId
+from domain.sessions import Caller, RefreshRecord, RevokeReason, Session
+from domain.users import UserStatus
+from infra.db.tables import (
+    ParticipantRow,
+    RefreshTokenRow,
+    SessionRow,
+    StaffGrantRow,
+    StaffUserRow,
+)
 
 _SESSIONS = SessionRow.__table__  # type: ignore[attr-defined]
 _TOKENS = RefreshTokenRow.__table__  # type: ignore[attr-defined]
+_USERS = StaffUserRow.__table__  # type: ignore[attr-defined]
+_GRANTS = StaffGrantRow.__table__  # type: ignore[attr-defined]
+_PARTICIPANTS = ParticipantRow.__table__  # type: ignore[attr-defined]
 
 
 def _session(row: Any) -> Session:
@@ -117,6 +128,54 @@ class SqlSessionRepository:
         )
         return len(result.all())
 
+    async def caller(
+        self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime
+    ) -> Caller | None:
+        # One statement on every authenticated request: the live session, and its staff
+        # user with their grants (one row a grant) or its participant.
+        s, u, g, p = _SESSIONS, _USERS, _GRANTS, _PARTICIPANTS
+        joined = (
+            s.outerjoin(
+                u, and_(s.c.subject_kind == ActorKind.STAFF.value, u.c.id == s.c.subject_id)
+            )
+            .outerjoin(g, g.c.user_id == u.c.id)
+            .outerjoin(
+                p, and_(s.c.subject_kind == ActorKind.PARTICIPANT.value, p.c.id == s.c.subject_id)
+            )
+        )
+        query = (
+            select(
+                s.c.subject_kind,
+                u.c.status,
+                g.c.role,
+                g.c.study_id,
+                g.c.site_id,
+                p.c.study_id.label("participant_study"),
+                p.c.site_id.label("participant_site"),
+                p.c.erased_at,
+            )
+            .select_from(joined)
+            .where(
+                s.c.id == session_id,
+                s.c.subject_id == subject_id,
+                s.c.revoked_at.is_(None),
+                s.c.expires_at > now,
+            )
+        )
+        rows = (await self._db.execute(query)).all()
+        if not rows:
+            return None
+        first = rows[0]
+        kind = ActorKind(first.subject_kind)
+        if kind is ActorKind.STAFF:
+            active = first.status == UserStatus.ACTIVE.value
+            grants = tuple(_grant(r) for r in rows if r.role is not None)
+            return Caller(kind, grants=grants if active else None)
+        if first.participant_study is None or first.erased_at is not None:
+            return Caller(kind)
+        placement = (StudyId(first.participant_study), SiteId(first.participant_site))
+        return Caller(kind, placement=placement)
+
     async def active(self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime) -> bool:
         query = select(_SESSIONS.c.id).where(
             _SESSIONS.c.id == session_id,
@@ -125,3 +184,11 @@ class SqlSessionRepository:
             _SESSIONS.c.expires_at > now,
         )
         return (await self._db.execute(query)).first() is not None
+
+
+def _grant(row: Any) -> Grant:
+    return Grant(
+        role=Role(row.role),
+        study_id=StudyId(row.study_id) if row.study_id else None,
+        site_id=SiteId(row.site_id) if row.site_id else None,
+    )
