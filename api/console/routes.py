@@ -85,7 +85,9 @@ class Console:
             return None
         try:
             claims = self.services.tokens.verify_access(token)
-            actor = await auth_cases.resolve_actor(uow=self.services.uow(), claims=claims)
+            actor = await auth_cases.identify(
+                callers=self.services.callers, clock=self.services.clock, claims=claims
+            )
         except (Unauthenticated, DomainError):
             return None
         if actor.kind is not ActorKind.STAFF:

@@ -46,6 +46,16 @@ class UserRepository(Protocol):
         ...
 
 
+class CallerLookup(Protocol):
+    """Who calls, on every authenticated request: one read, outside any unit of work."""
+
+    async def caller(
+        self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime
+    ) -> Caller | None:
+        """As `SessionRepository.caller`, read as of now (committed changes only)."""
+        ...
+
+
 class SessionRepository(Protocol):
     async def add(self, session: Session) -> None: ...
     async def add_refresh(

@@ -9,11 +9,10 @@ from typing import Any
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.actors import ActorKind, Grant, Role
+from domain.actors import ActorKind
 from domain.clock import Clock
-from domain.ids import SiteId, StudyId
 from domain.sessions import Caller, RefreshRecord, RevokeReason, Session
-from domain.users import UserStatus
+from infra.db.callers import caller_of
 from infra.db.tables import (
     ParticipantRow,
     RefreshTokenRow,
@@ -162,19 +161,7 @@ class SqlSessionRepository:
                 s.c.expires_at > now,
             )
         )
-        rows = (await self._db.execute(query)).all()
-        if not rows:
-            return None
-        first = rows[0]
-        kind = ActorKind(first.subject_kind)
-        if kind is ActorKind.STAFF:
-            active = first.status == UserStatus.ACTIVE.value
-            grants = tuple(_grant(r) for r in rows if r.role is not None)
-            return Caller(kind, grants=grants if active else None)
-        if first.participant_study is None or first.erased_at is not None:
-            return Caller(kind)
-        placement = (StudyId(first.participant_study), SiteId(first.participant_site))
-        return Caller(kind, placement=placement)
+        return caller_of(list((await self._db.execute(query)).mappings().all()))
 
     async def active(self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime) -> bool:
         query = select(_SESSIONS.c.id).where(
@@ -184,11 +171,3 @@ class SqlSessionRepository:
             _SESSIONS.c.expires_at > now,
         )
         return (await self._db.execute(query)).first() is not None
-
-
-def _grant(row: Any) -> Grant:
-    return Grant(
-        role=Role(row.role),
-        study_id=StudyId(row.study_id) if row.study_id else None,
-        site_id=SiteId(row.site_id) if row.site_id else None,
-    )
