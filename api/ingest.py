@@ -21,6 +21,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.answers import OrjsonResponse
 from api.http import authenticate, refused
 from api.limits import RateLimited, check_writes
 from api.relay import to_global_id
@@ -95,7 +96,7 @@ class ReadingUpload:
             return refusal.response()
         except DomainError as error:
             return _Refusal(400, error.code.value, error.message).response()
-        return JSONResponse(_report(lines, parsed, done))
+        return OrjsonResponse(_report(lines, parsed, done))
 
 
 def _media_type(request: Request) -> None:
