@@ -9,6 +9,7 @@ from api.settings import Settings
 from domain.auth import PasswordHasher, RateLimiter, TokenService
 from domain.clock import Clock
 from domain.ports import CallerLookup, UnitOfWorkFactory
+from domain.ports.receipts import ReceiptLog
 from domain.users import PasswordScreen
 
 if TYPE_CHECKING:
@@ -26,3 +27,4 @@ class Services:
     tokens: TokenService
     limits: RateLimiter
     exports: ExportFiles
+    receipts: ReceiptLog

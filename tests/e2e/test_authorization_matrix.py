@@ -52,6 +52,7 @@ from tests.e2e.trial import (
     heart_rate,
     open_occurrence,
 )
+from tests.notification_receivers import Device
 
 DENIALS = {"FORBIDDEN", "NOT_FOUND", "UNAUTHENTICATED"}
 ROLES = (
@@ -527,6 +528,42 @@ async def _got(w: World, who: str, query: str, field: str) -> bool:
     return _data(await w.gql(who, query), field) is not None
 
 
+RECEIPT_OF = (
+    "query($id: ID!) { node(id: $id) { ... on DiaryEntry { receipt { log eventId digest } } } }"
+)
+PROOF_OF = "query($r: ReceiptInput!) { inclusionProof(receipt: $r) { leafIndex } }"
+
+
+async def _receipt(w: World, target: str) -> dict[str, Any]:
+    body = await w.gql("admin", RECEIPT_OF, id=w.places[target].gid)
+    receipt: dict[str, Any] = _data(body, "node", "receipt")
+    assert receipt, body
+    return receipt
+
+
+async def q_inclusion_proof(w: World, who: str, target: str) -> bool:
+    """Allowed: a proof, or "not sealed yet"; refused: NOT_FOUND like an unknown event."""
+    body = await w.gql(who, PROOF_OF, r=await _receipt(w, target))
+    return not _denied(body)
+
+
+async def q_receipt_log_key(w: World, who: str, target: str) -> bool:
+    log = (await _receipt(w, "entry_own"))["log"]
+    return await _got(w, who, f'{{ receiptLogKey(log: "{log}") }}', "receiptLogKey")
+
+
+async def q_push_key(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, "{ pushApplicationServerKey }")
+    return "data" in body and not body.get("errors")
+
+
+async def m_register_push(w: World, who: str, target: str) -> bool:
+    device = Device("https://push.example.org/matrix")
+    query = "mutation($e: String!, $k: String!, $a: String!) { registerPushSubscription(input: {endpoint: $e, keys: {p256dh: $k, auth: $a}}) { __typename ... on MutationError { code } } }"
+    body = await w.gql(who, query, e=device.endpoint, k=device.p256dh, a=device.auth_b64)
+    return _mutation("registerPushSubscription")(body)
+
+
 async def m_submit_diary(w: World, who: str, target: str) -> bool:
     body = await w.gql(
         who, SUBMIT_DIARY, e=[diary_entry(w.due)], p=w.places[target].gid, r="Read out by phone"
@@ -687,6 +724,40 @@ CASES: dict[str, Case] = {
     "Query.studies": Case(STUDIES, q_studies),
     "Query.study": Case(STUDIES, q_study),
     "Query.node": Case(STUDIES + SITES + PEOPLE + ENTRIES + DEVICES + EXPORTS, q_node),
+    "Query.inclusionProof": Case(ENTRIES, q_inclusion_proof),
+    "Query.receiptLogKey": Case(NOWHERE, q_receipt_log_key),
+    "Query.pushApplicationServerKey": Case(NOWHERE, q_push_key),
+    "Mutation.registerPushSubscription": Case(NOWHERE, m_register_push),
+    "Mutation.removePushSubscription": Case(
+        NOWHERE,
+        _mutating(
+            "removePushSubscription",
+            'mutation { removePushSubscription(input: {endpoint: "https://push.example.org/gone"}) { __typename ... on MutationError { code } } }',
+        ),
+    ),
+    # Only the participant a reminder went to may acknowledge it; an id that is nobody's is
+    # refused alike for everyone (the app's own acknowledgement: test_reminders_and_receipts).
+    "Mutation.acknowledgeNotification": Case(
+        NOWHERE,
+        _mutating(
+            "acknowledgeNotification",
+            'mutation { acknowledgeNotification(input: {id: "00000000-0000-7000-8000-000000000000"}) { __typename ... on MutationError { code } } }',
+        ),
+    ),
+    "Site.notificationReceipts": Case(
+        ("A1",),
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Site { notificationReceipts { sent } } } }",
+            "A1",
+            "notificationReceipts",
+        ),
+    ),
+    "Participant.notificationReceipts": Case(
+        ("own",), _on_participant("notificationReceipts { sent }", "notificationReceipts")
+    ),
+    "Participant.notificationPlan": Case(
+        ("own",), _on_participant("notificationPlan(days: 1) { version }", "notificationPlan")
+    ),
     "Query.exportSigningKey": Case(
         NOWHERE,
         lambda w, who, t: _got(w, who, "{ exportSigningKey }", "exportSigningKey"),
