@@ -53,6 +53,7 @@ from infra.auth.tokens import JwtTokens
 from infra.crypto import signing
 from infra.crypto.keys import KeyFileError, KeyFileProvider, KeyProvider, Purpose
 from infra.db import legacy_identifiers, migrations, provision
+from infra.db.callers import SqlCallers
 from infra.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from infra.db.engine import app_url, create_engine, session_factory
 from infra.db.installation import KeysRefused
@@ -201,6 +202,7 @@ def build_runtime(
         settings=settings,
         clock=clock,
         uow=uows,
+        callers=SqlCallers(engine),
         passwords=Argon2Passwords(),
         password_screen=ZxcvbnScreen(),
         tokens=tokens,

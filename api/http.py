@@ -36,7 +36,7 @@ async def authenticate(request: Request, services: Services) -> RequestContext:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated
     claims = services.tokens.verify_access(token.strip())
-    actor = await auth_cases.resolve_actor(uow=services.uow(), claims=claims)
+    actor = await auth_cases.identify(callers=services.callers, clock=services.clock, claims=claims)
     return RequestContext(actor=actor, origin=origin)
 
 

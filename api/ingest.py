@@ -21,6 +21,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.answers import OrjsonResponse
 from api.http import authenticate, refused
 from api.limits import RateLimited, check_writes
 from api.relay import to_global_id
@@ -102,7 +103,7 @@ class ReadingUpload:
             if receipt is None
             else {"log": receipt.log, "eventId": str(receipt.event_id), "digest": receipt.digest}
         )
-        return JSONResponse(report)
+        return OrjsonResponse(report)
 
 
 def _media_type(request: Request) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from api.settings import Settings
 from domain.auth import PasswordHasher, RateLimiter, TokenService
 from domain.clock import Clock
-from domain.ports import UnitOfWorkFactory
+from domain.ports import CallerLookup, UnitOfWorkFactory
 from domain.ports.receipts import ReceiptLog
 from domain.users import PasswordScreen
 
@@ -21,6 +21,7 @@ class Services:
     settings: Settings
     clock: Clock
     uow: UnitOfWorkFactory
+    callers: CallerLookup
     passwords: PasswordHasher
     password_screen: PasswordScreen
     tokens: TokenService

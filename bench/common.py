@@ -36,6 +36,7 @@ NO_RATE_LIMITS: dict[str, Any] = {
     "refresh_limit_per_ip": UNLIMITED,
     "write_limit_per_caller": UNLIMITED,
     "write_limit_per_ip": UNLIMITED,
+    "read_limit_per_caller": UNLIMITED,  # query cost points a minute
 }
 
 

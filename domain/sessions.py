@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from domain.actors import ActorKind
+from domain.actors import ActorKind, Grant
+from domain.ids import SiteId, StudyId
 
 STAFF_REFRESH_LIFETIME = timedelta(hours=12)
 STAFF_SESSION_LIFETIME = timedelta(days=7)
@@ -28,6 +29,17 @@ PARTICIPANT_REFRESH_LIFETIME = timedelta(days=30)
 PARTICIPANT_SESSION_LIFETIME = timedelta(days=3650)  # ends by re-pairing, logout or withdrawal
 # How long after a rotation the app may ask again with the old token and get the same answer.
 REFRESH_RETRY_GRACE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Whom a live session belongs to, as stored now (read afresh on every request, in one
+    go): a staff user's grants (None when the user is missing or disabled), or a
+    participant's study and site (None when missing or erased)."""
+
+    kind: ActorKind
+    grants: tuple[Grant, ...] | None = None
+    placement: tuple[StudyId, SiteId] | None = None
 
 
 class RevokeReason(StrEnum):

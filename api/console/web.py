@@ -94,7 +94,9 @@ async def caller(request: Request, services: Services) -> SignedIn | None:
         return None
     try:
         claims = services.tokens.verify_access(token)
-        actor = await auth_cases.resolve_actor(uow=services.uow(), claims=claims)
+        actor = await auth_cases.identify(
+            callers=services.callers, clock=services.clock, claims=claims
+        )
     except (Unauthenticated, DomainError):
         return None
     if actor.kind is not ActorKind.STAFF:

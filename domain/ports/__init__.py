@@ -12,11 +12,12 @@ from domain.ports.exports import ExportEngine, ExportProgress, ExportRepository
 from domain.ports.participants import ParticipantRepository
 from domain.ports.studies import DesignRepository, SiteRepository, StudyRepository
 from domain.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from domain.ports.users import SessionRepository, UserRepository
+from domain.ports.users import CallerLookup, SessionRepository, UserRepository
 from domain.ports.visits import DataQueryRepository, RecordLocator, VisitRepository
 
 __all__ = [
     "AuditTrail",
+    "CallerLookup",
     "ConsentRepository",
     "ContactRepository",
     "DataKeys",

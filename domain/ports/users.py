@@ -11,7 +11,7 @@ from domain.ids import (
     UserId,
 )
 from domain.pagination import Page, PageRequest
-from domain.sessions import RefreshRecord, RevokeReason, Session
+from domain.sessions import Caller, RefreshRecord, RevokeReason, Session
 from domain.users import StaffUser
 
 
@@ -46,6 +46,16 @@ class UserRepository(Protocol):
         ...
 
 
+class CallerLookup(Protocol):
+    """Who calls, on every authenticated request: one read, outside any unit of work."""
+
+    async def caller(
+        self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime
+    ) -> Caller | None:
+        """As `SessionRepository.caller`, read as of now (committed changes only)."""
+        ...
+
+
 class SessionRepository(Protocol):
     async def add(self, session: Session) -> None: ...
     async def add_refresh(
@@ -72,3 +82,10 @@ class SessionRepository(Protocol):
         ...
 
     async def active(self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime) -> bool: ...
+
+    async def caller(
+        self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime
+    ) -> Caller | None:
+        """The subject of a live session (not revoked, not expired, this subject's) with
+        what authorises them now, in one read; None if the session is not live."""
+        ...

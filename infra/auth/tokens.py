@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections import OrderedDict
 from datetime import datetime, timedelta
 
 import jwt
@@ -21,6 +22,16 @@ ISSUER = "hearth"
 AUDIENCE = "hearth-api"
 _ALGORITHM = "EdDSA"
 _LEEWAY_SECONDS = 5
+VERIFIED_CACHE_SIZE = 4096  # distinct tokens whose signature was checked, most recent kept
+
+
+class _Verified:
+    """A token whose signature and claims were checked, with the times still to check."""
+
+    __slots__ = ("claims", "expires", "issued")
+
+    def __init__(self, claims: TokenClaims, issued: int, expires: int) -> None:
+        self.claims, self.issued, self.expires = claims, issued, expires
 
 
 class JwtTokens:
@@ -32,6 +43,9 @@ class JwtTokens:
         self._public = key.public_key()
         self._clock = clock
         self._lifetime = lifetime
+        # An app sends the same access token on every request until it expires: its
+        # signature is verified once, its times on every use (against the injected clock).
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
 
     def issue_access(
         self,
@@ -59,6 +73,20 @@ class JwtTokens:
         )
 
     def verify_access(self, token: str) -> TokenClaims:
+        verified = self._verified.get(token)
+        if verified is None:
+            verified = self._verify(token)
+            self._verified[token] = verified
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        else:
+            self._verified.move_to_end(token)
+        now = self._clock.now().timestamp()
+        if verified.expires + _LEEWAY_SECONDS < now or verified.issued > now + _LEEWAY_SECONDS:
+            raise Unauthenticated
+        return verified.claims
+
+    def _verify(self, token: str) -> _Verified:
         try:
             claims = jwt.decode(
                 token,
@@ -74,17 +102,12 @@ class JwtTokens:
                     "verify_nbf": False,
                 },
             )
-            now = self._clock.now().timestamp()
-            if (
-                int(claims["exp"]) + _LEEWAY_SECONDS < now
-                or int(claims["iat"]) > now + _LEEWAY_SECONDS
-            ):
-                raise Unauthenticated
-            return TokenClaims(
+            found = TokenClaims(
                 subject=uuid.UUID(claims["sub"]),
                 kind=ActorKind(claims["kind"]),
                 session_id=uuid.UUID(claims["sid"]),
             )
+            return _Verified(found, int(claims["iat"]), int(claims["exp"]))
         except (jwt.PyJWTError, KeyError, ValueError) as error:
             raise Unauthenticated from error
 

@@ -6,12 +6,17 @@ device used is stored as "+HH:MM" and put back when the row is read.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta, timezone
 
 
 def offset_of(moment: datetime) -> str:
     """The moment's UTC offset as "+HH:MM" (whole minutes: devices send no seconds)."""
-    offset = moment.utcoffset()
+    return _offset_text(moment.utcoffset())
+
+
+@functools.lru_cache(maxsize=256)  # a few dozen offsets exist; uploads repeat them
+def _offset_text(offset: timedelta | None) -> str:
     if offset is None or offset % timedelta(minutes=1):
         raise ValueError("a stored device time needs an offset in whole minutes")
     minutes = int(offset.total_seconds()) // 60

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Date,
     DateTime,
@@ -106,7 +107,7 @@ def _record(r: StoredReading) -> tuple[Any, ...]:
         reading.effective_end,
         offset_of(reading.effective_start),
         reading.source_id,
-        json.dumps(components),
+        orjson.dumps(components).decode(),
         primary,
         r.received_at,
         reading.device_time,
@@ -148,6 +149,8 @@ class SqlReadingRepository:
             _STAGE, records=[_record(r) for r in readings], columns=_COLUMNS
         )
         inserted = {row["id"] for row in await driver.fetch(_MOVE)} if store else set()
+        if len(inserted) == len(readings):  # all new (the usual upload): nothing to match
+            return inserted, {}
         stored = {row["staged_id"]: stored_reading(_Row(row)) for row in await driver.fetch(_MATCH)}
         return inserted, stored
 

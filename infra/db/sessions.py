@@ -6,16 +6,26 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.actors import ActorKind
 from domain.clock import Clock
-from domain.sessions import RefreshRecord, RevokeReason, Session
-from infra.db.tables import RefreshTokenRow, SessionRow
+from domain.sessions import Caller, RefreshRecord, RevokeReason, Session
+from infra.db.callers import caller_of
+from infra.db.tables import (
+    ParticipantRow,
+    RefreshTokenRow,
+    SessionRow,
+    StaffGrantRow,
+    StaffUserRow,
+)
 
 _SESSIONS = SessionRow.__table__  # type: ignore[attr-defined]
 _TOKENS = RefreshTokenRow.__table__  # type: ignore[attr-defined]
+_USERS = StaffUserRow.__table__  # type: ignore[attr-defined]
+_GRANTS = StaffGrantRow.__table__  # type: ignore[attr-defined]
+_PARTICIPANTS = ParticipantRow.__table__  # type: ignore[attr-defined]
 
 
 def _session(row: Any) -> Session:
@@ -116,6 +126,42 @@ class SqlSessionRepository:
             .returning(_SESSIONS.c.id)
         )
         return len(result.all())
+
+    async def caller(
+        self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime
+    ) -> Caller | None:
+        # One statement on every authenticated request: the live session, and its staff
+        # user with their grants (one row a grant) or its participant.
+        s, u, g, p = _SESSIONS, _USERS, _GRANTS, _PARTICIPANTS
+        joined = (
+            s.outerjoin(
+                u, and_(s.c.subject_kind == ActorKind.STAFF.value, u.c.id == s.c.subject_id)
+            )
+            .outerjoin(g, g.c.user_id == u.c.id)
+            .outerjoin(
+                p, and_(s.c.subject_kind == ActorKind.PARTICIPANT.value, p.c.id == s.c.subject_id)
+            )
+        )
+        query = (
+            select(
+                s.c.subject_kind,
+                u.c.status,
+                g.c.role,
+                g.c.study_id,
+                g.c.site_id,
+                p.c.study_id.label("participant_study"),
+                p.c.site_id.label("participant_site"),
+                p.c.erased_at,
+            )
+            .select_from(joined)
+            .where(
+                s.c.id == session_id,
+                s.c.subject_id == subject_id,
+                s.c.revoked_at.is_(None),
+                s.c.expires_at > now,
+            )
+        )
+        return caller_of(list((await self._db.execute(query)).mappings().all()))
 
     async def active(self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime) -> bool:
         query = select(_SESSIONS.c.id).where(

@@ -10,7 +10,7 @@ import pytest
 
 from domain.actors import ActorKind, Grant, Role
 from domain.errors import AlreadyExists, DomainError, ErrorCode
-from domain.sessions import RevokeReason, Session
+from domain.sessions import Caller, RevokeReason, Session
 from domain.users import StaffUser, UserStatus
 from tests.contracts.conftest import UnitsOfWork
 from tests.factories import NOW
@@ -173,3 +173,31 @@ async def test_sessions_and_users_left_without_commit_are_gone(units: UnitsOfWor
     async with units() as uow:
         assert await uow.users.get(user.id) is None
         assert not await uow.sessions.active(session.id, user.id, NOW)
+
+
+async def test_the_caller_of_a_live_session_carries_the_grants_stored_now(
+    units: UnitsOfWork,
+) -> None:
+    user = _user(None, Grant(Role.ADMIN, None, None))
+    await _added(units, user)
+    session = _session(user.id)
+    async with units() as uow:
+        await uow.sessions.add(session)
+        await uow.commit()
+    async with units() as uow:
+        found = await uow.sessions.caller(session.id, user.id, NOW)
+        assert found == Caller(ActorKind.STAFF, grants=(Grant(Role.ADMIN, None, None),))
+        assert await uow.sessions.caller(session.id, uuid.uuid4(), NOW) is None
+        assert await uow.sessions.caller(session.id, user.id, session.expires_at) is None
+    await _updated(units, dataclasses.replace(user, grants=(), version=2))
+    async with units() as uow:
+        assert await uow.sessions.caller(session.id, user.id, NOW) == Caller(
+            ActorKind.STAFF, grants=()
+        )
+    await _updated(units, dataclasses.replace(user, status=UserStatus.DISABLED, version=3))
+    async with units() as uow:
+        assert await uow.sessions.caller(session.id, user.id, NOW) == Caller(ActorKind.STAFF)
+        await uow.sessions.revoke(session.id, RevokeReason.LOGOUT, NOW)
+        await uow.commit()
+    async with units() as uow:
+        assert await uow.sessions.caller(session.id, user.id, NOW) is None

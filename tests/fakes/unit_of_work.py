@@ -32,7 +32,7 @@ class FakeUnitOfWork:
         self.participants = FakeParticipants()
         self.users = FakeUsers()
         self.contacts = FakeContacts()
-        self.sessions = FakeSessions()
+        self.sessions = FakeSessions(self.users, self.participants)
         self.enrolment = FakeEnrolment()
         self.design = FakeDesign()
         self.consents = FakeConsents(self.participants)

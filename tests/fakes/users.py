@@ -6,14 +6,16 @@ import dataclasses
 import uuid
 from datetime import datetime, timedelta
 
-from domain.actors import Grant, Role
+from domain.actors import ActorKind, Grant, Role
 from domain.errors import AlreadyExists, DomainError, ErrorCode
 from domain.ids import (
+    ParticipantId,
     UserId,
 )
 from domain.pagination import Page, PageRequest
-from domain.sessions import RefreshRecord, RevokeReason, Session
+from domain.sessions import Caller, RefreshRecord, RevokeReason, Session
 from domain.users import StaffUser
+from tests.fakes.participants import FakeParticipants
 from tests.paging import keyset_window
 
 
@@ -74,9 +76,13 @@ class FakeUsers:
 
 
 class FakeSessions:
-    def __init__(self) -> None:
+    def __init__(
+        self, users: FakeUsers | None = None, participants: FakeParticipants | None = None
+    ) -> None:
         self.rows: dict[uuid.UUID, Session] = {}
         self.tokens: dict[bytes, RefreshRecord] = {}
+        self.users = users or FakeUsers()
+        self.participants = participants or FakeParticipants()
 
     async def add(self, session: Session) -> None:
         self.rows[session.id] = session
@@ -123,6 +129,19 @@ class FakeSessions:
         for session in live:
             await self.revoke(session.id, reason, now)
         return len(live)
+
+    async def caller(
+        self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime
+    ) -> Caller | None:
+        if not await self.active(session_id, subject_id, now):
+            return None
+        kind = self.rows[session_id].subject_kind
+        if kind is ActorKind.STAFF:
+            return Caller(kind, grants=await self.users.active_grants(UserId(subject_id)))
+        found = self.participants.rows.get(ParticipantId(subject_id))
+        if found is None or found.erased_at is not None:
+            return Caller(kind)
+        return Caller(kind, placement=(found.study_id, found.site_id))
 
     async def active(self, session_id: uuid.UUID, subject_id: uuid.UUID, now: datetime) -> bool:
         session = self.rows.get(session_id)

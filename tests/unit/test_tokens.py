@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from domain.actors import ActorKind
 from domain.errors import Unauthenticated
-from infra.auth.tokens import JwtTokens
+from infra.auth.tokens import VERIFIED_CACHE_SIZE, JwtTokens
 from tests.clock import PinnedClock
 
 # Years away from any machine's wall clock, on either side.
@@ -70,3 +70,25 @@ def test_successors_are_keyed_and_stable() -> None:
     assert successor not in (secret, tokens.digest(secret).hex())
     other_key = JwtTokens(Ed25519PrivateKey.generate(), PinnedClock(PAST), timedelta(1), b"j" * 32)
     assert other_key.successor(secret) != successor
+
+
+def test_a_verified_token_is_remembered_by_its_exact_text_and_the_memory_is_bounded() -> None:
+    clock = PinnedClock(PAST)
+    tokens = _tokens(clock)
+    subject = uuid.uuid4()
+    issued = tokens.issue_access(subject=subject, kind=ActorKind.STAFF, session_id=uuid.uuid4())
+    assert tokens.verify_access(issued.token).subject == subject
+    head, body, signature = issued.token.split(".")
+    flipped = "B" if signature[10] == "A" else "A"  # a middle character: six bits of it
+    forged = f"{head}.{body}.{signature[:10]}{flipped}{signature[11:]}"
+    with pytest.raises(Unauthenticated):
+        tokens.verify_access(forged)  # not the remembered text: verified, and refused
+    assert tokens.verify_access(issued.token).subject == subject
+    for _ in range(VERIFIED_CACHE_SIZE + 10):
+        tokens.verify_access(
+            tokens.issue_access(
+                subject=uuid.uuid4(), kind=ActorKind.STAFF, session_id=uuid.uuid4()
+            ).token
+        )
+    assert len(tokens._verified) == VERIFIED_CACHE_SIZE
+    assert tokens.verify_access(issued.token).subject == subject  # verified afresh
