@@ -300,5 +300,6 @@ class LiveEndpoint(GraphQL[LiveContext, None]):
             code = CLOSE_UNAUTHENTICATED if error.code is ErrorCode.UNAUTHENTICATED else 4403
             await context.live.close(code, message)
             raise ConnectionRejectionError from None
+        log.info("live socket opened")
         done: UnsetType = UNSET
         return done
