@@ -21,6 +21,7 @@ from starlette.websockets import WebSocketDisconnect
 from api.app import build_runtime, create_app
 from api.settings import Settings
 from domain.actors import Grant
+from domain.ids import UserId
 from domain.services import users
 from tests.clock import CLOCK
 from tests.e2e.conftest import PASSWORD, create_user
@@ -205,7 +206,7 @@ def test_a_revoked_grant_closes_the_stream_4403(
                 await users.set_grants(
                     uow=runtime.services.uow(),
                     ctx=caller(admin()),
-                    user_id=user_id,
+                    user_id=UserId(user_id),
                     remove=(grant,),
                 )
             finally:
