@@ -112,17 +112,18 @@ class Subscription:
                     continue
                 if site_ids_wanted and notice.site_id not in site_ids_wanted:
                     continue
-                actor = await connection.recheck()  # fresh session and grants
-                if actor is None:
-                    return  # the socket is closed: session ended
-                try:
-                    live.require_listening(actor, wanted, sites)
-                except Forbidden:
-                    await connection.forbid()
-                    return
-                if not live.may_hear(actor, notice):
-                    continue
-                record = await _LOADERS[notice.kind](info, notice)
+                async with connection.gate:
+                    actor = await connection.recheck()  # fresh session and grants
+                    if actor is None:
+                        return  # the socket is closed: session ended
+                    try:
+                        live.require_listening(actor, wanted, sites)
+                    except Forbidden:
+                        await connection.forbid()
+                        return
+                    if not live.may_hear(actor, notice):
+                        continue
+                    record = await _LOADERS[notice.kind](info, notice)
                 if record is None:
                     continue  # not (or no longer) readable by this subscriber
                 connection.metrics.sent()

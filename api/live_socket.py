@@ -64,9 +64,15 @@ class Connection:
     """One socket's caller: who they are now, what they stream, and how they are cut off."""
 
     def __init__(
-        self, socket: WebSocket, edge: Edge, feed: live.ChangeFeed, metrics: LiveMetrics
+        self,
+        socket: WebSocket,
+        edge: Edge,
+        feed: live.ChangeFeed,
+        metrics: LiveMetrics,
+        gate: asyncio.Semaphore,
     ) -> None:
         self.socket = socket
+        self.gate = gate  # the process's bound on database work for live events
         self.edge = edge
         self.feed = feed
         self.metrics = metrics
@@ -269,6 +275,8 @@ class LiveEndpoint(GraphQL[LiveContext, None]):
         self.feed = feed
         self.metrics = metrics
         self.planner = GraphQLEndpoint(edge)
+        # Events for many subscribers at once: at most half the pool, requests keep the rest.
+        self.gate = asyncio.Semaphore(max(1, settings.db_pool_size // 2))
 
     async def get_context(
         self, request: HTTPConnection, response: Response | WebSocket
@@ -284,7 +292,7 @@ class LiveEndpoint(GraphQL[LiveContext, None]):
             services=self.edge.services,
             caller=RequestContext(actor=ANONYMOUS, origin=origin),
         )
-        context.connection = Connection(request, self.edge, self.feed, self.metrics)
+        context.connection = Connection(request, self.edge, self.feed, self.metrics, self.gate)
         context.connection.context = context
         return context
 

@@ -49,8 +49,8 @@ from domain.ids import StudyId
 
 # fmt: off
 CHANGES = "subscription { changes(kinds: [DATA_QUERY]) { record { ... on DataQuery { id } } } }"
-REGISTER = "mutation($s: ID!, $n: String!) { registerParticipant(input: {siteId: $s, screeningNumber: $n}) { ... on RegisterParticipantSuccess { participant { id } } } }"  # noqa: E501
-RAISE = 'mutation($r: ID!) { raiseQuery(input: {recordId: $r, field: "screeningNumber", question: "Please confirm."}) { ... on DataQuerySuccess { query { id } } ... on MutationError { code } } }'  # noqa: E501
+REGISTER = "mutation($s: ID!, $n: String!) { registerParticipant(input: {siteId: $s, screeningNumber: $n}) { __typename ... on RegisterParticipantSuccess { participant { id } } } }"  # noqa: E501
+RAISE = 'mutation($r: ID!) { raiseQuery(input: {recordId: $r, field: "screeningNumber", question: "Please confirm."}) { __typename ... on DataQuerySuccess { query { id } } ... on MutationError { code } } }'  # noqa: E501
 # fmt: on
 
 
@@ -69,7 +69,7 @@ async def _servers(settings: Any, port: int) -> AsyncIterator[subprocess.Popen[b
         HEARTH_KEY_FILE=str(settings.key_path),
         HEARTH_ENV="test",
         HEARTH_WORKERS="2",
-        HEARTH_DB_POOL_SIZE="20",
+        HEARTH_DB_POOL_SIZE="8",
         HEARTH_LOG_LEVEL="WARNING",
         **{f"HEARTH_{k.upper()}": str(v) for k, v in NO_RATE_LIMITS.items()},
         HEARTH_READ_LIMIT_PER_CALLER="1000000000",
