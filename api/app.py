@@ -47,6 +47,7 @@ from api.schema import build_schema
 from api.services import Services
 from api.settings import Settings
 from domain.clock import Clock, SystemClock
+from domain.notifications import Channel
 from infra.auth.password_screen import ZxcvbnScreen
 from infra.auth.passwords import Argon2Passwords
 from infra.auth.tokens import JwtTokens
@@ -65,10 +66,13 @@ from infra.eventlog import verify
 from infra.eventlog.checkpoints import Checkpoint
 from infra.eventlog.integrator import Integration, Integrator
 from infra.eventlog.proofs import ConsistencyProof, InclusionProof, ProofError
+from infra.eventlog.receipt_log import EventLogReceipts
 from infra.eventlog.service import EventLog, LogConfig, LogStatus
 from infra.eventlog.writer import EventLogWriter
 from infra.exports.engine import FileExportEngine, export_signing_key
 from infra.exports.manifest import Verification, verify_export
+from infra.notifications.email import EmailChannel, SmtpSettings
+from infra.notifications.webpush import VapidSettings, WebPushChannel, generate_vapid_keys
 from infra.worker import queues
 from infra.worker.app import build_app, observing
 from infra.worker.recovery import stalled_job_recovery
@@ -193,6 +197,7 @@ def build_runtime(
     )
     uows = SqlUnitOfWorkFactory(storage)
     export_engine = FileExportEngine(engine, keys, clock)
+    log = EventLog(engine, storage.sessions, keys, clock, _log_config(settings))
     services = Services(
         settings=settings,
         clock=clock,
@@ -208,8 +213,8 @@ def build_runtime(
             signing.public_key_pem(export_signing_key(keys)),
             settings.exports_per_study,
         ),
+        receipts=EventLogReceipts(log, storage.sessions),
     )
-    log = EventLog(engine, storage.sessions, keys, clock, _log_config(settings))
     return Runtime(
         settings=settings,
         engine=engine,
@@ -436,12 +441,38 @@ def build_worker(
         exports=runtime.export_engine,
         export_root=settings.export_path,
         export_retention=timedelta(days=settings.export_retention_days),
+        channels=reminder_channels(settings),
     )
     queue = build_app(_server_url(settings), services, pool_size=options.concurrency + 4)
     metrics = Metrics()
     jobs = WorkerRuntime(queue, options, middleware=[observing(_JobObserver(metrics))])
     jobs.loops.extend(_worker_loops(settings, runtime, jobs, metrics))
     return Worker(runtime=runtime, jobs=jobs, metrics=metrics)
+
+
+def new_vapid_keys() -> tuple[str, str]:
+    """(private, public) base64url: HEARTH_VAPID_PRIVATE_KEY and HEARTH_VAPID_PUBLIC_KEY."""
+    return generate_vapid_keys()
+
+
+def reminder_channels(settings: Settings) -> dict[str, Channel]:
+    """The channels configured: Web Push with a VAPID key, e-mail with an SMTP host."""
+    channels: dict[str, Channel] = {}
+    if settings.vapid_private_key is not None:
+        vapid = VapidSettings(settings.vapid_private_key.get_secret_value(), settings.vapid_subject)
+        channels["webpush"] = WebPushChannel(vapid)
+    if settings.smtp_host:
+        password = settings.smtp_password
+        smtp = SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username,
+            password=password.get_secret_value() if password is not None else None,
+            starttls=settings.smtp_starttls,
+        )
+        channels["email"] = EmailChannel(smtp)
+    return channels
 
 
 def _worker_loops(

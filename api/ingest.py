@@ -95,7 +95,14 @@ class ReadingUpload:
             return refusal.response()
         except DomainError as error:
             return _Refusal(400, error.code.value, error.message).response()
-        return JSONResponse(_report(lines, parsed, done))
+        report = _report(lines, parsed, done)
+        receipt = await self.services.receipts.receipt("ReadingBatch", done.batch_id)
+        report["receipt"] = (
+            None
+            if receipt is None
+            else {"log": receipt.log, "eventId": str(receipt.event_id), "digest": receipt.digest}
+        )
+        return JSONResponse(report)
 
 
 def _media_type(request: Request) -> None:

@@ -77,6 +77,10 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "node": guarded(Permission.PARTICIPANT_READ),  # per type: the type's read permission
         "quarantinedReadings": guarded(Permission.PARTICIPANT_READ),  # on the site
         "adverseEvents": guarded(Permission.PARTICIPANT_READ),
+        # On the event's scope: the participant's own receipts, staff's visible sites.
+        "inclusionProof": guarded(Permission.PARTICIPANT_READ),
+        "receiptLogKey": PUBLIC,  # a public key: checking a receipt needs no account
+        "pushApplicationServerKey": PUBLIC,  # the VAPID public key apps subscribe with
     },
     "Mutation": {
         "createStudy": guarded(Permission.STUDY_CREATE),
@@ -137,6 +141,10 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "confirmAdverseEvent": guarded(Permission.DATA_CORRECT),
         "correctAdverseEvent": guarded(Permission.DATA_CORRECT),
         "reportAdverseEventToSponsor": guarded(Permission.DATA_CORRECT),
+        # The participant's app, about itself only.
+        "registerPushSubscription": guarded(Permission.DATA_SUBMIT),
+        "removePushSubscription": guarded(Permission.DATA_SUBMIT),
+        "acknowledgeNotification": guarded(Permission.DATA_SUBMIT),
     },
     "Study": _plain(
         "id", "code", "title", "createdAt", "status", "closedAt", "purgedAt", "retention"
@@ -156,6 +164,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "participants": guarded(Permission.PARTICIPANT_READ),
         "devices": guarded(Permission.SITE_READ),
         "compliance": guarded(Permission.PARTICIPANT_READ),
+        "notificationReceipts": guarded(Permission.PARTICIPANT_READ),
     },
     "Participant": _plain(
         "id",
@@ -180,6 +189,8 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "compliance": guarded(Permission.PARTICIPANT_READ),
         "readings": guarded(Permission.PARTICIPANT_READ),
         "readingSummaries": guarded(Permission.PARTICIPANT_READ),
+        "notificationReceipts": guarded(Permission.PARTICIPANT_READ),
+        "notificationPlan": guarded(Permission.PARTICIPANT_READ),
     },
     "Arm": _plain("id", "code", "name", "createdAt"),
     "VisitDefinition": _plain("id", "code", "name", "day", "windowBefore", "windowAfter", "modes"),
@@ -235,6 +246,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "version",
         "signatures",
         "consentSuperseded",
+        "receipt",
     )
     | {
         "freeText": guarded(Permission.IDENTIFIERS_READ),
@@ -424,5 +436,14 @@ CARRIERS = frozenset(
         "StudySuccess",
         "PurgeStudySuccess",
         "AdverseEventSuccess",
+        "Receipt",
+        "InclusionProof",
+        "NotificationReceipt",
+        "NotificationReceipts",
+        "NotificationPlan",
+        "PlannedReminder",
+        "PushSubscriptionSuccess",
+        "RemovePushSubscriptionSuccess",
+        "AcknowledgeNotificationSuccess",
     }
 )

@@ -32,8 +32,10 @@ from api.types.devices import DeviceMutations, device_by_id
 from api.types.diaries import DiaryMutations, entry_by_id
 from api.types.enrolment import EnrolmentMutations
 from api.types.exports import ExportMutations, ExportQueries, export_by_id
+from api.types.notifications import NotificationMutations, NotificationQueries
 from api.types.participants import LifecycleMutations, ParticipantMutations, participant_by_id
 from api.types.quarantine import QuarantineMutations, QuarantineQueries
+from api.types.receipts import ReceiptQueries
 from api.types.retention import RetentionMutations
 from api.types.signatures import SignatureMutations
 from api.types.studies import StudyMutations, StudyQueries, site_by_id, study_by_id
@@ -55,6 +57,8 @@ class Query(
     AuthQueries,
     QuarantineQueries,
     AdverseEventQueries,
+    ReceiptQueries,
+    NotificationQueries,
 ):
     @strawberry.field(description="Any object by its global id; null if missing or not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -102,6 +106,7 @@ class Mutation(
     QuarantineMutations,
     RetentionMutations,
     AdverseEventMutations,
+    NotificationMutations,
 ):
     pass
 

@@ -9,6 +9,7 @@ from api.settings import Settings
 from domain.auth import PasswordHasher, RateLimiter, TokenService
 from domain.clock import Clock
 from domain.ports import UnitOfWorkFactory
+from domain.ports.receipts import ReceiptLog
 from domain.users import PasswordScreen
 
 if TYPE_CHECKING:
@@ -25,3 +26,4 @@ class Services:
     tokens: TokenService
     limits: RateLimiter
     exports: ExportFiles
+    receipts: ReceiptLog

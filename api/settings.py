@@ -136,6 +136,25 @@ class Settings(BaseSettings):
         ge=1,
         description="Exports of one study queued or running at once; more get SERVER_BUSY.",
     )
+    vapid_private_key: SecretStr | None = Field(
+        default=None,
+        description="Web Push VAPID private key: base64url raw key or a PEM file's path. "
+        "Unset: no Web Push reminders.",
+    )
+    vapid_public_key: str | None = Field(
+        default=None,
+        description="The applicationServerKey (base64url) apps subscribe with; served by GraphQL.",
+    )
+    vapid_subject: str = Field(
+        default="mailto:trials@example.org",
+        description="VAPID contact: a mailto: or https: URL the push services may write to.",
+    )
+    smtp_host: str | None = Field(default=None, description="Unset: no e-mail reminders.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(default=True, description="STARTTLS before authenticating.")
+    smtp_from: str = Field(default="trials@example.org", description="The reminders' sender.")
     max_query_cost: int = Field(
         default=10_000, ge=1, description="Points one request may cost, counted before execution."
     )
@@ -161,6 +180,13 @@ class Settings(BaseSettings):
     persisted_queries_file: Path | None = Field(
         default=None, description="Registered operations (an Apollo persisted query manifest)."
     )
+
+    @field_validator("vapid_subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        if not value.startswith(("mailto:", "https://")):
+            raise ValueError("the VAPID subject is a mailto: or https:// URL")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -58,6 +58,7 @@ class ErrorCode(StrEnum):
     RETENTION_NOT_ELAPSED = "RETENTION_NOT_ELAPSED"  # the message names the date it ends
     INVALID_WEBHOOK_URL = "INVALID_WEBHOOK_URL"  # not an absolute http(s) URL with a host
     UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"  # a webhook subscribed to no event Hearth emits
+    RECEIPT_NOT_SEALED = "RECEIPT_NOT_SEALED"  # in no signed checkpoint yet: ask after the next
 
 
 class DomainError(Exception):

@@ -6,8 +6,13 @@ participant's language ("Your diary is ready") and an opaque notification id.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -131,3 +136,72 @@ VISIT_DUE = Template(
         "es": ("Hearth", "Tiene pronto una visita del estudio."),
     },
 )
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One reminder to one participant: claimed once per send key, then delivered.
+
+    `send_key` is "<schedule>/<occurrence>/<rule>": the unique claim that makes a reminder go
+    out once however many workers race for it. `reason` says why a delivery failed, in
+    the system's words (never the address, never personal data).
+    """
+
+    id: uuid.UUID
+    participant_id: uuid.UUID
+    study_id: uuid.UUID
+    site_id: uuid.UUID
+    send_key: str
+    template: str
+    template_version: int
+    language: str
+    planned_at: datetime  # the reminder instant (UTC)
+    created_at: datetime
+    state: State = State.QUEUED
+    reason: str | None = None
+    attempts: int = 0
+    channel: str | None = None
+    next_attempt_at: datetime | None = None  # a QUEUED notification is sent from then on
+    sent_at: datetime | None = None
+    opened_at: datetime | None = None
+
+    def moved(self, state: State, at: datetime, *, reason: str | None = None) -> Notification:
+        """The receipt after a state change (forward only, see `advance`)."""
+        new = advance(self.state, state)
+        return replace(
+            self,
+            state=new,
+            reason=reason if new is State.FAILED else self.reason,
+            next_attempt_at=None if new is not State.QUEUED else self.next_attempt_at,
+            sent_at=at if new is State.SENT and self.sent_at is None else self.sent_at,
+            opened_at=at if new is State.OPENED and self.opened_at is None else self.opened_at,
+        )
+
+
+@dataclass(frozen=True)
+class PushSubscription:
+    """A Web Push subscription of a participant's app (RFC 8030): the endpoint and the
+    keys the payload is encrypted to (RFC 8291). Stored sealed: an endpoint is an address."""
+
+    id: uuid.UUID
+    participant_id: uuid.UUID
+    endpoint: str
+    p256dh: str
+    auth: str
+    created_at: datetime
+
+    def __post_init__(self) -> None:
+        if not self.endpoint.startswith(("https://", "http://")) or len(self.endpoint) > 2048:
+            raise Invalid("endpoint", "Give the push service's https URL.")
+        for name, value, size in (("p256dh", self.p256dh, 65), ("auth", self.auth, 16)):
+            try:
+                raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            except (ValueError, binascii.Error):
+                raise Invalid(f"keys.{name}", "Use base64url as the browser gives it.") from None
+            if len(raw) != size:
+                raise Invalid(f"keys.{name}", f"The key must be {size} bytes.")
+
+    def address(self) -> str:
+        """The subscription as a browser's `PushSubscription.toJSON()` gives it."""
+        keys = {"p256dh": self.p256dh, "auth": self.auth}
+        return json.dumps({"endpoint": self.endpoint, "keys": keys})

@@ -18,6 +18,7 @@ from api.cli import (
     serve,
     studies,
     users,
+    vapid,
     worker,
 )
 from api.cli.common import Exit, explain
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     exports.register(commands)
     keys.register(commands)
     schema.register(commands)
+    vapid.register(commands)
     version = commands.add_parser("version", help="Print Hearth's version.")
     version.set_defaults(handler=_version)
     return parser

@@ -7,8 +7,10 @@ from functools import cache
 from pathlib import Path
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 LANGUAGES = ("en", "de")
+LANGUAGE_COOKIE = "hearth_console_lang"
 _DIR = Path(__file__).parent / "messages"
 
 
@@ -22,8 +24,18 @@ def language(request: Request) -> str:
     chosen = request.query_params.get("lang")
     if chosen in LANGUAGES:
         return chosen
+    remembered = request.cookies.get(LANGUAGE_COOKIE)
+    if remembered in LANGUAGES:
+        return remembered
     for part in request.headers.get("accept-language", "").split(","):
         tag = part.split(";")[0].strip().lower()[:2]
         if tag in LANGUAGES:
             return tag
     return "en"
+
+
+def remember_language(response: Response, lang: str) -> None:
+    """The language chosen with ?lang= holds for the next pages too (not personal data)."""
+    response.set_cookie(
+        LANGUAGE_COOKIE, lang, max_age=365 * 86400, path="/console", samesite="strict"
+    )

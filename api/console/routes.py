@@ -11,52 +11,55 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from api.console import session as cookies
-from api.console.i18n import catalogue, language
-from api.http import authenticate
+from api.console import web
+from api.console.export_pages import ExportPages
+from api.console.participant_pages import ParticipantPages
 from api.services import Services
 from domain import access
 from domain.access import Permission, Scope
-from domain.actors import ActorKind, Origin, RequestContext
+from domain.actors import RequestContext
+from domain.data_queries import QueryStatus
 from domain.errors import DomainError, Unauthenticated
 from domain.ids import SiteId
 from domain.pagination import PageRequest
 from domain.participants import Participant
+from domain.records import QueryFilter, VisitFilter
 from domain.services import auth as auth_cases
+from domain.services import data_queries as query_cases
+from domain.services import diaries as diary_cases
 from domain.services import participants as participant_cases
+from domain.services import studies as study_cases
+from domain.services import visits as visit_cases
 from domain.site_changes import SiteChanges
+from domain.studies import Site
 
 _HERE = Path(__file__).parent
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-_templates = Environment(
-    loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(["html"])
-)
 
 
 @dataclass(frozen=True)
 class _Row:
+    id: str
     subject_id: str
     status: str
     registered: str
     zone: str
+    diaries: int
+    quarantined: int
 
 
 class Console:
     def __init__(self, services: Services, changes: SiteChanges) -> None:
         self.services = services
         self.changes = changes
+        self.participant_pages = ParticipantPages(services)
+        self.export_pages = ExportPages(services)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -66,50 +69,28 @@ class Console:
             Route("/console/sign-out", self.sign_out, methods=["POST"]),
             Route("/console/sites/{site}/participants", self.participants, methods=["GET"]),
             Route("/console/sites/{site}/events", self.events, methods=["GET"]),
+            *self.participant_pages.routes(),
+            *self.export_pages.routes(),
             Mount("/console/static", StaticFiles(directory=_HERE / "static"), name="console"),
         ]
-
-    # --- rendering -------------------------------------------------------------------------
-
-    def _page(self, request: Request, name: str, status: int = 200, **values: object) -> Response:
-        lang = language(request)
-        html = _templates.get_template(name).render(lang=lang, t=catalogue(lang), **values)
-        response = HTMLResponse(html, status_code=status)
-        response.headers["content-security-policy"] = CSP
-        response.headers["cache-control"] = "no-store"
-        return response
-
-    async def _caller(self, request: Request) -> tuple[RequestContext, str] | None:
-        token = request.cookies.get(cookies.COOKIE)
-        if not token:
-            return None
-        try:
-            claims = self.services.tokens.verify_access(token)
-            actor = await auth_cases.resolve_actor(uow=self.services.uow(), claims=claims)
-        except (Unauthenticated, DomainError):
-            return None
-        if actor.kind is not ActorKind.STAFF:
-            return None
-        base = await authenticate_origin(request, self.services)
-        return RequestContext(actor=actor, origin=base.origin), token
 
     # --- sign-in / sign-out ----------------------------------------------------------------
 
     async def sign_in_page(self, request: Request) -> Response:
         nonce = request.cookies.get(cookies.NONCE_COOKIE) or self.services.tokens.new_secret()
-        response = self._page(
+        response = web.page(
             request, "sign_in.html", csrf=cookies.csrf_token(self.services.tokens, nonce)
         )
         cookies.set_cookie(response, request, cookies.NONCE_COOKIE, nonce, 3600)
         return response
 
     async def sign_in(self, request: Request) -> Response:
-        form = await _form(request)
+        form = await web.form(request)
         nonce = request.cookies.get(cookies.NONCE_COOKIE)
         if not cookies.csrf_valid(self.services.tokens, nonce, form.get("csrf")):
-            return self._forbidden(request)
+            return web.forbidden_csrf()
         email, password = form.get("email"), form.get("password")
-        ctx = await authenticate_origin(request, self.services)
+        ctx = await web.authenticate_origin(request, self.services)
         try:
             if not isinstance(email, str) or not isinstance(password, str):
                 raise Unauthenticated
@@ -124,7 +105,7 @@ class Console:
         except (DomainError, Unauthenticated):
             assert nonce is not None
             csrf = cookies.csrf_token(self.services.tokens, nonce)
-            return self._page(request, "sign_in.html", status=401, csrf=csrf, refused=True)
+            return web.page(request, "sign_in.html", status=401, csrf=csrf, refused=True)
         response = RedirectResponse("/console", status_code=303)
         lifetime = int((signed_in.access_expires_at - self.services.clock.now()).total_seconds())
         cookies.set_cookie(
@@ -134,71 +115,126 @@ class Console:
         return response
 
     async def sign_out(self, request: Request) -> Response:
-        form = await _form(request)
-        if not cookies.csrf_valid(
-            self.services.tokens, request.cookies.get(cookies.COOKIE), form.get("csrf")
-        ):
-            return self._forbidden(request)
+        form = await web.form(request)
+        if not web.csrf_ok(request, self.services, form):
+            return web.forbidden_csrf()
         response = RedirectResponse("/console/sign-in", status_code=303)
         cookies.clear_cookie(response, request, cookies.COOKIE)
-        return response
-
-    def _forbidden(self, request: Request) -> Response:
-        response = HTMLResponse("Forbidden: missing or wrong CSRF token.", status_code=403)
-        response.headers["content-security-policy"] = CSP
         return response
 
     # --- dashboard -------------------------------------------------------------------------
 
     async def dashboard(self, request: Request) -> Response:
-        found = await self._caller(request)
+        found = await web.caller(request, self.services)
         if found is None:
             return RedirectResponse("/console/sign-in", status_code=303)
-        ctx, token = found
         sites = []
-        for site_id, scope in _sites(ctx):
-            if access.allows(ctx.actor, Permission.PARTICIPANT_READ, scope):
-                sites.append({"id": site_id})
-        rows = [r for s in sites for r in await self._rows(ctx, SiteId(uuid.UUID(str(s["id"]))))]
-        return self._page(
+        for site_id, scope in _sites(found.ctx):
+            if access.allows(found.ctx.actor, Permission.PARTICIPANT_READ, scope):
+                sites.append(await self._summary(found.ctx, site_id))
+        exportable = sorted(
+            {
+                g.study_id
+                for g in found.ctx.actor.grants
+                if g.study_id is not None
+                and access.allows(found.ctx.actor, Permission.EXPORT, Scope(study_id=g.study_id))
+            }
+        )
+        studies = [
+            await study_cases.get_study(uow=self.services.uow(), ctx=found.ctx, study_id=s)
+            for s in exportable
+        ]
+        return web.page(
             request,
             "dashboard.html",
             signed_in=True,
-            csrf=cookies.csrf_token(self.services.tokens, token),
+            csrf=found.csrf,
             sites=sites,
-            participants=rows,
+            studies=studies,
         )
 
-    async def _rows(self, ctx: RequestContext, site_id: SiteId) -> list[_Row]:
+    async def _summary(self, ctx: RequestContext, site_id: SiteId) -> dict[str, object]:
+        """What the dashboard shows of one site, all read through the use cases."""
+        uow = self.services.uow
+        site = await study_cases.get_site(uow=uow(), ctx=ctx, site_id=site_id)
+        scope = Scope(study_id=site.study_id, site_id=site.id)
+        compliance = await diary_cases.site_compliance(uow=uow(), ctx=ctx, site_id=site_id)
+        queries = await query_cases.page(
+            uow=uow(),
+            ctx=ctx,
+            filters=QueryFilter(site_id=site_id, status=QueryStatus.OPEN),
+            request=PageRequest(first=100),
+        )
+        upcoming = await visit_cases.page(
+            uow=uow(),
+            ctx=ctx,
+            filters=VisitFilter(site_id=site_id, upcoming_from=self.services.clock.now()),
+            request=PageRequest(first=20),
+        )
+        rows = await self._rows(ctx, site)
+        subjects = {r.id: r.subject_id for r in rows}
+        return {
+            "site": site,
+            "rows": rows,
+            "compliance": compliance,
+            "open_queries": len(queries.items),
+            "quarantined": sum(r.quarantined for r in rows),
+            "upcoming": [
+                {
+                    "subject": subjects.get(str(v.participant_id), ""),
+                    "starts": web.local(v.starts_at, site.timezone),
+                    "participant_id": str(v.participant_id),
+                }
+                for v in upcoming.items
+                if v.status == "SCHEDULED"
+            ],
+            "may_register": access.allows(ctx.actor, Permission.PARTICIPANT_REGISTER, scope),
+        }
+
+    async def _rows(self, ctx: RequestContext, site: Site) -> list[_Row]:
         page = await participant_cases.page_participants(
             uow=self.services.uow(),
             ctx=ctx,
-            site_ids=[site_id],
+            site_ids=[site.id],
             status=None,
             request=PageRequest(first=100),
         )
-        return [_row(p) for p in page.items]
+        return [await self._row(ctx, p, site) for p in page.items]
+
+    async def _row(self, ctx: RequestContext, p: Participant, site: Site) -> _Row:
+        entries = await diary_cases.entries(
+            uow=self.services.uow(), ctx=ctx, participant_id=p.id, request=PageRequest(first=100)
+        )
+        return _Row(
+            id=str(p.id),
+            subject_id=p.subject_id,
+            status=str(p.status),
+            registered=web.local(p.registered_at, site.timezone),
+            zone=p.timezone,
+            diaries=len(entries.items),
+            quarantined=sum(e.status == "QUARANTINED" for e in entries.items),
+        )
 
     async def _site(self, request: Request) -> tuple[RequestContext, SiteId] | Response:
-        found = await self._caller(request)
+        found = await web.caller(request, self.services)
         if found is None:
             return Response("Sign in first.", status_code=401)
-        ctx, _ = found
         try:
             site_id = SiteId(uuid.UUID(request.path_params["site"]))
         except ValueError:
             return Response("Not a site id.", status_code=400)
-        scopes = [scope for sid, scope in _sites(ctx) if sid == site_id]
-        if not any(access.allows(ctx.actor, Permission.PARTICIPANT_READ, s) for s in scopes):
+        scopes = [scope for sid, scope in _sites(found.ctx) if sid == site_id]
+        if not any(access.allows(found.ctx.actor, Permission.PARTICIPANT_READ, s) for s in scopes):
             return Response("Forbidden.", status_code=403)
-        return ctx, site_id
+        return found.ctx, site_id
 
     async def participants(self, request: Request) -> Response:
         found = await self._site(request)
         if isinstance(found, Response):
             return found
         ctx, site_id = found
-        return self._page(request, "participants.html", participants=await self._rows(ctx, site_id))
+        summary = await self._summary(ctx, site_id)
+        return web.page(request, "site_summary.html", s=summary)
 
     async def events(self, request: Request) -> Response:
         found = await self._site(request)
@@ -223,17 +259,6 @@ class Console:
         return response
 
 
-async def _form(request: Request) -> dict[str, str]:
-    """A URL-encoded form (the only kind the console sends); anything else reads as empty."""
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return {}
-    try:
-        pairs = parse_qsl((await request.body()).decode("utf-8"), max_num_fields=20)
-    except (UnicodeDecodeError, ValueError):
-        return {}
-    return dict(pairs)
-
-
 def _sites(ctx: RequestContext) -> list[tuple[SiteId, Scope]]:
     """The sites the caller holds a site grant on, each with the scope the policy judges."""
     return [
@@ -241,25 +266,3 @@ def _sites(ctx: RequestContext) -> list[tuple[SiteId, Scope]]:
         for g in ctx.actor.grants
         if g.site_id is not None
     ]
-
-
-def _row(p: Participant) -> _Row:
-    zone = ZoneInfo(p.timezone)
-    return _Row(
-        subject_id=p.subject_id,
-        status=str(p.status),
-        registered=p.registered_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
-        zone=p.timezone,
-    )
-
-
-async def authenticate_origin(request: Request, services: Services) -> RequestContext:
-    """The request's origin (request id, client address) without reading any bearer token."""
-    ctx = await authenticate(_without_authorization(request), services)
-    return RequestContext(actor=ctx.actor, origin=ctx.origin or Origin())
-
-
-def _without_authorization(request: Request) -> Request:
-    scope = dict(request.scope)
-    scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"authorization"]
-    return Request(scope)

@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.errors import MutationError, attempt
 from api.relay import Connection, Node, from_global_id, instant, page_request, to_global_id
+from api.types.receipts import ReceiptType, receipt_of
 from domain.devices import DailySummary, Device, ReadingStatus, StoredReading
 from domain.diaries import Outcome
 from domain.errors import DomainError, ErrorCode, NotFound
@@ -170,6 +171,12 @@ class SubmitReadingsSuccess:
     duplicates: int
     rejected: int
     results: list[ReadingResultType]
+
+    @strawberry.field(
+        description="The batch's receipt in the study's log (null if nothing was stored)."
+    )
+    async def receipt(self, info: Info) -> ReceiptType | None:
+        return await receipt_of(info, "ReadingBatch", uuid.UUID(self.batch_id))
 
     @classmethod
     def of(cls, done: Ingested) -> SubmitReadingsSuccess:

@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.errors import MutationError, attempt
 from api.relay import Connection, Node, from_global_id, instant, page_request, to_global_id
+from api.types.receipts import ReceiptType, receipt_of
 from api.types.signatures import SignatureType, signatures_of
 from domain.corrections import DataChangeRequest
 from domain.diaries import (
@@ -212,6 +213,12 @@ class DiaryEntryType(Node):
             entity=e,
         )
 
+    @strawberry.field(
+        description="The entry's receipt in the study's log: ask for its inclusion proof."
+    )
+    async def receipt(self, info: Info) -> ReceiptType | None:
+        return await receipt_of(info, "DiaryEntry", self.entity.id)
+
     @strawberry.field(description="Free-text answers: the participant and their site staff only.")
     def free_text(self, info: Info) -> JSON | None:
         return JSON(cases.free_text(info.context.caller, self.entity))
@@ -291,6 +298,15 @@ class DiaryEntryResultType:
             ],
             entry=DiaryEntryType.of(r.entry) if r.entry else None,
         )
+
+    @strawberry.field(
+        description="For a stored entry (accepted, quarantined or a resend): its receipt in "
+        "the study's log; keep it to ask for an inclusion proof once sealed."
+    )
+    async def receipt(self, info: Info) -> ReceiptType | None:
+        if self.entry is None:
+            return None
+        return await receipt_of(info, "DiaryEntry", self.entry.entity.id)
 
 
 @strawberry.input

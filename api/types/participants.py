@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from api.types.contacts import ContactDetailsType
     from api.types.devices import DailySummaryType, ReadingType
     from api.types.diaries import ComplianceType, DiaryEntryType, DueDiaryType
+    from api.types.notifications import NotificationPlanType, NotificationReceiptsType
     from api.types.studies import SiteType
     from api.types.visits import VisitType
 
@@ -131,6 +132,29 @@ class ParticipantType(Node):
         from api.types.diaries import compliance_of
 
         return await compliance_of(info, [self.entity.id])
+
+    @strawberry.field(
+        description="Reminder receipts beside compliance: queued, sent, opened, failed (site "
+        "staff and the participant)."
+    )
+    async def notification_receipts(
+        self, info: Info
+    ) -> Annotated[NotificationReceiptsType, strawberry.lazy("api.types.notifications")]:
+        from api.types.notifications import receipts_of_participant
+
+        return await receipts_of_participant(info, self.entity.id)
+
+    @strawberry.field(
+        description="Reminder instants of the coming `days` (1-14) in the participant's zone, "
+        "DST-correct, with their text in `language` (default: the consent's), for local "
+        "notifications while offline. Refresh when `version` changes."
+    )
+    async def notification_plan(
+        self, info: Info, days: int = 7, language: str | None = None
+    ) -> Annotated[NotificationPlanType, strawberry.lazy("api.types.notifications")]:
+        from api.types.notifications import plan_of
+
+        return await plan_of(info, self.entity.id, days, language)
 
     @strawberry.field(description="Device readings by effective time, oldest first.")
     async def readings(

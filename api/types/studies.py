@@ -24,6 +24,7 @@ from api.types.diaries import (
     site_compliance_of,
 )
 from api.types.exports import ExportJobType, exports_of
+from api.types.notifications import NotificationReceiptsType, receipts_of_site
 from api.types.participants import ParticipantType, participant_connection
 from domain.errors import NotFound
 from domain.ids import SiteId, StudyId
@@ -131,6 +132,10 @@ class SiteType(Node):
     @strawberry.field(description="Diary compliance of the site's participants so far.")
     async def compliance(self, info: Info) -> ComplianceType:
         return await site_compliance_of(info, self.entity.id)
+
+    @strawberry.field(description="Reminder receipts of the site's participants, newest first.")
+    async def notification_receipts(self, info: Info) -> NotificationReceiptsType:
+        return await receipts_of_site(info, self.entity.id)
 
 
 async def study_by_id(info: Info, raw: StudyId) -> StudyType | None:

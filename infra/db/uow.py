@@ -24,6 +24,7 @@ from infra.db.devices import SqlDeviceRepository
 from infra.db.diaries import SqlDiaryRepository
 from infra.db.enrolment import SqlEnrolmentRepository
 from infra.db.exports import SqlExportRepository
+from infra.db.notifications import SqlNotificationRepository
 from infra.db.participants import SqlParticipantRepository
 from infra.db.questionnaires import SqlQuestionnaireRepository
 from infra.db.readings import SqlReadingRepository
@@ -146,6 +147,10 @@ class SqlUnitOfWork:
     @property
     def adverse_events(self) -> SqlAdverseEventRepository:
         return SqlAdverseEventRepository(self.session, self.cipher)
+
+    @property
+    def notifications(self) -> SqlNotificationRepository:
+        return SqlNotificationRepository(self.session, self.cipher)
 
     @property
     def trail(self) -> SqlAuditTrail:

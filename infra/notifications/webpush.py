@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from pywebpush import WebPushException, webpush_async
 
 from domain.notifications import Expired, Message
@@ -50,3 +53,19 @@ class WebPushChannel:
             if failure.status_code in GONE:
                 raise Expired(f"push service answered {failure.status_code}") from failure
             raise
+
+
+def generate_vapid_keys() -> tuple[str, str]:
+    """A new VAPID key pair (P-256): the private key as base64url of its 32 raw bytes (for
+    HEARTH_VAPID_PRIVATE_KEY) and the public key as base64url of its uncompressed point
+    (the `applicationServerKey` apps subscribe with, HEARTH_VAPID_PUBLIC_KEY)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    raw = key.private_numbers().private_value.to_bytes(32, "big")
+    public = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return _b64(raw), _b64(public)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

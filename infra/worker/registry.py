@@ -14,12 +14,15 @@ from typing import Any
 from domain import exports
 from domain.actors import RequestContext
 from infra.worker import exports as export_tasks
+from infra.worker import reminders as reminder_tasks
 from infra.worker.services import WorkerServices
 
 Handler = Callable[..., Awaitable[None]]  # (services, ctx, **args) -> None
 
 EXPORTS = "exports"  # long jobs that each hold a database connection while they run
 MAINTENANCE = "maintenance"  # short periodic housekeeping
+NOTIFICATIONS = "notifications"  # reminders to participants, every minute
+SEND_REMINDERS = "reminders.send"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ JOB_TYPES: Mapping[str, JobType] = {
     for t in (
         JobType(exports.RUN_EXPORT, EXPORTS, export_tasks.run_export),
         JobType(exports.EXPIRE_EXPORTS, MAINTENANCE, export_tasks.expire_exports, "*/15 * * * *"),
+        JobType(SEND_REMINDERS, NOTIFICATIONS, reminder_tasks.send_reminders, "* * * * *"),
     )
 }
 QUEUES = tuple(sorted({t.queue for t in JOB_TYPES.values()}))

@@ -1,11 +1,14 @@
-"""What the worker's tasks are given: units of work, the export engine and where files go."""
+"""What the worker's tasks are given: units of work, the export engine, where files go and
+the channels reminders go out through."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from domain.notifications import Channel
 from domain.ports import ExportEngine, UnitOfWorkFactory
 
 
@@ -15,6 +18,8 @@ class WorkerServices:
     exports: ExportEngine
     export_root: Path  # HEARTH_EXPORT_DIR: shared with the server, which serves the files
     export_retention: timedelta
+    # The configured reminder channels by name ("webpush", "email"); none: nothing is sent.
+    channels: Mapping[str, Channel] = field(default_factory=dict)
 
     def export_directory(self, export_id: object) -> str:
         return str(self.export_root / str(export_id))

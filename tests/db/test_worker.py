@@ -20,6 +20,7 @@ from domain.services import exports, trail
 from domain.trail import TrailQuery
 from infra.db.engine import create_engine
 from infra.worker import queues
+from infra.worker.registry import SEND_REMINDERS
 from tests.clock import CLOCK
 from tests.conftest import Scratch
 from tests.factories import admin, caller
@@ -156,7 +157,7 @@ async def test_files_past_retention_are_deleted_by_the_periodic_job_and_audited(
         periodic = {
             t.task.name: t.cron for t in worker.jobs.app.periodic_registry.periodic_tasks.values()
         }
-        assert periodic == {EXPIRE_EXPORTS: "*/15 * * * *"}
+        assert periodic == {EXPIRE_EXPORTS: "*/15 * * * *", SEND_REMINDERS: "* * * * *"}
         done = await _until(scratch, job, lambda j: j.status is ExportStatus.DONE)
         assert directory.is_dir()
         CLOCK.advance(days=29)  # not old enough yet: the tick deletes nothing

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import httpx
 
 from api.app import build_runtime
+from api.console import web as console_web
+from api.console.i18n import catalogue
 from api.settings import Settings
 from domain.actors import Grant, Role
 from domain.ids import SiteId
@@ -158,3 +161,20 @@ async def test_a_change_at_the_site_is_noticed_and_other_sites_stay_quiet(
         assert await changes.newest(SiteId(uuid.uuid4())) == 0
     finally:
         await runtime.close()
+
+
+def test_both_catalogues_have_every_message_the_templates_use() -> None:
+    templates = Path(console_web.__file__).with_name("templates")
+    used = {
+        key
+        for page in templates.glob("*.html")
+        for key in re.findall(r"\bt\.([a-z_]+)", page.read_text(encoding="utf-8"))
+    }
+    english, german = catalogue("en"), catalogue("de")
+    assert english.keys() == german.keys()
+    assert used <= english.keys(), used - english.keys()
+    assert {k for k in english if k.startswith("kind_")} == {
+        "kind_visit",
+        "kind_diary",
+        "kind_reading",
+    }

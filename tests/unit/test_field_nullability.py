@@ -83,6 +83,7 @@ def test_every_guarded_object_type_says_how_it_is_seen() -> None:
     guarded = {
         t
         for t, rules in FIELD_RULES.items()
-        if t not in ("Query", "Mutation", "Subscription") and any(r.kind is Kind.GUARDED for r in rules.values())
+        if t not in ("Query", "Mutation", "Subscription")
+        and any(r.kind is Kind.GUARDED for r in rules.values())
     }
     assert guarded <= set(SEEN_WITH), guarded - set(SEEN_WITH)

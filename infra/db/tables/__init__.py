@@ -18,6 +18,7 @@ from infra.db.tables.enrolment import AppInstallationRow, EnrolmentCodeRow
 from infra.db.tables.exports import ExportJobRow
 from infra.db.tables.installation import InstallationKeyRow, InstallationRow
 from infra.db.tables.keys import DataKeyRow
+from infra.db.tables.notifications import NotificationRow, PushSubscriptionRow
 from infra.db.tables.participants import ParticipantRow
 from infra.db.tables.sealed_values import SealedValueRow
 from infra.db.tables.sessions import RateLimitRow, RefreshTokenRow, SessionRow
@@ -49,9 +50,11 @@ __all__ = [
     "ExportJobRow",
     "InstallationKeyRow",
     "InstallationRow",
+    "NotificationRow",
     "ParticipantRow",
     "ParticipantZoneRow",
     "PendingEventRow",
+    "PushSubscriptionRow",
     "QuestionnaireVersionRow",
     "RateLimitRow",
     "ReadingRow",
