@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from strawberry.printer import print_schema
 
 from api import logging as hearth_logging
@@ -38,6 +38,7 @@ from api.headers import EdgeHeadersMiddleware, page_csp
 from api.http import console_page, healthz, readyz, schema_sdl
 from api.ingest import ReadingUpload
 from api.limits import ReadBudget
+from api.live_socket import LiveEndpoint
 from api.metrics import HttpMetricsMiddleware, Metrics, OperationMetrics, QueueFigures
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.persisted import PersistedQueryError, PersistedQueryStore, load_manifest
@@ -50,6 +51,7 @@ from domain.notifications import Channel
 from infra.auth.password_screen import ZxcvbnScreen
 from infra.auth.passwords import Argon2Passwords
 from infra.auth.tokens import JwtTokens
+from infra.changefeed.hub import ChangeHub
 from infra.crypto import signing
 from infra.crypto.keys import KeyFileError, KeyFileProvider, KeyProvider, Purpose
 from infra.db import legacy_identifiers, migrations, provision
@@ -269,8 +271,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         console=not settings.is_production,
     )
     sdl = print_schema(schema)
+    # One LISTEN connection per server process; subscriptions fan out from it.
+    hub = ChangeHub(_server_url(settings))
     routes: list[BaseRoute] = [
         Route("/graphql", GraphQLEndpoint(edge), methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", LiveEndpoint(edge, hub, metrics.live)),
         Route(INGEST_PATH, ReadingUpload(runtime.services).handle, methods=["POST"]),
         Route("/exports/{job}/{name}", export_download(runtime.services), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
@@ -295,9 +300,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         await runtime.bind_keys()  # a wrong key file: refuse to start, serve nothing
         # Before serving: nothing may be read or written next to unsealed identifiers.
         await runtime.seal_legacy_identifiers()
+        await hub.start()
         try:
             yield
         finally:
+            await hub.stop()
             await _seal_on_shutdown(runtime)
             await runtime.close()
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import strawberry
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from api.loaders import Loaders
@@ -16,7 +16,7 @@ from domain.actors import RequestContext
 
 @dataclass
 class Context:
-    request: Request
+    request: HTTPConnection  # the HTTP request, or the socket of a subscription
     response: Response
     services: Services
     caller: RequestContext

@@ -37,6 +37,7 @@ from domain.errors import DomainError, ErrorCode
 
 _MEDIA = {GRAPHQL_RESPONSE: GRAPHQL_RESPONSE, JSON: JSON, "application/*": JSON, "*/*": JSON}
 _EVERY_KIND = frozenset(StrawberryOperationType)
+SOCKET = "SOCKET"  # the "method" of an operation sent over the websocket
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class GraphQLEndpoint:
     ) -> Response:
         sub = Response()  # the status and headers resolvers set (429 with Retry-After)
         context = Context(request=request, response=sub, services=self.edge.services, caller=caller)
-        plans = [self._plan(operation, request.method) for operation in operations]
+        plans = [self.plan(operation, request.method) for operation in operations]
         self._within_cost(plans, batched)
         self._charge(request, caller, plans)
         results = await asyncio.gather(*(self._run(plan, context) for plan in plans))
@@ -113,7 +114,9 @@ class GraphQLEndpoint:
         content = [body for body, _ in bodies] if batched else bodies[0][0]
         return OrjsonResponse(content, status, headers, media)
 
-    def _plan(self, operation: OperationRequest, method: str) -> _Plan:
+    def plan(self, operation: OperationRequest, method: str) -> _Plan:
+        """The operation to run, or its request errors; `method` is the HTTP method, or
+        SOCKET for an operation sent over graphql-transport-ws (api/live_socket.py)."""
         try:
             query = self.edge.persisted.query_of(operation)
             document = self.edge.documents.parse(query)
@@ -123,6 +126,13 @@ class GraphQLEndpoint:
             chosen = choose(document, operation.operation_name)
         except GraphQLError as error:
             return [error]
+        if chosen.kind is OperationType.SUBSCRIPTION and method != SOCKET:
+            message = "Subscriptions run over graphql-transport-ws: open a websocket on /graphql."
+            return [
+                GraphQLError(
+                    message, original_error=DomainError(ErrorCode.INVALID_REQUEST, message)
+                )
+            ]
         if method == "GET" and chosen.kind is not OperationType.QUERY:
             raise Refusal(
                 405,

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionContext
@@ -68,7 +68,7 @@ class ReadBudget:
         self.spent[key] = total
 
 
-def caller_key(request: Request, caller: RequestContext) -> str:
+def caller_key(request: HTTPConnection, caller: RequestContext) -> str:
     if caller.actor.id is not None:
         return f"{caller.actor.kind.value}:{caller.actor.id}"
     return f"address:{address_of(request)}"
@@ -78,7 +78,7 @@ def client_address(info: Info) -> str:
     return address_of(info.context.request)
 
 
-def address_of(request: Request) -> str:
+def address_of(request: HTTPConnection) -> str:
     client = request.client
     return client.host if client else "unknown"
 
@@ -94,7 +94,7 @@ async def check(services: Services, limit: Limit, key: str, amount: int = 1) -> 
 
 
 async def check_writes(
-    services: Services, request: Request, caller: RequestContext, writes: int = 1
+    services: Services, request: HTTPConnection, caller: RequestContext, writes: int = 1
 ) -> None:
     """Every write counts against the caller (participant or staff user) and the address."""
     await check(services, WRITES_PER_IP, address_of(request), writes)

@@ -38,6 +38,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
             "request_id": request_id_var.get(),
+            "pid": record.process,  # which server process, when HEARTH_WORKERS > 1
         }
         entry.update({k: v for k, v in record.__dict__.items() if k in SAFE_FIELDS})
         if record.exc_info and record.exc_info[0] is not None:

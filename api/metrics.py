@@ -29,6 +29,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -196,6 +197,32 @@ class WebhookMetrics:
         self.seconds.observe(seconds)
 
 
+class LiveMetrics:
+    """Live subscriptions open now (summed over server processes) and events delivered."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.open = Gauge(
+            "hearth_subscriptions",
+            "GraphQL subscriptions streaming now (graphql-transport-ws).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.delivered = Counter(
+            "hearth_subscription_events",
+            "Live events sent to subscribers.",
+            registry=registry,
+        )
+
+    def opened(self) -> None:
+        self.open.inc()
+
+    def closed(self) -> None:
+        self.open.dec()
+
+    def sent(self) -> None:
+        self.delivered.inc()
+
+
 class QueueFigures(Protocol):
     @property
     def queue(self) -> str: ...
@@ -251,6 +278,7 @@ class Metrics:
         self.http = HttpMetrics(self.registry)
         self.jobs = JobMetrics(self.registry)
         self.webhooks = WebhookMetrics(self.registry)
+        self.live = LiveMetrics(self.registry)
         self.queues = QueueMetrics()
         self.registry.register(self.queues)
 

@@ -421,6 +421,12 @@ FIELD_RULES["ConcomitantMedication"] = _plain(
     "participantId",
     "signatures",
 )
+# A stream, never refused per event: each event is left out unless the subscriber holds its
+# kind's read permission on its scope (domain/live.py), checked again for every event. Its
+# cases are the socket's (tests/e2e/test_subscriptions.py), not the HTTP matrix's.
+FIELD_RULES["Subscription"] = {"changes": each(Permission.PARTICIPANT_READ)}
+FIELD_RULES["LiveEvent"] = _plain("kind", "action", "recordId", "siteId", "participantId", "record")
+SOCKET_FIELDS = frozenset({"Subscription.changes"})
 
 # Types that only carry what a guarded field returned: results, pages, values, tokens.
 CARRIERS = frozenset(

@@ -16,6 +16,7 @@ from api.context import Info
 from api.documents import Documents
 from api.errors import apply_contract
 from api.limits import WriteLimits
+from api.live import Subscription
 from api.relay import Node, from_global_id
 from api.types.adverse_events import (
     AdverseEventMutations,
@@ -143,6 +144,7 @@ def build_schema(
     schema = HearthSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[*observers, WriteLimits, documents.extension()],
         config=StrawberryConfig(
             disable_field_suggestions=production, relay_max_results=MAX_PAGE_SIZE

@@ -158,6 +158,14 @@ class Settings(BaseSettings):
     max_query_cost: int = Field(
         default=10_000, ge=1, description="Points one request may cost, counted before execution."
     )
+    live_recheck_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Open subscriptions check their session and grants at least this often.",
+    )
+    live_init_seconds: float = Field(
+        default=10.0, gt=0, description="A websocket must send connection_init within this."
+    )
     read_limit_per_caller: int = Field(
         default=250_000, ge=1, description="Query cost points a minute per caller (or address)."
     )

@@ -74,6 +74,9 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
                 # X-Forwarded-For is believed only from HEARTH_TRUSTED_PROXIES (api/proxies.py);
                 # uvicorn's default would believe any local client.
                 proxy_headers=False,
+                # Several server processes: one still importing on a busy machine is not hung
+                # (uvicorn's 5 s would kill and restart it, again and again).
+                timeout_worker_healthcheck=30,
             )
         finally:
             if worker is not None:

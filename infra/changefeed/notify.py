@@ -2,8 +2,14 @@
 
 The unit of work calls `emit` inside its transaction, after the events are appended.
 PostgreSQL delivers a NOTIFY sent inside a transaction only when that transaction commits,
-so a rolled-back change emits nothing. Payloads carry ids only (kind, study, site, record,
-action), never personal data: they are visible to anyone who may LISTEN on the database.
+so a rolled-back change emits nothing. Payloads carry ids only (kind, study, site,
+participant, record, action), never personal data: they are visible to anyone who may
+LISTEN on the database.
+
+Besides the kinds of KINDS, a change to a staff account or a participant's account (grants,
+status, password, sign-out, session reuse) emits an `access` notice (the account's id, no
+site): live subscribers of that account check who they are again at once. It is no event
+anyone is shown.
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ KINDS: dict[str, str] = {
     "Withdrawal": "compliance",
 }
 
+# Changes after which a live subscriber of that account must be checked again.
+ACCESS = "access"
+ACCESS_ENTITIES = frozenset({"StaffUser", "Participant"})
+_NOT_ACCESS = frozenset({"login_failed", "login_succeeded", "locked"})
+
 
 @dataclass(frozen=True)
 class ChangeNotice:
@@ -42,6 +53,7 @@ class ChangeNotice:
     action: str
     study_id: uuid.UUID | None = None
     site_id: uuid.UUID | None = None
+    participant_id: uuid.UUID | None = None
 
     def to_payload(self) -> str:
         return json.dumps(
@@ -51,6 +63,7 @@ class ChangeNotice:
                 "action": self.action,
                 "study": None if self.study_id is None else str(self.study_id),
                 "site": None if self.site_id is None else str(self.site_id),
+                "participant": _text(self.participant_id),
             },
             separators=(",", ":"),
         )
@@ -64,7 +77,16 @@ class ChangeNotice:
             action=str(data["action"]),
             study_id=None if data.get("study") is None else uuid.UUID(data["study"]),
             site_id=None if data.get("site") is None else uuid.UUID(data["site"]),
+            participant_id=_uuid(data.get("participant")),
         )
+
+
+def _text(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(str(value))
 
 
 def notices(changes: Iterable[Change]) -> list[ChangeNotice]:
@@ -72,18 +94,23 @@ def notices(changes: Iterable[Change]) -> list[ChangeNotice]:
     seen: dict[tuple[str, uuid.UUID], ChangeNotice] = {}
     for change in changes:
         kind = KINDS.get(change.entity_type)
-        if kind is None:
-            continue
-        seen.setdefault(
-            (kind, change.entity_id),
-            ChangeNotice(
-                kind=kind,
-                record_id=change.entity_id,
-                action=change.action,
-                study_id=change.subject.study_id,
-                site_id=change.subject.site_id,
-            ),
-        )
+        if kind is not None:
+            seen.setdefault(
+                (kind, change.entity_id),
+                ChangeNotice(
+                    kind=kind,
+                    record_id=change.entity_id,
+                    action=change.action,
+                    study_id=change.subject.study_id,
+                    site_id=change.subject.site_id,
+                    participant_id=change.subject.participant_id,
+                ),
+            )
+        if change.entity_type in ACCESS_ENTITIES and change.action not in _NOT_ACCESS:
+            seen.setdefault(
+                (ACCESS, change.entity_id),
+                ChangeNotice(kind=ACCESS, record_id=change.entity_id, action=change.action),
+            )
     return list(seen.values())
 
 

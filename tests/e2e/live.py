@@ -47,7 +47,12 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def live_server(
-    database: ScratchDatabase, key_file: Path, workdir: Path, **settings: str
+    database: ScratchDatabase,
+    key_file: Path,
+    workdir: Path,
+    *,
+    args: tuple[str, ...] = (),
+    **settings: str,
 ) -> AsyncIterator[LiveServer]:
     port = free_port()
     env = {
@@ -60,7 +65,16 @@ async def live_server(
         **{f"HEARTH_{name.upper()}": value for name, value in settings.items()},
     }
     log_path = workdir / f"server-{port}.log"
-    command = [sys.executable, "-m", "api.cli.main", "serve", "--no-migrate", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "api.cli.main",
+        "serve",
+        "--no-migrate",
+        "--port",
+        str(port),
+        *args,
+    ]
     process = _start(command, env, log_path)
     server = LiveServer(f"http://127.0.0.1:{port}", port, log_path)
     try:
