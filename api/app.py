@@ -67,6 +67,7 @@ from infra.eventlog.service import EventLog, LogConfig, LogStatus
 from infra.eventlog.writer import EventLogWriter
 from infra.exports.engine import FileExportEngine, export_signing_key
 from infra.exports.manifest import Verification, verify_export
+from infra.notifications.email import EmailChannel, SmtpSettings
 from infra.worker import queues
 from infra.worker.app import build_app, observing
 from infra.worker.recovery import stalled_job_recovery
@@ -429,12 +430,29 @@ def build_worker(
         exports=runtime.export_engine,
         export_root=settings.export_path,
         export_retention=timedelta(days=settings.export_retention_days),
+        alert_mail=_alert_mail(settings),
+        console_url=settings.console_url,
     )
     queue = build_app(_server_url(settings), services, pool_size=options.concurrency + 4)
     metrics = Metrics()
     jobs = WorkerRuntime(queue, options, middleware=[observing(_JobObserver(metrics))])
     jobs.loops.extend(_worker_loops(settings, runtime, jobs, metrics))
     return Worker(runtime=runtime, jobs=jobs, metrics=metrics)
+
+
+def _alert_mail(settings: Settings) -> EmailChannel | None:
+    if not settings.smtp_host:
+        return None
+    return EmailChannel(
+        SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+    )
 
 
 def _worker_loops(

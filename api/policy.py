@@ -77,6 +77,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "node": guarded(Permission.PARTICIPANT_READ),  # per type: the type's read permission
         "quarantinedReadings": guarded(Permission.PARTICIPANT_READ),  # on the site
         "adverseEvents": guarded(Permission.PARTICIPANT_READ),
+        "alerts": guarded(Permission.PARTICIPANT_READ),  # on the site
     },
     "Mutation": {
         "createStudy": guarded(Permission.STUDY_CREATE),
@@ -137,6 +138,9 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "confirmAdverseEvent": guarded(Permission.DATA_CORRECT),
         "correctAdverseEvent": guarded(Permission.DATA_CORRECT),
         "reportAdverseEventToSponsor": guarded(Permission.DATA_CORRECT),
+        "setAlertRule": guarded(Permission.STUDY_DESIGN),
+        "acknowledgeAlert": guarded(Permission.PARTICIPANT_UPDATE),
+        "setSiteContact": guarded(Permission.STUDY_DESIGN),
     },
     "Study": _plain(
         "id", "code", "title", "createdAt", "status", "closedAt", "purgedAt", "retention"
@@ -149,9 +153,11 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "questionnaires": guarded(Permission.STUDY_READ),
         "diarySchedules": guarded(Permission.STUDY_READ),
         "exports": guarded(Permission.EXPORT),
+        "alertRules": guarded(Permission.STUDY_READ),
     },
-    "Site": _plain("id", "code", "name", "country", "timezone", "createdAt")
+    "Site": _plain("id", "code", "name", "country", "timezone", "createdAt", "contact")
     | {
+        "alerts": guarded(Permission.PARTICIPANT_READ),
         "study": guarded(Permission.STUDY_READ),
         "participants": guarded(Permission.PARTICIPANT_READ),
         "devices": guarded(Permission.SITE_READ),
@@ -168,6 +174,9 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "version",
         "armId",
         "enrolledOn",
+        "studyTitle",
+        "siteName",
+        "siteContact",
     )
     | {
         "screeningNumber": identifier("Participant", "screening_number"),
@@ -339,6 +348,11 @@ FIELD_RULES["AdverseEvent"] = _plain(
 # Types that only carry what a guarded field returned: results, pages, values, tokens.
 CARRIERS = frozenset(
     {
+        "Alert",
+        "AlertRule",
+        "AlertSuccess",
+        "AlertRuleSuccess",
+        "SiteSuccess",
         "AuditActor",
         "AuditEventConnection",
         "AuditEventEdge",

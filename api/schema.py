@@ -21,6 +21,7 @@ from api.types.adverse_events import (
     AdverseEventQueries,
     adverse_event_by_id,
 )
+from api.types.alerts import AlertMutations, AlertQueries
 from api.types.audit import AuditQueries
 from api.types.auth import AuthMutations, AuthQueries
 from api.types.consent import ConsentMutations
@@ -54,6 +55,7 @@ class Query(
     AuthQueries,
     QuarantineQueries,
     AdverseEventQueries,
+    AlertQueries,
 ):
     @strawberry.field(description="Any object by its global id; null if missing or not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -101,6 +103,7 @@ class Mutation(
     QuarantineMutations,
     RetentionMutations,
     AdverseEventMutations,
+    AlertMutations,
 ):
     pass
 

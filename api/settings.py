@@ -150,6 +150,16 @@ class Settings(BaseSettings):
         default="", description="Comma-separated origins (scheme://host[:port]) or '*'."
     )
     persisted_queries: PersistedQueries = PersistedQueries.AUTOMATIC
+    # Alert e-mails to site staff (a count and a link, never who or what); none without a host.
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mails.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_from: str = Field(default="hearth@localhost", description="The e-mails' sender.")
+    console_url: str | None = Field(
+        default=None, description="The staff console's address, linked from alert e-mails."
+    )
     persisted_queries_file: Path | None = Field(
         default=None, description="Registered operations (an Apollo persisted query manifest)."
     )

@@ -30,6 +30,7 @@ KINDS: dict[str, str] = {
     "ExportJob": "export",
     "Consent": "compliance",
     "Withdrawal": "compliance",
+    "Alert": "alert",
 }
 
 

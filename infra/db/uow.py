@@ -15,6 +15,7 @@ from domain.outbox import Work
 from infra.changefeed import notify as changefeed
 from infra.crypto.keys import KeyProvider
 from infra.db.adverse_events import SqlAdverseEventRepository
+from infra.db.alerts import SqlAlertRepository
 from infra.db.consents import SqlConsentRepository, SqlSignatureRepository
 from infra.db.contacts import SqlContactRepository
 from infra.db.data_keys import DataKeyAdmin, DataKeyStore, FieldCipher
@@ -146,6 +147,10 @@ class SqlUnitOfWork:
     @property
     def adverse_events(self) -> SqlAdverseEventRepository:
         return SqlAdverseEventRepository(self.session, self.cipher)
+
+    @property
+    def alerts(self) -> SqlAlertRepository:
+        return SqlAlertRepository(self.session, self.cipher)
 
     @property
     def trail(self) -> SqlAuditTrail:

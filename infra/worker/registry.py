@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain import exports
+from domain import alerts, exports
 from domain.actors import RequestContext
+from infra.worker import alerts as alert_tasks
 from infra.worker import exports as export_tasks
 from infra.worker.services import WorkerServices
 
@@ -20,6 +21,7 @@ Handler = Callable[..., Awaitable[None]]  # (services, ctx, **args) -> None
 
 EXPORTS = "exports"  # long jobs that each hold a database connection while they run
 MAINTENANCE = "maintenance"  # short periodic housekeeping
+ALERTS = "alerts"  # evaluating alert rules, e-mailing site staff
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ JOB_TYPES: Mapping[str, JobType] = {
     for t in (
         JobType(exports.RUN_EXPORT, EXPORTS, export_tasks.run_export),
         JobType(exports.EXPIRE_EXPORTS, MAINTENANCE, export_tasks.expire_exports, "*/15 * * * *"),
+        JobType(alerts.EVALUATE, ALERTS, alert_tasks.evaluate, "*/5 * * * *"),
+        JobType(alerts.NOTIFY_SITE, ALERTS, alert_tasks.notify_site),
     )
 }
 QUEUES = tuple(sorted({t.queue for t in JOB_TYPES.values()}))

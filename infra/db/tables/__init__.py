@@ -1,5 +1,6 @@
 """Table definitions, one module per concept; importing this package registers them all."""
 
+from infra.db.tables.alerts import AlertRow, AlertRuleRow
 from infra.db.tables.audit import AuditChainRow, AuditEventRow, PendingEventRow
 from infra.db.tables.base import Base
 from infra.db.tables.checkpoints import CheckpointRow
@@ -29,6 +30,8 @@ metadata = Base.metadata
 
 __all__ = [
     "AdverseEventRow",
+    "AlertRow",
+    "AlertRuleRow",
     "AppInstallationRow",
     "ArmRow",
     "AuditChainRow",
