@@ -10,6 +10,8 @@ from decimal import Decimal
 from domain.alerts import Alert, AlertRule, AlertStatus, ReadingFact, VisitFact
 from domain.errors import DomainError, ErrorCode
 from domain.ids import SiteId, StudyId, UserId
+from tests.fakes.clock import FakeClock
+from tests.fakes.unit_of_work import FakeUnitOfWork
 
 
 class FakeAlerts:
@@ -105,3 +107,11 @@ class FakeAlerts:
         self, study_id: StudyId, rule_id: uuid.UUID, before: datetime, limit: int
     ) -> Sequence[VisitFact]:
         return [v for v in self.visits if not self._raised(rule_id, f"visit:{v.id}")][:limit]
+
+
+class FakeAlertsUnitOfWork(FakeUnitOfWork):
+    """The fake unit of work with an alert repository."""
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        super().__init__(clock)
+        self.alerts = FakeAlerts()

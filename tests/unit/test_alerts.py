@@ -25,9 +25,8 @@ from domain.ids import ParticipantId, SiteId, StudyId
 from domain.services import alerts as cases
 from domain.services.alerts import RuleInput
 from tests.factories import admin, at_site, caller, make_participant, make_site, make_study
-from tests.fakes.alerts import FakeAlerts
+from tests.fakes.alerts import FakeAlertsUnitOfWork
 from tests.fakes.clock import FakeClock
-from tests.fakes.unit_of_work import FakeUnitOfWork
 
 NOW = datetime(2026, 6, 10, 9, 30, tzinfo=UTC)
 STUDY = StudyId(uuid.uuid4())
@@ -120,13 +119,16 @@ def test_missed_diaries_raise_after_n_in_a_row_and_name_the_first_of_the_run() -
     rule = _rule(AlertKind.MISSED_DIARIES, missed=3)
     assert alerts.missed_run(rule, PERSON, SITE, _diaries("x..x.."), NOW) is None
     cause = alerts.missed_run(rule, PERSON, SITE, _diaries("x..x..."), NOW)
-    assert cause is not None and cause.key.endswith(":k04")
+    assert cause is not None
+    assert cause.key.endswith(":k04")
     # The same run, longer: the same cause, so no second alert.
     longer = alerts.missed_run(rule, PERSON, SITE, _diaries("x..x....."), NOW)
-    assert longer is not None and longer.key == cause.key
+    assert longer is not None
+    assert longer.key == cause.key
     # An answer ends the run; the next run is a new cause.
     again = alerts.missed_run(rule, PERSON, SITE, _diaries("x..x...x..."), NOW)
-    assert again is not None and again.key.endswith(":k08")
+    assert again is not None
+    assert again.key.endswith(":k08")
 
 
 def test_diaries_still_open_are_not_missed() -> None:
@@ -193,9 +195,8 @@ def test_the_site_email_says_how_many_and_where_only() -> None:
 
 class _World:
     def __init__(self) -> None:
-        self.uow = FakeUnitOfWork(FakeClock(NOW))
-        self.repo = FakeAlerts()
-        self.uow.alerts = self.repo  # type: ignore[attr-defined]
+        self.uow = FakeAlertsUnitOfWork(FakeClock(NOW))
+        self.repo = self.uow.alerts
         self.study = make_study()
         self.site = make_site(self.study)
         self.person = make_participant(self.site)
@@ -214,7 +215,7 @@ class _World:
 
     async def heart_rule(self, *, email: bool = False) -> AlertRule:
         return await cases.set_rule(
-            uow=self.uow,  # type: ignore[arg-type]
+            uow=self.uow,
             ctx=self.coordinator,
             study_id=self.study.id,
             rule_id=None,
@@ -234,11 +235,13 @@ async def test_evaluating_twice_raises_each_cause_once_and_audits_it() -> None:
     assert rule.reading_kind == "HEART_RATE"
     w.reading("60")
     high = w.reading("190")
-    first = await cases.evaluate(uows=w.uow, ctx=w.worker)  # type: ignore[arg-type]
-    again = await cases.evaluate(uows=w.uow, ctx=w.worker)  # type: ignore[arg-type]
-    assert [a.record_id for a in first] == [high.id] and again == []
+    first = await cases.evaluate(uows=w.uow, ctx=w.worker)
+    again = await cases.evaluate(uows=w.uow, ctx=w.worker)
+    assert [a.record_id for a in first] == [high.id]
+    assert again == []
     created = [e for e in w.uow.events if e.entity_type == "Alert"]
-    assert len(created) == 1 and created[0].subject.site_id == w.site.id
+    assert len(created) == 1
+    assert created[0].subject.site_id == w.site.id
     assert [(x.task, dict(x.args)) for x in w.uow.enqueued] == [
         (NOTIFY_SITE, {"site_id": str(w.site.id)})
     ]
@@ -248,7 +251,7 @@ async def test_a_disabled_rule_raises_nothing() -> None:
     w = _World()
     rule = await w.heart_rule()
     await cases.set_rule(
-        uow=w.uow,  # type: ignore[arg-type]
+        uow=w.uow,
         ctx=w.coordinator,
         study_id=w.study.id,
         rule_id=rule.id,
@@ -261,7 +264,7 @@ async def test_a_disabled_rule_raises_nothing() -> None:
         ),
     )
     w.reading("190")
-    assert await cases.evaluate(uows=w.uow, ctx=w.worker) == []  # type: ignore[arg-type]
+    assert await cases.evaluate(uows=w.uow, ctx=w.worker) == []
 
 
 async def test_a_stale_rule_version_is_refused() -> None:
@@ -269,7 +272,7 @@ async def test_a_stale_rule_version_is_refused() -> None:
     rule = await w.heart_rule()
     with pytest.raises(DomainError) as stale:
         await cases.set_rule(
-            uow=w.uow,  # type: ignore[arg-type]
+            uow=w.uow,
             ctx=w.coordinator,
             study_id=w.study.id,
             rule_id=rule.id,
@@ -283,7 +286,7 @@ async def test_only_study_designers_configure_rules() -> None:
     w = _World()
     with pytest.raises(Forbidden):
         await cases.set_rule(
-            uow=w.uow,  # type: ignore[arg-type]
+            uow=w.uow,
             ctx=w.investigator,
             study_id=w.study.id,
             rule_id=None,
@@ -291,7 +294,7 @@ async def test_only_study_designers_configure_rules() -> None:
             given=RuleInput(AlertKind.VISIT_OVERDUE),
         )
     rule = await cases.set_rule(
-        uow=w.uow,  # type: ignore[arg-type]
+        uow=w.uow,
         ctx=caller(admin()),
         study_id=w.study.id,
         rule_id=None,
@@ -305,26 +308,27 @@ async def test_the_site_acknowledges_with_a_sealed_note_and_monitors_only_look()
     w = _World()
     await w.heart_rule()
     w.reading("190")
-    (alert,) = await cases.evaluate(uows=w.uow, ctx=w.worker)  # type: ignore[arg-type]
+    (alert,) = await cases.evaluate(uows=w.uow, ctx=w.worker)
     with pytest.raises(Forbidden):
-        await cases.acknowledge(uow=w.uow, ctx=w.monitor, alert_id=alert.id, note="Seen")  # type: ignore[arg-type]
+        await cases.acknowledge(uow=w.uow, ctx=w.monitor, alert_id=alert.id, note="Seen")
     done = await cases.acknowledge(
         uow=w.uow,
         ctx=w.coordinator,
         alert_id=alert.id,
-        note="Phoned Ms Schmidt",  # type: ignore[arg-type]
+        note="Phoned Ms Schmidt",
     )
     assert done.status is AlertStatus.ACKNOWLEDGED
     change = w.uow.events[-1]
     assert change.action == "acknowledged"
     assert [f.personal for f in change.fields if f.field == "note"] == [True]
-    (seen,) = await cases.of_site(uow=w.uow, ctx=w.monitor, site_id=w.site.id, status=None)  # type: ignore[arg-type]
-    assert seen.status is AlertStatus.ACKNOWLEDGED and seen.note is None
+    (seen,) = await cases.of_site(uow=w.uow, ctx=w.monitor, site_id=w.site.id, status=None)
+    assert seen.status is AlertStatus.ACKNOWLEDGED
+    assert seen.note is None
     (mine,) = await cases.of_site(
         uow=w.uow,
         ctx=w.coordinator,
         site_id=w.site.id,
-        status=AlertStatus.ACKNOWLEDGED,  # type: ignore[arg-type]
+        status=AlertStatus.ACKNOWLEDGED,
     )
     assert mine.note == "Phoned Ms Schmidt"
     assert (
@@ -332,18 +336,18 @@ async def test_the_site_acknowledges_with_a_sealed_note_and_monitors_only_look()
             uow=w.uow, ctx=w.coordinator, site_id=w.site.id, status=AlertStatus.OPEN
         )
         == []
-    )  # type: ignore[arg-type]
+    )
 
 
 async def test_other_sites_see_no_alerts_and_cannot_probe_them() -> None:
     w = _World()
     await w.heart_rule()
     w.reading("190")
-    (alert,) = await cases.evaluate(uows=w.uow, ctx=w.worker)  # type: ignore[arg-type]
+    (alert,) = await cases.evaluate(uows=w.uow, ctx=w.worker)
     elsewhere = make_site(w.study)
     w.uow.sites.rows[elsewhere.id] = elsewhere
     stranger = caller(at_site(Role.COORDINATOR, elsewhere))
     with pytest.raises(NotFound):
-        await cases.acknowledge(uow=w.uow, ctx=stranger, alert_id=alert.id, note="x")  # type: ignore[arg-type]
+        await cases.acknowledge(uow=w.uow, ctx=stranger, alert_id=alert.id, note="x")
     with pytest.raises(NotFound):
-        await cases.of_site(uow=w.uow, ctx=stranger, site_id=w.site.id, status=None)  # type: ignore[arg-type]
+        await cases.of_site(uow=w.uow, ctx=stranger, site_id=w.site.id, status=None)
