@@ -52,6 +52,14 @@ _USERS = StaffUserRow.__table__  # type: ignore[attr-defined]
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 
 
+def _plain(value: Decimal | None) -> Decimal | None:
+    """A limit as it was given: 160, not the column's 160.000."""
+    if value is None:
+        return None
+    whole = value.to_integral_value()
+    return whole if value == whole else value.normalize()
+
+
 def _rule(row: Any) -> AlertRule:
     return AlertRule(
         id=row.id,
@@ -61,8 +69,8 @@ def _rule(row: Any) -> AlertRule:
         email=row.email,
         missed=row.missed,
         reading_kind=row.reading_kind,
-        low=row.low,
-        high=row.high,
+        low=_plain(row.low),
+        high=_plain(row.high),
         wait_hours=row.wait_hours,
         version=row.version,
     )
