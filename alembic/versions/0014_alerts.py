@@ -1,4 +1,4 @@
-"""alerts: coordinator alert rules and alerts; the site's contact for participants
+"""alerts: coordinator alert rules and alerts; the site's contact; participants' data downloads
 
 Revision ID: 0014_alerts
 Revises: 0013
@@ -62,10 +62,34 @@ def upgrade() -> None:
         sa.UniqueConstraint('rule_id', 'cause', name=op.f('uq_alerts_rule_id_cause')),
     )
     op.create_index('ix_alerts_site', 'alerts', ['site_id', 'raised_at'], unique=False)
+    op.create_table(
+        'data_downloads',
+        sa.Column('id', sa.Uuid(), nullable=False),
+        sa.Column('participant_id', sa.Uuid(), nullable=False),
+        sa.Column('study_id', sa.Uuid(), nullable=False),
+        sa.Column('site_id', sa.Uuid(), nullable=False),
+        sa.Column('token_digest', sa.LargeBinary(), nullable=False),
+        sa.Column('requested_by', sa.Uuid(), nullable=True),
+        sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column('ready_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('archive_sealed', sa.LargeBinary(), nullable=True),
+        sa.Column('version', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_data_downloads_participant_id_participants')),
+        sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_data_downloads_site_id_sites')),
+        sa.ForeignKeyConstraint(['study_id'], ['studies.id'], name=op.f('fk_data_downloads_study_id_studies')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_data_downloads')),
+        sa.UniqueConstraint('token_digest', name=op.f('uq_data_downloads_token_digest')),
+    )
+    op.create_index(op.f('ix_data_downloads_participant_id'), 'data_downloads', ['participant_id'], unique=False)
     op.create_index('ix_alerts_unmailed', 'alerts', ['site_id'], unique=False, postgresql_where=sa.text('mail_pending'))
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_data_downloads_participant_id'), table_name='data_downloads')
+    op.drop_table('data_downloads')
     op.drop_index('ix_alerts_unmailed', table_name='alerts', postgresql_where=sa.text('mail_pending'))
     op.drop_index('ix_alerts_site', table_name='alerts')
     op.drop_table('alerts')

@@ -18,6 +18,7 @@ from infra.db.adverse_events import SqlAdverseEventRepository
 from infra.db.alerts import SqlAlertRepository
 from infra.db.consents import SqlConsentRepository, SqlSignatureRepository
 from infra.db.contacts import SqlContactRepository
+from infra.db.data_downloads import SqlDataDownloadRepository
 from infra.db.data_keys import DataKeyAdmin, DataKeyStore, FieldCipher
 from infra.db.data_queries import SqlDataQueryRepository
 from infra.db.design import SqlDesignRepository
@@ -151,6 +152,10 @@ class SqlUnitOfWork:
     @property
     def alerts(self) -> SqlAlertRepository:
         return SqlAlertRepository(self.session, self.cipher)
+
+    @property
+    def data_downloads(self) -> SqlDataDownloadRepository:
+        return SqlDataDownloadRepository(self.session, self.cipher)
 
     @property
     def trail(self) -> SqlAuditTrail:

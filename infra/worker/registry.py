@@ -11,10 +11,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain import alerts, exports
+from domain import alerts, data_downloads, exports
 from domain.actors import RequestContext
 from infra.worker import alerts as alert_tasks
 from infra.worker import exports as export_tasks
+from infra.worker import my_data as my_data_tasks
 from infra.worker.services import WorkerServices
 
 Handler = Callable[..., Awaitable[None]]  # (services, ctx, **args) -> None
@@ -44,6 +45,7 @@ JOB_TYPES: Mapping[str, JobType] = {
         JobType(exports.EXPIRE_EXPORTS, MAINTENANCE, export_tasks.expire_exports, "*/15 * * * *"),
         JobType(alerts.EVALUATE, ALERTS, alert_tasks.evaluate, "*/5 * * * *"),
         JobType(alerts.NOTIFY_SITE, ALERTS, alert_tasks.notify_site),
+        JobType(data_downloads.BUILD, EXPORTS, my_data_tasks.build),
     )
 }
 QUEUES = tuple(sorted({t.queue for t in JOB_TYPES.values()}))

@@ -7,6 +7,7 @@ from infra.db.tables.checkpoints import CheckpointRow
 from infra.db.tables.clinical import AdverseEventRow
 from infra.db.tables.consent import ConsentRow, ConsentVersionRow, SignatureRow, WithdrawalRow
 from infra.db.tables.contacts import ContactRow
+from infra.db.tables.data_downloads import DataDownloadRow
 from infra.db.tables.design import ArmRow, VisitDefinitionRow
 from infra.db.tables.devices import DeviceAssignmentRow, DeviceRow, ReadingRow
 from infra.db.tables.diaries import (
@@ -42,6 +43,7 @@ __all__ = [
     "ConsentVersionRow",
     "ContactRow",
     "DataChangeRequestRow",
+    "DataDownloadRow",
     "DataKeyRow",
     "DataQueryRow",
     "DeviceAssignmentRow",
