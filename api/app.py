@@ -40,6 +40,8 @@ from api.ingest import ReadingUpload
 from api.limits import ReadBudget
 from api.metrics import HttpMetricsMiddleware, Metrics, OperationMetrics, QueueFigures
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.my_data import PATH as MY_DATA_PATH
+from api.my_data import link as my_data_link
 from api.persisted import PersistedQueryError, PersistedQueryStore, load_manifest
 from api.proxies import ClientAddressMiddleware
 from api.schema import build_schema
@@ -266,6 +268,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         Route("/graphql", GraphQLEndpoint(edge), methods=["GET", "POST"]),
         Route(INGEST_PATH, ReadingUpload(runtime.services).handle, methods=["POST"]),
         Route("/exports/{job}/{name}", export_download(runtime.services), methods=["GET"]),
+        Route(MY_DATA_PATH, my_data_link(runtime.services), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route(
             "/readyz",

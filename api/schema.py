@@ -26,6 +26,7 @@ from api.types.audit import AuditQueries
 from api.types.auth import AuthMutations, AuthQueries
 from api.types.consent import ConsentMutations
 from api.types.contacts import ContactMutations, ContactQueries
+from api.types.data_downloads import DataDownloadMutations
 from api.types.data_queries import DataQueryMutations, DataQueryQueries, query_by_id
 from api.types.design import DesignMutations
 from api.types.devices import DeviceMutations, device_by_id
@@ -104,6 +105,7 @@ class Mutation(
     RetentionMutations,
     AdverseEventMutations,
     AlertMutations,
+    DataDownloadMutations,
 ):
     pass
 

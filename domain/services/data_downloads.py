@@ -117,7 +117,7 @@ async def _gather(uow: DownloadsUnitOfWork, download: DataDownload) -> MyData:
         lambda r: uow.diaries.page(person, r), lambda e: (e.due_at.isoformat(), str(e.id))
     )
     readings = await _all(
-        lambda r: uow.readings.page(person, ReadingFilter(), r),
+        lambda r: uow.readings.page(person, ReadingFilter(include_deleted=True), r),
         lambda x: (x.reading.effective_start.isoformat(), str(x.id)),
     )
     everything = access.ReadFilter(everything=True)  # the participant's own, already checked
