@@ -782,6 +782,9 @@ async def q_alerts(w: World, who: str, target: str) -> bool:
     return _data(body, "alerts") is not None and not _denied(body)
 
 
+DOWNLOAD_MY_DATA = "mutation($t: ID!) { downloadMyData(input: {participantId: $t}) { __typename ... on MutationError { code } } }"
+
+
 def _seen_with(path: str) -> Expect:
     """A guarded field of the target node itself."""
     return lambda w, who, target: visible(w, who, target) and by_policy(path)(w, who, target)
@@ -829,6 +832,9 @@ CASES: dict[str, Case] = {
     ),
     "Mutation.setSiteContact": Case(
         SITES, _mutating("setSiteContact", SET_SITE_CONTACT), by_policy("Mutation.setSiteContact")
+    ),
+    "Mutation.downloadMyData": Case(
+        PEOPLE, _mutating("downloadMyData", DOWNLOAD_MY_DATA), by_policy("Mutation.downloadMyData")
     ),
     "Mutation.acknowledgeAlert": Case(
         PEOPLE, m_acknowledge_alert, by_policy("Mutation.acknowledgeAlert")
