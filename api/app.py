@@ -41,6 +41,8 @@ from api.limits import ReadBudget
 from api.live_socket import LiveEndpoint
 from api.metrics import HttpMetricsMiddleware, Metrics, OperationMetrics, QueueFigures
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.my_data import PATH as MY_DATA_PATH
+from api.my_data import link as my_data_link
 from api.persisted import PersistedQueryError, PersistedQueryStore, load_manifest
 from api.proxies import ClientAddressMiddleware
 from api.schema import build_schema
@@ -278,6 +280,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         WebSocketRoute("/graphql", LiveEndpoint(edge, hub, metrics.live)),
         Route(INGEST_PATH, ReadingUpload(runtime.services).handle, methods=["POST"]),
         Route("/exports/{job}/{name}", export_download(runtime.services), methods=["GET"]),
+        Route(MY_DATA_PATH, my_data_link(runtime.services), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route(
             "/readyz",
@@ -447,6 +450,8 @@ def build_worker(
         export_retention=timedelta(days=settings.export_retention_days),
         webhook_outcomes=metrics.webhooks.observe,
         channels=reminder_channels(settings),
+        alert_mail=reminder_channels(settings).get("email"),
+        console_url=settings.console_url,
     )
     queue = build_app(_server_url(settings), services, pool_size=options.concurrency + 4)
     jobs = WorkerRuntime(queue, options, middleware=[observing(_JobObserver(metrics))])

@@ -83,6 +83,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "inclusionProof": guarded(Permission.PARTICIPANT_READ),
         "receiptLogKey": PUBLIC,  # a public key: checking a receipt needs no account
         "pushApplicationServerKey": PUBLIC,  # the VAPID public key apps subscribe with
+        "alerts": guarded(Permission.PARTICIPANT_READ),  # on the site
     },
     "Mutation": {
         "createStudy": guarded(Permission.STUDY_CREATE),
@@ -160,6 +161,11 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "registerPushSubscription": guarded(Permission.DATA_SUBMIT),
         "removePushSubscription": guarded(Permission.DATA_SUBMIT),
         "acknowledgeNotification": guarded(Permission.DATA_SUBMIT),
+        "setAlertRule": guarded(Permission.STUDY_DESIGN),
+        "acknowledgeAlert": guarded(Permission.PARTICIPANT_UPDATE),
+        "setSiteContact": guarded(Permission.STUDY_DESIGN),
+        # the participant's app, or their site's staff for them
+        "downloadMyData": either(Permission.DATA_SUBMIT, Permission.DATA_PROXY),
     },
     "Study": _plain(
         "id", "code", "title", "createdAt", "status", "closedAt", "purgedAt", "retention"
@@ -173,9 +179,11 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "diarySchedules": guarded(Permission.STUDY_READ),
         "exports": guarded(Permission.EXPORT),
         "webhookEndpoints": guarded(Permission.WEBHOOK_MANAGE),
+        "alertRules": guarded(Permission.STUDY_READ),
     },
-    "Site": _plain("id", "code", "name", "country", "timezone", "createdAt")
+    "Site": _plain("id", "code", "name", "country", "timezone", "createdAt", "contact")
     | {
+        "alerts": guarded(Permission.PARTICIPANT_READ),
         "study": guarded(Permission.STUDY_READ),
         "participants": guarded(Permission.PARTICIPANT_READ),
         "devices": guarded(Permission.SITE_READ),
@@ -193,6 +201,9 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "version",
         "armId",
         "enrolledOn",
+        "studyTitle",
+        "siteName",
+        "siteContact",
     )
     | {
         "screeningNumber": identifier("Participant", "screening_number"),
@@ -431,6 +442,12 @@ SOCKET_FIELDS = frozenset({"Subscription.changes"})
 # Types that only carry what a guarded field returned: results, pages, values, tokens.
 CARRIERS = frozenset(
     {
+        "Alert",
+        "AlertRule",
+        "AlertSuccess",
+        "AlertRuleSuccess",
+        "SiteSuccess",
+        "DownloadMyDataSuccess",
         "AuditActor",
         "AuditEventConnection",
         "AuditEventEdge",

@@ -23,10 +23,12 @@ from api.types.adverse_events import (
     AdverseEventQueries,
     adverse_event_by_id,
 )
+from api.types.alerts import AlertMutations, AlertQueries
 from api.types.audit import AuditQueries
 from api.types.auth import AuthMutations, AuthQueries
 from api.types.consent import ConsentMutations
 from api.types.contacts import ContactMutations, ContactQueries
+from api.types.data_downloads import DataDownloadMutations
 from api.types.data_queries import DataQueryMutations, DataQueryQueries, query_by_id
 from api.types.design import DesignMutations
 from api.types.deviations import DeviationMutations, DeviationQueries, deviation_by_id
@@ -84,6 +86,7 @@ class Query(
     DeviationQueries,
     ReceiptQueries,
     NotificationQueries,
+    AlertQueries,
 ):
     @strawberry.field(description="Any object by its global id; null if missing or not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -116,6 +119,8 @@ class Mutation(
     MedicationMutations,
     DeviationMutations,
     NotificationMutations,
+    AlertMutations,
+    DataDownloadMutations,
 ):
     pass
 

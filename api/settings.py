@@ -149,12 +149,14 @@ class Settings(BaseSettings):
         default="mailto:trials@example.org",
         description="VAPID contact: a mailto: or https: URL the push services may write to.",
     )
-    smtp_host: str | None = Field(default=None, description="Unset: no e-mail reminders.")
+    smtp_host: str | None = Field(
+        default=None, description="Unset: no e-mail reminders and no alert e-mails."
+    )
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = Field(default=True, description="STARTTLS before authenticating.")
-    smtp_from: str = Field(default="trials@example.org", description="The reminders' sender.")
+    smtp_from: str = Field(default="trials@example.org", description="The e-mails' sender.")
     max_query_cost: int = Field(
         default=10_000, ge=1, description="Points one request may cost, counted before execution."
     )
@@ -177,6 +179,11 @@ class Settings(BaseSettings):
         default="", description="Comma-separated origins (scheme://host[:port]) or '*'."
     )
     persisted_queries: PersistedQueries = PersistedQueries.AUTOMATIC
+    # Alert e-mails to site staff (a count and a link, never who or what) use the SMTP
+    # settings above; none without a host.
+    console_url: str | None = Field(
+        default=None, description="The staff console's address, linked from alert e-mails."
+    )
     persisted_queries_file: Path | None = Field(
         default=None, description="Registered operations (an Apollo persisted query manifest)."
     )

@@ -9,6 +9,8 @@ class ErrorCode(StrEnum):
     """Codes clients may rely on; never rename one, only add."""
 
     VALIDATION_FAILED = "VALIDATION_FAILED"
+    DOWNLOAD_EXPIRED = "DOWNLOAD_EXPIRED"  # a data download link that was used or expired
+    DOWNLOAD_NOT_READY = "DOWNLOAD_NOT_READY"  # the worker has not built it yet
     NOT_FOUND = "NOT_FOUND"
     ALREADY_EXISTS = "ALREADY_EXISTS"
     UNAUTHENTICATED = "UNAUTHENTICATED"

@@ -114,7 +114,17 @@ class Site:
     country: str
     timezone: str
     created_at: datetime
+    contact: str | None = None  # how participants reach the site: shown in their app
     version: int = 1
+
+    def with_contact(self, contact: str | None) -> Site:
+        """A phone number, an e-mail address, opening hours: one line; None or blank clears."""
+        cleaned = (
+            values.text(contact, "contact", max_length=300)
+            if contact is not None and contact.strip()
+            else None
+        )
+        return dataclasses.replace(self, contact=cleaned, version=self.version + 1)
 
     @classmethod
     def new(

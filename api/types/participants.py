@@ -19,6 +19,7 @@ from domain.reason_codes import ReasonCode
 from domain.records import ReadingFilter  # a GraphQL enum once api.types.devices is loaded
 from domain.services import participants as cases
 from domain.services import studies as study_cases
+from domain.studies import Site, Study
 
 if TYPE_CHECKING:
     from api.types.consent import ConsentStatusType
@@ -30,6 +31,12 @@ if TYPE_CHECKING:
     from api.types.visits import VisitType
 
 ParticipantStatusType = strawberry.enum(ParticipantStatus, name="ParticipantStatus")
+
+
+async def _participation(info: Info, participant: Participant) -> tuple[Study, Site]:
+    return await study_cases.participation(
+        uow=info.context.services.uow(), ctx=info.context.caller, participant_id=participant.id
+    )
 
 
 @strawberry.type(name="Participant", description="A pseudonymous study participant.")
@@ -61,6 +68,21 @@ class ParticipantType(Node):
     )
     def screening_number(self, info: Info) -> str | None:
         return cases.screening_number_of(info.context.caller, self.entity)
+
+    @strawberry.field(description="The title of the participant's study (shown in their app).")
+    async def study_title(self, info: Info) -> str:
+        study, _ = await _participation(info, self.entity)
+        return study.title
+
+    @strawberry.field(description="The name of the participant's site.")
+    async def site_name(self, info: Info) -> str:
+        _, site = await _participation(info, self.entity)
+        return site.name
+
+    @strawberry.field(description="How the participant reaches their site; null until it is set.")
+    async def site_contact(self, info: Info) -> str | None:
+        _, site = await _participation(info, self.entity)
+        return site.contact
 
     @strawberry.field(description="The arm, once enrolled.")
     def arm_id(self) -> strawberry.ID | None:

@@ -12,6 +12,7 @@ from api.context import Info
 from api.errors import MutationError, attempt
 from api.exposure import expose
 from api.relay import Connection, Node, from_global_id, page_request
+from api.types.alerts import AlertRuleType, AlertType, alerts_of_site, rules_of_study
 from api.types.consent import ConsentVersionType, versions_of
 from api.types.design import ArmType, VisitDefinitionType, arms_of, definitions_of
 from api.types.devices import DeviceType, devices_at
@@ -26,6 +27,7 @@ from api.types.diaries import (
 from api.types.exports import ExportJobType, exports_of
 from api.types.notifications import NotificationReceiptsType, receipts_of_site
 from api.types.participants import ParticipantType, participant_connection
+from domain.alerts import AlertStatus
 from domain.errors import NotFound
 from domain.ids import SiteId, StudyId
 from domain.participants import ParticipantStatus
@@ -92,6 +94,10 @@ class StudyType(Node):
 
         return await endpoints_of(info, self.entity)
 
+    @strawberry.field(description="The study's alert rules.")
+    async def alert_rules(self, info: Info) -> list[AlertRuleType]:
+        return await rules_of_study(info, self.entity.id)
+
     @strawberry.field(description="The study's sites that you may see.")
     async def sites(self, info: Info) -> list[SiteType]:
         found = await info.context.loaders.sites_by_study.load(self.entity.id)
@@ -105,7 +111,14 @@ class SiteType(Node):
     country: str = strawberry.field(description="ISO 3166-1 alpha-2 code.")
     timezone: str = strawberry.field(description="IANA time zone of the site.")
     created_at: datetime
+    contact: str | None = strawberry.field(
+        description="How participants reach the site (shown in their app)."
+    )
     entity: strawberry.Private[Site]
+
+    @strawberry.field(description="The site's alerts, newest first (200 at most).")
+    async def alerts(self, info: Info, status: AlertStatus | None = None) -> list[AlertType]:
+        return await alerts_of_site(info, self.entity.id, status)
 
     @strawberry.field
     async def study(self, info: Info) -> StudyType:
@@ -204,6 +217,20 @@ class CreateSiteSuccess:
     site: SiteType
 
 
+@strawberry.input
+class SetSiteContactInput:
+    site_id: strawberry.ID
+    contact: str | None = strawberry.field(
+        description="A phone number, an e-mail address, opening hours; null clears it."
+    )
+
+
+@strawberry.type
+class SiteSuccess:
+    site: SiteType
+
+
+SiteResult = Annotated[SiteSuccess | MutationError, strawberry.union("SiteResult")]
 CreateStudyResult = Annotated[
     CreateStudySuccess | MutationError, strawberry.union("CreateStudyResult")
 ]
@@ -240,5 +267,20 @@ class StudyMutations:
                 timezone=input.timezone,
             )
             return CreateSiteSuccess(site=expose(SiteType, site))
+
+        return await attempt(run)
+
+    @strawberry.mutation(
+        description="Set how participants reach a site (administrators, coordinators)."
+    )
+    async def set_site_contact(self, info: Info, input: SetSiteContactInput) -> SiteResult:
+        async def run() -> SiteSuccess:
+            site = await cases.set_site_contact(
+                uow=info.context.services.uow(),
+                ctx=info.context.caller,
+                site_id=SiteId(from_global_id(input.site_id, "Site")[1]),
+                contact=input.contact,
+            )
+            return SiteSuccess(site=expose(SiteType, site))
 
         return await attempt(run)

@@ -17,7 +17,9 @@ from domain.errors import DomainError, ErrorCode, NotFound
 from domain.ids import ParticipantId
 from domain.participants import Participant
 from domain.ports import UnitOfWork
+from domain.ports.alerts import AlertRepository
 from domain.reason_codes import DEFAULT_REASON_CODES, ReasonCode, reason_code
+from domain.services import alerts
 from domain.services.participants import participant_scope
 
 SERIOUS = "serious"  # the action of the `adverse_event.serious` event in the log
@@ -26,6 +28,8 @@ SERIOUS = "serious"  # the action of the `adverse_event.serious` event in the lo
 class ClinicalUnitOfWork(UnitOfWork, Protocol):
     @property
     def adverse_events(self) -> AdverseEventRepository: ...
+    @property
+    def alerts(self) -> AlertRepository: ...
 
 
 def event_scope(e: AdverseEvent) -> access.Scope:
@@ -97,7 +101,7 @@ async def record(
         )
         await uow.adverse_events.add(event)
         uow.record(audit.created(ctx, grant, event, _subject(event)))
-        _clock_started(uow, ctx, grant, None, event)
+        await _clock_started(uow, ctx, grant, None, event)
         await uow.commit()
     return event
 
@@ -214,7 +218,7 @@ def _staff(ctx: RequestContext) -> uuid.UUID:
     return ctx.actor.id
 
 
-def _clock_started(
+async def _clock_started(
     uow: ClinicalUnitOfWork,
     ctx: RequestContext,
     grant: Grant,
@@ -222,7 +226,7 @@ def _clock_started(
     after: AdverseEvent,
 ) -> None:
     """`adverse_event.serious`: the event became serious, and its reporting clock started.
-    Site alerts hook in here (the lead wires the alert service to this event)."""
+    The study's serious-event alert rule raises its site alert here, in the same transaction."""
     if after.report_due_at is None or (before is not None and before.report_due_at is not None):
         return
     uow.record(
@@ -239,6 +243,15 @@ def _clock_started(
             origin=ctx.origin,
             subject=_subject(after),
         )
+    )
+    await alerts.serious_reported(
+        uow,
+        ctx,
+        grant,
+        study_id=after.study_id,
+        site_id=after.site_id,
+        participant_id=after.participant_id,
+        event_id=after.id,
     )
 
 
@@ -263,6 +276,6 @@ async def _store(
             code = audit.FieldChange("reason_code", None, after.reason_code.value)
             change = dataclasses.replace(change, fields=(*coded, code))
         uow.record(change)
-    _clock_started(uow, ctx, grant, before, after)
+    await _clock_started(uow, ctx, grant, before, after)
     await uow.commit()
     return _shown(ctx, after)

@@ -8,7 +8,7 @@ from domain import access, audit
 from domain.access import Permission, Scope
 from domain.actors import RequestContext
 from domain.errors import NotFound
-from domain.ids import SiteId, StudyId
+from domain.ids import ParticipantId, SiteId, StudyId
 from domain.ports import UnitOfWork
 from domain.studies import Site, Study
 
@@ -115,4 +115,44 @@ async def find_scope(
     study = access.visible(ctx.actor, Permission.STUDY_READ, study, _study_scope, "Study")
     if site_code and site is None:
         raise NotFound("Site")
+    return study, site
+
+
+async def set_site_contact(
+    *, uow: UnitOfWork, ctx: RequestContext, site_id: SiteId, contact: str | None
+) -> Site:
+    """How participants reach their site (shown in their app): administrators and the
+    study's coordinators set it; audited like every change."""
+    async with uow:
+        found = await uow.sites.get(site_id)
+        site = access.visible(ctx.actor, Permission.SITE_READ, found, site_scope, "Site")
+        grant = access.require(ctx.actor, Permission.STUDY_DESIGN, site_scope(site))
+        after = site.with_contact(contact)
+        await uow.sites.update(after)
+        change = audit.updated(
+            ctx, grant, site, after, audit.Subject(study_id=site.study_id, site_id=site.id)
+        )
+        if change is not None:
+            uow.record(change)
+        await uow.commit()
+    return after
+
+
+async def participation(
+    *, uow: UnitOfWork, ctx: RequestContext, participant_id: ParticipantId
+) -> tuple[Study, Site]:
+    """The study and site a participant takes part in, for whoever may see the participant:
+    their app shows the study's title, the site's name and how to reach the site."""
+    async with uow:
+        found = await uow.participants.get(participant_id)
+        if found is None or not access.allows(
+            ctx.actor,
+            Permission.PARTICIPANT_READ,
+            Scope(found.study_id, found.site_id, found.id),
+        ):
+            raise NotFound("Participant")
+        study = await uow.studies.get(found.study_id)
+        site = await uow.sites.get(found.site_id)
+    if study is None or site is None:  # pragma: no cover - foreign keys rule this out
+        raise NotFound("Study")
     return study, site

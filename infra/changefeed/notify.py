@@ -36,6 +36,7 @@ KINDS: dict[str, str] = {
     "ExportJob": "export",
     "Consent": "compliance",
     "Withdrawal": "compliance",
+    "Alert": "alert",
 }
 
 # Changes after which a live subscriber of that account must be checked again.

@@ -143,6 +143,18 @@ class SqlSiteRepository:
         result = await self._session.execute(select(_SITES).where(_SITES.c.id.in_(ids)))
         return [_site(r._mapping) for r in result]
 
+    async def update(self, site: Site) -> None:
+        statement = (
+            update(_SITES)
+            .where(_SITES.c.id == site.id, _SITES.c.version == site.version - 1)
+            .values(row_values(site, exclude=frozenset({"id"})))
+            .returning(_SITES.c.id)
+        )
+        if (await self._session.execute(statement)).first() is None:
+            raise DomainError(
+                ErrorCode.STALE_VERSION, "The site changed meanwhile; reload and retry."
+            )
+
     async def list_for_studies(
         self, study_ids: Sequence[StudyId], visible: ReadFilter
     ) -> Sequence[Site]:

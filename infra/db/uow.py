@@ -15,8 +15,10 @@ from domain.outbox import Work
 from infra.changefeed import notify as changefeed
 from infra.crypto.keys import KeyProvider
 from infra.db.adverse_events import SqlAdverseEventRepository
+from infra.db.alerts import SqlAlertRepository
 from infra.db.consents import SqlConsentRepository, SqlSignatureRepository
 from infra.db.contacts import SqlContactRepository
+from infra.db.data_downloads import SqlDataDownloadRepository
 from infra.db.data_keys import DataKeyAdmin, DataKeyStore, FieldCipher
 from infra.db.data_queries import SqlDataQueryRepository
 from infra.db.design import SqlDesignRepository
@@ -166,6 +168,14 @@ class SqlUnitOfWork:
     @property
     def notifications(self) -> SqlNotificationRepository:
         return SqlNotificationRepository(self.session, self.cipher)
+
+    @property
+    def alerts(self) -> SqlAlertRepository:
+        return SqlAlertRepository(self.session, self.cipher)
+
+    @property
+    def data_downloads(self) -> SqlDataDownloadRepository:
+        return SqlDataDownloadRepository(self.session, self.cipher)
 
     @property
     def trail(self) -> SqlAuditTrail:

@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain import exports
+from domain import alerts, data_downloads, exports
 from domain.actors import RequestContext
 from domain.services.webhooks import DELIVER
+from infra.worker import alerts as alert_tasks
 from infra.worker import exports as export_tasks
+from infra.worker import my_data as my_data_tasks
 from infra.worker import reminders as reminder_tasks
 from infra.worker import webhooks as webhook_tasks
 from infra.worker.services import WorkerServices
@@ -26,6 +28,7 @@ MAINTENANCE = "maintenance"  # short periodic housekeeping
 WEBHOOKS = "webhooks"  # HTTP POSTs to receivers: short, many, never behind an export
 NOTIFICATIONS = "notifications"  # reminders to participants, every minute
 SEND_REMINDERS = "reminders.send"
+ALERTS = "alerts"  # evaluating alert rules, e-mailing site staff
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ JOB_TYPES: Mapping[str, JobType] = {
         JobType(exports.EXPIRE_EXPORTS, MAINTENANCE, export_tasks.expire_exports, "*/15 * * * *"),
         JobType(DELIVER, WEBHOOKS, webhook_tasks.deliver_webhook),
         JobType(SEND_REMINDERS, NOTIFICATIONS, reminder_tasks.send_reminders, "* * * * *"),
+        JobType(alerts.EVALUATE, ALERTS, alert_tasks.evaluate, "*/5 * * * *"),
+        JobType(alerts.NOTIFY_SITE, ALERTS, alert_tasks.notify_site),
+        JobType(data_downloads.BUILD, EXPORTS, my_data_tasks.build),
     )
 }
 QUEUES = tuple(sorted({t.queue for t in JOB_TYPES.values()}))

@@ -22,6 +22,8 @@ class WorkerServices:
     webhook_outcomes: DeliveryObserver | None = None  # every try's outcome (metrics)
     # The configured reminder channels by name ("webpush", "email"); none: nothing is sent.
     channels: Mapping[str, Channel] = field(default_factory=dict)
+    alert_mail: Channel | None = None  # e-mail to site staff; None: alerts are not e-mailed
+    console_url: str | None = None  # linked from the alert e-mails
 
     def export_directory(self, export_id: object) -> str:
         return str(self.export_root / str(export_id))

@@ -114,8 +114,12 @@ def test_every_job_type_has_a_queue_and_a_name_the_domain_uses() -> None:
         "exports.expire",
         "reminders.send",
         "webhooks.deliver",
+        "alerts.evaluate",
+        "alerts.notify_site",
+        "my_data.build",
     }
     assert {t.queue for t in JOB_TYPES.values()} == {
+        "alerts",
         "exports",
         "maintenance",
         "notifications",

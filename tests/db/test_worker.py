@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api.app import Worker, build_worker
+from domain.alerts import EVALUATE as EVALUATE_ALERTS
 from domain.exports import EXPIRE_EXPORTS, RETRIES, ExportFormat, ExportJob, ExportStatus
 from domain.outbox import Work
 from domain.pagination import PageRequest
@@ -157,7 +158,11 @@ async def test_files_past_retention_are_deleted_by_the_periodic_job_and_audited(
         periodic = {
             t.task.name: t.cron for t in worker.jobs.app.periodic_registry.periodic_tasks.values()
         }
-        assert periodic == {EXPIRE_EXPORTS: "*/15 * * * *", SEND_REMINDERS: "* * * * *"}
+        assert periodic == {
+            EXPIRE_EXPORTS: "*/15 * * * *",
+            SEND_REMINDERS: "* * * * *",
+            EVALUATE_ALERTS: "*/5 * * * *",
+        }
         done = await _until(scratch, job, lambda j: j.status is ExportStatus.DONE)
         assert directory.is_dir()
         CLOCK.advance(days=29)  # not old enough yet: the tick deletes nothing

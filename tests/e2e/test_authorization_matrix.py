@@ -829,6 +829,41 @@ async def m_reclassify_deviation(w: World, who: str, target: str) -> bool:
     return _mutation("reclassifyDeviation")(body)
 
 
+# --- alerts and the site contact -----------------------------------------------------------
+
+SET_ALERT_RULE = "mutation($t: ID!) { setAlertRule(input: {studyId: $t, kind: VISIT_OVERDUE}) { __typename ... on MutationError { code } } }"
+SET_SITE_CONTACT = 'mutation($t: ID!) { setSiteContact(input: {siteId: $t, contact: "+49 30 1234 567"}) { __typename ... on MutationError { code } } }'
+SERIOUS_RULE = "mutation($s: ID!) { setAlertRule(input: {studyId: $s, kind: SERIOUS_ADVERSE_EVENT}) { __typename } }"
+ACKNOWLEDGE = 'mutation($a: ID!) { acknowledgeAlert(input: {alertId: $a, note: "Called back"}) { __typename ... on MutationError { code } } }'
+
+
+async def _open_alert(w: World, target: str) -> str:
+    """A fresh open alert on the target participant: a serious adverse event their site records."""
+    if "serious_rule" not in w.due:
+        await w.gql("admin", SERIOUS_RULE, s=w.places["A"].gid)
+        w.due["serious_rule"] = True
+    serious = {**AE_EVENT, "seriousness": ["HOSPITALISATION"]}
+    staff = AE_SITE_STAFF[target]
+    made = await w.gql(staff, AE_RECORD, p=w.places[target].gid, e=serious)
+    assert made["data"]["recordAdverseEvent"]["__typename"] == "AdverseEventSuccess", made
+    site = to_global_id("Site", w.places[target].site)  # type: ignore[arg-type]
+    body = await w.gql(staff, "query($s: ID!) { alerts(siteId: $s, status: OPEN) { id } }", s=site)
+    return str(body["data"]["alerts"][0]["id"])
+
+
+async def m_acknowledge_alert(w: World, who: str, target: str) -> bool:
+    alert = await _open_alert(w, target)
+    return _mutation("acknowledgeAlert")(await w.gql(who, ACKNOWLEDGE, a=alert))
+
+
+async def q_alerts(w: World, who: str, target: str) -> bool:
+    body = await w.gql(who, "query($s: ID!) { alerts(siteId: $s) { id } }", s=w.places[target].gid)
+    return _data(body, "alerts") is not None and not _denied(body)
+
+
+DOWNLOAD_MY_DATA = "mutation($t: ID!) { downloadMyData(input: {participantId: $t}) { __typename ... on MutationError { code } } }"
+
+
 CASES: dict[str, Case] = {
     "Query.protocolDeviations": Case(PEOPLE, q_deviations),
     "Mutation.recordDeviation": Case(PEOPLE, m_record_deviation),
@@ -902,6 +937,25 @@ CASES: dict[str, Case] = {
     "Participant.notificationPlan": Case(
         ("own",), _on_participant("notificationPlan(days: 1) { version }", "notificationPlan")
     ),
+    "Query.alerts": Case(SITES, q_alerts),
+    "Site.alerts": Case(
+        SITES,
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Site { alerts { id } } } }", "*", "alerts"
+        ),
+    ),
+    "Study.alertRules": Case(
+        STUDIES,
+        f_nested(
+            "query($id: ID!) { node(id: $id) { ... on Study { alertRules { id } } } }",
+            "*",
+            "alertRules",
+        ),
+    ),
+    "Mutation.setAlertRule": Case(STUDIES, _mutating("setAlertRule", SET_ALERT_RULE)),
+    "Mutation.setSiteContact": Case(SITES, _mutating("setSiteContact", SET_SITE_CONTACT)),
+    "Mutation.downloadMyData": Case(PEOPLE, _mutating("downloadMyData", DOWNLOAD_MY_DATA)),
+    "Mutation.acknowledgeAlert": Case(PEOPLE, m_acknowledge_alert),
     "Query.exportSigningKey": Case(
         NOWHERE,
         lambda w, who, t: _got(w, who, "{ exportSigningKey }", "exportSigningKey"),

@@ -99,6 +99,9 @@ class FakeSites:
     async def get_many(self, ids: Sequence[SiteId]) -> Sequence[Site]:
         return [self.rows[i] for i in ids if i in self.rows]
 
+    async def update(self, site: Site) -> None:
+        self.rows[site.id] = site
+
     async def list_for_studies(
         self, study_ids: Sequence[StudyId], visible: ReadFilter
     ) -> Sequence[Site]:

@@ -1,11 +1,13 @@
 """Table definitions, one module per concept; importing this package registers them all."""
 
+from infra.db.tables.alerts import AlertRow, AlertRuleRow
 from infra.db.tables.audit import AuditChainRow, AuditEventRow, PendingEventRow
 from infra.db.tables.base import Base
 from infra.db.tables.checkpoints import CheckpointRow
 from infra.db.tables.clinical import AdverseEventRow, DeviationRow, MedicationRow
 from infra.db.tables.consent import ConsentRow, ConsentVersionRow, SignatureRow, WithdrawalRow
 from infra.db.tables.contacts import ContactRow
+from infra.db.tables.data_downloads import DataDownloadRow
 from infra.db.tables.design import ArmRow, VisitDefinitionRow
 from infra.db.tables.devices import DeviceAssignmentRow, DeviceRow, ReadingRow
 from infra.db.tables.diaries import (
@@ -31,6 +33,8 @@ metadata = Base.metadata
 
 __all__ = [
     "AdverseEventRow",
+    "AlertRow",
+    "AlertRuleRow",
     "AppInstallationRow",
     "ArmRow",
     "AuditChainRow",
@@ -41,6 +45,7 @@ __all__ = [
     "ConsentVersionRow",
     "ContactRow",
     "DataChangeRequestRow",
+    "DataDownloadRow",
     "DataKeyRow",
     "DataQueryRow",
     "DeviationRow",

@@ -48,4 +48,6 @@ class SiteRow(Base, table=True):
     country: str = Field(max_length=2)
     timezone: str = Field(max_length=64)
     created_at: datetime = timestamp()
+    # How participants reach the site (a phone number, an e-mail): shown in their app.
+    contact: str | None = Field(default=None, max_length=300)
     version: int = Field(default=1)
