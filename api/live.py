@@ -21,6 +21,7 @@ import strawberry
 
 from api.context import Info
 from api.relay import from_global_id, to_global_id
+from api.types.alerts import AlertType, alert_by_id
 from api.types.data_queries import DataQueryType, query_by_id
 from api.types.diaries import DiaryEntryType, entry_by_id
 from api.types.exports import ExportJobType, export_by_id
@@ -45,10 +46,11 @@ class LiveKind(Enum):
     DATA_QUERY = "data_query"
     EXPORT = "export"
     COMPLIANCE = "compliance"  # consent signed or withdrawn
+    ALERT = "alert"  # an alert raised or acknowledged at a site
 
 
 LiveRecord = Annotated[
-    DiaryEntryType | VisitType | DataQueryType | ExportJobType | ParticipantType,
+    DiaryEntryType | VisitType | DataQueryType | ExportJobType | ParticipantType | AlertType,
     strawberry.union("LiveRecord", description="The record an event is about, as you may see it."),
 ]
 
@@ -83,6 +85,7 @@ _LOADERS: Mapping[str, Loader] = {
     "reading": _participant,
     "reading_batch": _participant,
     "compliance": _participant,
+    "alert": lambda info, n: alert_by_id(info, n.record_id),
 }
 _EVERY_KIND = frozenset(kind.value for kind in LiveKind)
 

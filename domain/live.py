@@ -32,6 +32,7 @@ KIND_PERMISSIONS: Mapping[str, Permission] = {
     "data_query": Permission.QUERY_READ,
     "export": Permission.EXPORT,
     "compliance": Permission.PARTICIPANT_READ,
+    "alert": Permission.PARTICIPANT_READ,  # as `Site.alerts`
 }
 
 

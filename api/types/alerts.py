@@ -13,6 +13,7 @@ from api.context import Info
 from api.errors import MutationError, attempt
 from api.relay import from_global_id, to_global_id
 from domain.alerts import Alert, AlertKind, AlertRule, AlertStatus
+from domain.errors import Forbidden, NotFound
 from domain.ids import SiteId, StudyId
 from domain.services import alerts as cases
 from domain.services.alerts import AlertsUnitOfWork, RuleInput
@@ -94,6 +95,16 @@ class AlertType:
     def acknowledged_by(self) -> strawberry.ID | None:
         by = self.entity.acknowledged_by
         return None if by is None else to_global_id("StaffUser", by)
+
+
+async def alert_by_id(info: Info, alert_id: uuid.UUID) -> AlertType | None:
+    """One alert as the caller may see it (the note withheld unless site staff); None when
+    it is missing or not theirs."""
+    try:
+        found = await cases.get(uow=_uow(info), ctx=info.context.caller, alert_id=alert_id)
+    except (NotFound, Forbidden):
+        return None
+    return AlertType.of(found)
 
 
 async def alerts_of_site(

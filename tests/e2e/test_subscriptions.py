@@ -216,3 +216,47 @@ def test_a_revoked_grant_closes_the_stream_4403(
         with pytest.raises(WebSocketDisconnect) as closed:
             session.receive_json()
         assert closed.value.code == 4403
+
+
+ALERTS = """
+subscription Alerts {
+  changes(kinds: [ALERT]) { kind siteId record { __typename ... on Alert { kind status } } }
+}"""
+SERIOUS_RULE = "mutation($s: ID!) { setAlertRule(input: {studyId: $s, kind: SERIOUS_ADVERSE_EVENT}) { __typename } }"
+RECORD_SERIOUS = "mutation($p: ID!, $e: AdverseEventInput!) { recordAdverseEvent(input: {participantId: $p, event: $e}) { __typename } }"
+SERIOUS = {
+    "term": "Chest pain",
+    "onset": "2026-06",
+    "ongoing": True,
+    "severity": "SEVERE",
+    "relationship": "NOT_RELATED",
+    "actionTaken": "DOSE_NOT_CHANGED",
+    "outcome": "NOT_RECOVERED",
+    "seriousness": ["HOSPITALISATION"],
+}
+
+
+def test_an_alert_reaches_its_sites_coordinator_at_once(
+    client: TestClient, trial: LiveTrial
+) -> None:
+    ruled = trial.gql(trial.admin, SERIOUS_RULE, s=trial.study)
+    assert ruled["data"]["setAlertRule"]["__typename"] == "AlertRuleSuccess", ruled
+    before = subscriptions(client)
+    with open_socket(client, trial.coordinators[0]) as a:
+        assert a.receive_json() == {"type": "connection_ack"}
+        a.send_json({"id": "1", "type": "subscribe", "payload": {"query": ALERTS}})
+        until_listening(client, before + 1)
+        # Site B's alert first: if A could hear it, it would be A's first message.
+        for site in (1, 0):
+            made = trial.gql(
+                trial.coordinators[site], RECORD_SERIOUS, p=trial.participants[site], e=SERIOUS
+            )
+            assert made["data"]["recordAdverseEvent"]["__typename"] == "AdverseEventSuccess"
+        heard = a.receive_json()
+        assert heard["type"] == "next", heard
+        assert heard["payload"]["data"]["changes"] == {
+            "kind": "ALERT",
+            "siteId": trial.sites[0],
+            "record": {"__typename": "Alert", "kind": "SERIOUS_ADVERSE_EVENT", "status": "OPEN"},
+        }
+        a.send_json({"id": "1", "type": "complete"})
