@@ -16,6 +16,7 @@ from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
 from domain.ports import UnitOfWork
 from domain.schedules import ZoneChange
+from domain.services import occurrences as plans
 from domain.services.studies import require_open, site_scope
 
 _SUBJECT_ID_ATTEMPTS = 5
@@ -204,6 +205,7 @@ async def enrol_in_arm(
         await require_current_consent(uow, current)
         enrolled = current.enrolled(arm.id, uow.clock.now())
         await uow.participants.update(enrolled)
+        await plans.participant_changed(uow, enrolled.id)
         change = audit.updated(
             ctx, grant, current, enrolled, _subject(current), action="enrolled", reason="Enrolled"
         )
@@ -231,6 +233,7 @@ async def report_timezone(*, uow: UnitOfWork, ctx: RequestContext, timezone: str
         await uow.participants.add_zone(
             moved.id, ZoneChange(effective_from=now, timezone=moved.timezone)
         )
+        await plans.participant_changed(uow, moved.id)
         change = audit.updated(
             ctx,
             grant,

@@ -4,6 +4,7 @@ it hands to the worker (the outbox), all in one transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from types import TracebackType
 from typing import Self
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.audit import Change
 from domain.clock import Clock
+from domain.occurrences import DEFAULT_HORIZON
 from domain.outbox import Work
 from infra.changefeed import notify as changefeed
 from infra.crypto.keys import KeyProvider
@@ -24,6 +26,7 @@ from infra.db.devices import SqlDeviceRepository
 from infra.db.diaries import SqlDiaryRepository
 from infra.db.enrolment import SqlEnrolmentRepository
 from infra.db.exports import SqlExportRepository
+from infra.db.occurrences import SqlOccurrenceStore
 from infra.db.participants import SqlParticipantRepository
 from infra.db.questionnaires import SqlQuestionnaireRepository
 from infra.db.readings import SqlReadingRepository
@@ -45,6 +48,7 @@ class Storage:
     clock: Clock
     keys: KeyProvider
     log: EventLogWriter
+    diary_horizon: timedelta = DEFAULT_HORIZON  # how far ahead diary plans reach
 
 
 class SqlUnitOfWork:
@@ -130,6 +134,10 @@ class SqlUnitOfWork:
     @property
     def diaries(self) -> SqlDiaryRepository:
         return SqlDiaryRepository(self.session, self.cipher)
+
+    @property
+    def occurrences(self) -> SqlOccurrenceStore:
+        return SqlOccurrenceStore(self.session, self._storage.diary_horizon)
 
     @property
     def devices(self) -> SqlDeviceRepository:

@@ -11,15 +11,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain import exports
+from domain import exports, occurrences
 from domain.actors import RequestContext
 from infra.worker import exports as export_tasks
+from infra.worker import occurrences as occurrence_tasks
 from infra.worker.services import WorkerServices
 
 Handler = Callable[..., Awaitable[None]]  # (services, ctx, **args) -> None
 
 EXPORTS = "exports"  # long jobs that each hold a database connection while they run
-MAINTENANCE = "maintenance"  # short periodic housekeeping
+MAINTENANCE = "maintenance"  # short housekeeping: periodic, or keeping diary plans current
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ JOB_TYPES: Mapping[str, JobType] = {
     for t in (
         JobType(exports.RUN_EXPORT, EXPORTS, export_tasks.run_export),
         JobType(exports.EXPIRE_EXPORTS, MAINTENANCE, export_tasks.expire_exports, "*/15 * * * *"),
+        JobType(occurrences.REPLAN, MAINTENANCE, occurrence_tasks.replan),
+        JobType(occurrences.REPLAN_STUDY, MAINTENANCE, occurrence_tasks.replan_study),
     )
 }
 QUEUES = tuple(sorted({t.queue for t in JOB_TYPES.values()}))

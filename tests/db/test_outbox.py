@@ -109,5 +109,10 @@ async def test_cancelling_work_cancels_a_waiting_job_in_the_same_transaction(
 
 
 def test_every_job_type_has_a_queue_and_a_name_the_domain_uses() -> None:
-    assert set(JOB_TYPES) == {"exports.run", "exports.expire"}
+    assert set(JOB_TYPES) == {
+        "exports.run",
+        "exports.expire",
+        "diaries.replan",
+        "diaries.replan_study",
+    }
     assert {t.queue for t in JOB_TYPES.values()} == {"exports", "maintenance"}

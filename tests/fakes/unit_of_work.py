@@ -15,6 +15,7 @@ from tests.fakes.devices import FakeDevices, FakeReadings
 from tests.fakes.diaries import FakeDiaries, FakeQuestionnaires
 from tests.fakes.enrolment import FakeEnrolment
 from tests.fakes.exports import FakeExports
+from tests.fakes.occurrences import FakeOccurrences
 from tests.fakes.participants import FakeParticipants
 from tests.fakes.studies import FakeDesign, FakeSites, FakeStudies
 from tests.fakes.users import FakeSessions, FakeUsers
@@ -41,6 +42,7 @@ class FakeUnitOfWork:
         self.records = FakeRecords(self)
         self.questionnaires = FakeQuestionnaires()
         self.diaries = FakeDiaries()
+        self.occurrences = FakeOccurrences(self.participants)
         self.devices = FakeDevices()
         self.exports = FakeExports()
         self.readings = FakeReadings()
@@ -89,8 +91,12 @@ class FakeUnitOfWork:
 
     def _stores(
         self,
-    ) -> tuple[FakeStudies | FakeSites | FakeParticipants | FakeUsers | FakeContacts, ...]:
-        return (self.studies, self.sites, self.participants, self.users, self.contacts)
+    ) -> tuple[
+        FakeStudies | FakeSites | FakeParticipants | FakeUsers | FakeContacts | FakeOccurrences,
+        ...,
+    ]:
+        stores = (self.studies, self.sites, self.participants, self.users, self.contacts)
+        return (*stores, self.occurrences)
 
     def _restore(self) -> None:
         for store in self._stores():

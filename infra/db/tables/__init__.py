@@ -18,6 +18,7 @@ from infra.db.tables.enrolment import AppInstallationRow, EnrolmentCodeRow
 from infra.db.tables.exports import ExportJobRow
 from infra.db.tables.installation import InstallationKeyRow, InstallationRow
 from infra.db.tables.keys import DataKeyRow
+from infra.db.tables.occurrences import DiaryOccurrenceRow, DiaryPlanRow
 from infra.db.tables.participants import ParticipantRow
 from infra.db.tables.sealed_values import SealedValueRow
 from infra.db.tables.sessions import RateLimitRow, RefreshTokenRow, SessionRow
@@ -44,6 +45,8 @@ __all__ = [
     "DeviceAssignmentRow",
     "DeviceRow",
     "DiaryEntryRow",
+    "DiaryOccurrenceRow",
+    "DiaryPlanRow",
     "DiaryScheduleRow",
     "EnrolmentCodeRow",
     "ExportJobRow",
