@@ -95,10 +95,12 @@ async def replan_study(uows: UnitOfWorkFactory, ctx: RequestContext, study_id: S
         await replan(uows, ctx, participant_id)
 
 
-async def participant_changed(uow: UnitOfWork, participant_id: ParticipantId) -> None:
-    """Inside a change's unit of work: have the worker replan the participant's plan, if
-    there is one, when the change commits."""
-    if await uow.occurrences.has_plans(participant_id):
+async def participant_changed(
+    uow: UnitOfWork, participant_id: ParticipantId, *, first: bool = False
+) -> None:
+    """Inside a change's unit of work: have the worker replan the participant's plan when
+    the change commits, if there is one (or, `first`, make it: a new enrolment)."""
+    if first or await uow.occurrences.has_plans(participant_id):
         uow.enqueue(Work(REPLAN, {"participant_id": str(participant_id)}))
 
 

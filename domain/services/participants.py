@@ -205,7 +205,7 @@ async def enrol_in_arm(
         await require_current_consent(uow, current)
         enrolled = current.enrolled(arm.id, uow.clock.now())
         await uow.participants.update(enrolled)
-        await plans.participant_changed(uow, enrolled.id)
+        await plans.participant_changed(uow, enrolled.id, first=True)
         change = audit.updated(
             ctx, grant, current, enrolled, _subject(current), action="enrolled", reason="Enrolled"
         )
