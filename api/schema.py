@@ -28,7 +28,8 @@ from api.types.contacts import ContactMutations, ContactQueries
 from api.types.data_queries import DataQueryMutations, DataQueryQueries, query_by_id
 from api.types.design import DesignMutations
 from api.types.devices import DeviceMutations, device_by_id
-from api.types.diaries import DiaryMutations, entry_by_id
+from api.types.diaries import DiaryMutations
+from api.types.diary_entries import entry_by_id
 from api.types.enrolment import EnrolmentMutations
 from api.types.exports import ExportMutations, ExportQueries, export_by_id
 from api.types.participants import LifecycleMutations, ParticipantMutations, participant_by_id
