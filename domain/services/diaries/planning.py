@@ -103,9 +103,7 @@ async def due(
             await require_current_consent(uow, participant)
         planned = await plans.plan(uow, participant, start, end)
         latest = _latest([q.definition for q in await uow.questionnaires.all(participant.study_id)])
-        answered = {
-            (e.schedule_id, e.occurrence_key) for e in await uow.diaries.answered([participant.id])
-        }
+        answered = await uow.diaries.answered_keys(participant.id, [o.key for _, o in planned])
         await uow.commit()  # what was planned just now is kept for the next request
     return [
         Due(s, o, latest[s.questionnaire_code], (s.id, o.key) in answered)
