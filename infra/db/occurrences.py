@@ -17,7 +17,6 @@ from infra.db.tables import DiaryOccurrenceRow, DiaryPlanRow, ParticipantRow
 _PLANS = DiaryPlanRow.__table__  # type: ignore[attr-defined]
 _ROWS = DiaryOccurrenceRow.__table__  # type: ignore[attr-defined]
 _PARTICIPANTS = ParticipantRow.__table__  # type: ignore[attr-defined]
-_BATCH = 2_000  # rows per INSERT: well under PostgreSQL's 65,535 parameters
 
 
 class SqlOccurrenceStore:
@@ -107,10 +106,8 @@ class SqlOccurrenceStore:
             }
             for p in sorted(planned, key=lambda p: (p.schedule_id, p.occurrence.key))
         ]
-        for offset in range(0, len(values), _BATCH):
-            await self._db.execute(
-                pg_insert(_ROWS).values(values[offset : offset + _BATCH]).on_conflict_do_nothing()
-            )
+        if values:  # executemany: SQLAlchemy batches the rows into multi-row INSERTs
+            await self._db.execute(pg_insert(_ROWS).on_conflict_do_nothing(), values)
 
     async def forget_others(self, participant_id: ParticipantId, basis: str) -> None:
         await self._db.execute(
