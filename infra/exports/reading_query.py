@@ -8,6 +8,8 @@ the same state as everything else the export reads.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -73,13 +75,22 @@ QUERY = (
 async def reading_batches(
     driver: Any, participant_id: object
 ) -> AsyncIterator[Sequence[ReadingRow]]:
-    """`driver`: the asyncpg connection of the snapshot's transaction."""
+    """`driver`: the asyncpg connection of the snapshot's transaction.
+
+    The next batch is asked for before the current one is handed over, so PostgreSQL renders
+    it on its own core while the writers turn this one into text. The connection is busy the
+    whole time: a consumer must not use it between batches (none does: writers only write).
+    """
     make = ReadingRow._make
     cursor = await driver.cursor(QUERY, participant_id)
-    while True:
-        records = await cursor.fetch(BATCH)
-        if not records:
-            return
-        yield [make(record) for record in records]
-        if len(records) < BATCH:
-            return
+    ahead: asyncio.Future[Any] | None = asyncio.ensure_future(cursor.fetch(BATCH))
+    try:
+        while ahead is not None:
+            records = await ahead
+            ahead = asyncio.ensure_future(cursor.fetch(BATCH)) if len(records) == BATCH else None
+            if records:
+                yield [make(record) for record in records]
+    finally:
+        if ahead is not None:  # the consumer stopped early: let the fetch finish, then drop it
+            with contextlib.suppress(Exception):
+                await ahead

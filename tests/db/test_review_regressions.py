@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from domain.contacts import ContactField
 from domain.errors import DomainError, ErrorCode
@@ -21,13 +23,40 @@ from tests.factories import admin, caller
 from tests.world import PEOPLE, build_world
 
 
-async def _held(scratch: Scratch, *statements: str) -> tuple[object, object]:
+async def _held(scratch: Scratch, *statements: str) -> tuple[AsyncConnection, AsyncTransaction]:
     """Run statements in a transaction that stays open (holding its locks) until released."""
     connection = await scratch.runtime.engine.connect()
     transaction = await connection.begin()
     for statement in statements:
         await connection.execute(text(statement))
     return connection, transaction
+
+
+async def _blocked_behind(
+    scratch: Scratch, holder: AsyncConnection, task: asyncio.Task[Any]
+) -> None:
+    """Return once another backend waits for a lock the holder's transaction has taken.
+
+    PostgreSQL itself says who blocks whom (`pg_blocking_pids`), so the test moves on exactly
+    when the racing write is queued behind the held lock, never on a guess about timing.
+    """
+    pid = (await holder.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    async with scratch.runtime.engine.connect() as probe:
+        async with asyncio.timeout(30):
+            while True:
+                assert not task.done(), "the racing write finished without waiting for the lock"
+                waiting = (
+                    await probe.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity"
+                            " WHERE :pid = ANY(pg_blocking_pids(pid))"
+                        ),
+                        {"pid": pid},
+                    )
+                ).scalar_one()
+                if waiting:
+                    return
+                await asyncio.sleep(0.01)
 
 
 async def test_rotation_never_undoes_an_erasure_running_at_the_same_time(scratch: Scratch) -> None:
@@ -40,9 +69,9 @@ async def test_rotation_never_undoes_an_erasure_running_at_the_same_time(scratch
     rotation = asyncio.create_task(
         keys.rotate_keys(uow=scratch.runtime.services.uow(), ctx=caller())
     )
-    await asyncio.sleep(0.5)  # the rotation now waits for the erasure's row lock
-    await transaction.commit()  # type: ignore[attr-defined]
-    await connection.close()  # type: ignore[attr-defined]
+    await _blocked_behind(scratch, connection, rotation)  # waits for the erasure's row lock
+    await transaction.commit()
+    await connection.close()
     done = await rotation
     assert done.rewrapped == 1  # only the other participant's key
     async with scratch.runtime.engine.connect() as check:
@@ -74,9 +103,9 @@ async def test_contact_edits_wait_for_an_erasure_and_then_refuse(scratch: Scratc
             address=None,
         )
     )
-    await asyncio.sleep(0.5)
-    await transaction.commit()  # type: ignore[attr-defined]
-    await connection.close()  # type: ignore[attr-defined]
+    await _blocked_behind(scratch, connection, edit)
+    await transaction.commit()
+    await connection.close()
     with pytest.raises(DomainError) as raised:
         await edit
     assert raised.value.code is ErrorCode.PARTICIPANT_ERASED

@@ -171,10 +171,11 @@ async def test_uploads_over_the_limits_get_413_and_busy_servers_429(tight: AppTr
         413,
         "PAYLOAD_TOO_LARGE",
     )
-    release = asyncio.Event()
+    release, reading = asyncio.Event(), asyncio.Event()
 
     async def slow_body() -> AsyncIterator[bytes]:
         yield b"\n"
+        reading.set()  # the server asks for more of the body: it holds the upload slot
         await release.wait()
         yield _ndjson([item])
 
@@ -185,7 +186,7 @@ async def test_uploads_over_the_limits_get_413_and_busy_servers_429(tight: AppTr
             headers={**NDJSON, "authorization": f"Bearer {tight.app}"},
         )
     )
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(reading.wait(), timeout=10)
     busy = await _upload(tight, _ndjson([item]))
     release.set()
     assert busy.status_code == 429

@@ -23,7 +23,7 @@ from tests.fakes.visits import FakeQueries, FakeRecords, FakeVisits
 
 
 class FakeUnitOfWork:
-    """Commits are counted and events kept; a failed block leaves the stores untouched."""
+    """Commits are counted and events kept; a block left without commit leaves every store as it was."""
 
     def __init__(self, clock: FakeClock | None = None) -> None:
         self.clock = clock or FakeClock()
@@ -55,7 +55,7 @@ class FakeUnitOfWork:
         self._pending: list[Change] = []
         self._work: list[Work] = []
         self._cancels: list[str] = []
-        self._snapshot: dict[str, object] = {}
+        self._snapshot: dict[str, dict[str, object]] = {}
 
     def __call__(self) -> Self:
         return self
@@ -86,21 +86,27 @@ class FakeUnitOfWork:
         self._work.clear()
         self._cancels.clear()
 
-    def _take(self) -> dict[str, object]:
-        return {type(s).__name__: dict(s.rows) for s in self._stores()}
+    def _stores(self) -> dict[str, object]:
+        """Every store of this unit of work, by attribute name."""
+        return {
+            name: store
+            for name, store in vars(self).items()
+            if type(store).__module__.startswith("tests.fakes.") and store is not self.clock
+        }
 
-    def _stores(
-        self,
-    ) -> tuple[
-        FakeStudies | FakeSites | FakeParticipants | FakeUsers | FakeContacts | FakeOccurrences,
-        ...,
-    ]:
-        stores = (self.studies, self.sites, self.participants, self.users, self.contacts)
-        return (*stores, self.occurrences)
+    def _take(self) -> dict[str, dict[str, object]]:
+        """A private copy of every store's containers, so a rollback can put them back.
+
+        Rows are immutable domain values and stores point at each other (e.g. consents read
+        participants): only the dicts, lists and sets that hold the rows are copied.
+        """
+        return {name: _containers(vars(store)) for name, store in self._stores().items()}
 
     def _restore(self) -> None:
-        for store in self._stores():
-            store.rows = dict(self._snapshot[type(store).__name__])  # type: ignore[call-overload]
+        for name, store in self._stores().items():
+            state = _containers(self._snapshot[name])
+            vars(store).clear()
+            vars(store).update(state)
 
     async def __aenter__(self) -> Self:
         self._snapshot = self._take()
@@ -113,3 +119,20 @@ class FakeUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         await self.rollback()
+
+
+def _containers(state: dict[str, object]) -> dict[str, object]:
+    return {key: _copied(value) for key, value in state.items()}
+
+
+def _copied(value: object) -> object:
+    if isinstance(value, dict):
+        copied = value.copy()  # keeps a defaultdict's factory
+        for key, item in value.items():
+            copied[key] = _copied(item)
+        return copied
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    if isinstance(value, set):
+        return set(value)
+    return value

@@ -40,13 +40,12 @@ class JsonTable:
         self._numbers = tuple(v.type == "Num" for v in dataset.variables)
         self._progress = progress
         self._spool: IO[bytes] = spool(path.parent)
-        self._parts: list[str] = []
+        self._rows: list[Sequence[object]] = []
 
     def row(self, values: Sequence[object]) -> None:
-        self.lengths.measure(values)
-        cells = ",".join(map(_cell, values, self._numbers))
-        self._parts.append(f"[{cells}]")
-        if len(self._parts) >= FLUSH_ROWS:
+        rows = self._rows
+        rows.append(values)
+        if len(rows) >= FLUSH_ROWS:
             self._flush()
 
     def longest(self) -> Sequence[int]:
@@ -65,14 +64,15 @@ class JsonTable:
         return out.written(directory)
 
     def _flush(self) -> None:
-        if not self._parts:
+        rows, self._rows = self._rows, []
+        if not rows:
             return
-        prefix = ",\n" if self.rows else ""
-        self._spool.write((prefix + ",\n".join(self._parts)).encode("utf-8"))
-        count = len(self._parts)
-        self.rows += count
-        self._parts.clear()
-        self._progress(count)
+        self.lengths.measure_all(rows)
+        numbers = self._numbers
+        text = ",\n".join(["[" + ",".join(map(_cell, row, numbers)) + "]" for row in rows])
+        self._spool.write(((",\n" if self.rows else "") + text).encode("utf-8"))
+        self.rows += len(rows)
+        self._progress(len(rows))
 
     def _metadata(self) -> JsonObject:
         meta, dataset = self.meta, self.dataset

@@ -34,6 +34,13 @@ class Lengths:
     def measure(self, values: Sequence[object]) -> None:
         self.longest = list(map(max, self.longest, map(len, map(str, values))))
 
+    def measure_all(self, rows: Sequence[Sequence[object]]) -> None:
+        """The same as `measure` for each row, a column at a time (loops in C, not Python)."""
+        if rows:
+            columns = zip(*rows, strict=True)
+            found = [max(map(len, map(str, column))) for column in columns]
+            self.longest = list(map(max, self.longest, found))
+
 
 class CsvTable:
     """One CSV file: a header row of variable names, then the rows, flushed in batches. A
@@ -49,16 +56,15 @@ class CsvTable:
         self._writer = csv.writer(self._buffer, dialect=SdtmDialect)
         self._writer.writerow(header)
         self._out: OutputFile | None = None
-        self._pending = 0
+        self._rows: list[Sequence[object]] = []
         self.rows = 0
         if always:
             self._open()
 
     def row(self, values: Sequence[object]) -> None:
-        self.lengths.measure(values)
-        self._writer.writerow(values)
-        self._pending += 1
-        if self._pending >= FLUSH_ROWS:
+        rows = self._rows
+        rows.append(values)
+        if len(rows) >= FLUSH_ROWS:
             self._flush()
 
     def close(self, directory: Path) -> WrittenFile | None:
@@ -73,8 +79,11 @@ class CsvTable:
         return self._out
 
     def _flush(self) -> None:
+        pending, self._rows = self._rows, []
+        self.lengths.measure_all(pending)
+        self._writer.writerows(pending)
         text = self._buffer.getvalue()
-        rows = self._pending
+        rows = len(pending)
         if not rows and self._out is None:
             return
         out = self._out or self._open()
@@ -83,6 +92,5 @@ class CsvTable:
             self._buffer.seek(0)
             self._buffer.truncate()
         self.rows += rows
-        self._pending = 0
         if rows and self._progress is not None:
             self._progress(rows)
