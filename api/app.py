@@ -191,7 +191,11 @@ def build_runtime(
         engine = create_engine(url, pool_size=settings.db_pool_size)
     keys = _keys(settings)
     storage = Storage(
-        sessions=session_factory(engine), clock=clock, keys=keys, log=EventLogWriter()
+        sessions=session_factory(engine),
+        clock=clock,
+        keys=keys,
+        log=EventLogWriter(),
+        diary_horizon=timedelta(days=settings.diary_horizon_days),
     )
     tokens = JwtTokens(
         signing.signing_key(keys.purpose_key(Purpose.TOKEN_SIGNING)),

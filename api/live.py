@@ -23,7 +23,7 @@ from api.context import Info
 from api.relay import from_global_id, to_global_id
 from api.types.alerts import AlertType, alert_by_id
 from api.types.data_queries import DataQueryType, query_by_id
-from api.types.diaries import DiaryEntryType, entry_by_id
+from api.types.diary_entries import DiaryEntryType, entry_by_id
 from api.types.exports import ExportJobType, export_by_id
 from api.types.participants import ParticipantType, participant_by_id
 from api.types.visits import VisitType, visit_by_id

@@ -33,7 +33,8 @@ from api.types.data_queries import DataQueryMutations, DataQueryQueries, query_b
 from api.types.design import DesignMutations
 from api.types.deviations import DeviationMutations, DeviationQueries, deviation_by_id
 from api.types.devices import DeviceMutations, device_by_id
-from api.types.diaries import DiaryMutations, entry_by_id
+from api.types.diaries import DiaryMutations
+from api.types.diary_entries import entry_by_id
 from api.types.enrolment import EnrolmentMutations
 from api.types.exports import ExportMutations, ExportQueries, export_by_id
 from api.types.medications import MedicationMutations, MedicationQueries, medication_by_id

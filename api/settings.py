@@ -92,6 +92,12 @@ class Settings(BaseSettings):
         le=100,
         description="Shortest retention a study may have, in years from its closure.",
     )
+    diary_horizon_days: int = Field(
+        default=28,
+        ge=1,
+        le=366,
+        description="How many days ahead each participant's diary occurrences are planned.",
+    )
     max_query_depth: int = Field(default=12, ge=2)
     max_aliases: int = Field(default=20, ge=1)
     max_tokens: int = Field(default=3000, ge=100)

@@ -14,8 +14,11 @@ Only one ACCEPTED entry is allowed per (schedule, occurrence), so the diary is d
 participant lives in the UTC offset (Etc/GMT zone) where it is now 23:xx: all of the day's
 occurrences are already due, and each entry answers a distinct one. Every entry is meant to
 come back ACCEPTED; the outcome counts are printed and anything else fails the run.
-Every submission plans the participant's occurrences anew, so its cost grows with the times
-a day (--every) and with the days since enrolment (here: enrolled today, the cheapest case).
+Submissions and the home screen read the participant's stored plan (planned once, on
+enrolment or on the first read), so their cost no longer grows with the days planned.
+
+The home screen, in the same run: each client asks `diaryDue` for the next two days
+(about 48 occurrences a day at the default --every 30), the same number of times.
 
 Baseline, in the same run, with the same clients, tokens and connections: the smallest
 authenticated GraphQL query, `{ viewer { kind } }`, the same number of times.
@@ -31,14 +34,23 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from api.app import create_app
 from bench.common import NO_RATE_LIMITS, machine, percentile, run, scratch_settings, serving
-from bench.world import FAILED, BenchError, Participant, create_trial, due_now, enrol, pain_diary
+from bench.world import (
+    DUE,
+    FAILED,
+    BenchError,
+    Participant,
+    create_trial,
+    due_now,
+    enrol,
+    pain_diary,
+)
 
 SUBMIT_DIARY = (
     """mutation($e: [DiaryEntryInput!]!) {
@@ -159,6 +171,23 @@ def outcomes(responses: Sequence[httpx.Response]) -> Counter[str]:
     return counts
 
 
+def home_body(participant: Participant, now: datetime) -> bytes:
+    window = {
+        "s": (now - timedelta(days=1)).isoformat(),
+        "e": (now + timedelta(days=1)).isoformat(),
+    }
+    return json.dumps({"query": DUE, "variables": {"p": participant.id, **window}}).encode()
+
+
+def check_home(responses: Sequence[httpx.Response]) -> int:
+    """Every home screen lists the same occurrences (about 48 a day at --every 30)."""
+    sizes = Counter(len(payload(r, "node")["diaryDue"]) for r in responses)
+    if len(sizes) != 1 or 0 in sizes:
+        raise BenchError(f"diaryDue: {dict(sizes)} occurrences")
+    (size,) = sizes
+    return size
+
+
 def check_viewer(responses: Sequence[httpx.Response]) -> None:
     kinds = Counter(payload(r, "viewer")["kind"] for r in responses)
     if set(kinds) != {"PARTICIPANT"}:
@@ -207,7 +236,12 @@ async def run_load(team: list[Client], submissions: int, every: int, zone: str, 
     check_viewer((await load(team, [[viewer] for _ in team])).responses)
     warm = outcomes((await load(team, [[c.warm_up] for c in team])).responses)
 
+    home = [home_body(c.participant, datetime.now(UTC)) for c in team]
+    check_home((await load(team, [[h] for h in home])).responses)
+
     diary = await load(team, [c.entries for c in team])
+    screen = await load(team, [[h] * submissions for h in home])
+    listed = check_home(screen.responses)
     baseline = await load(team, [[viewer] * submissions for _ in team])
     check_viewer(baseline.responses)
     counts = outcomes(diary.responses)
@@ -220,13 +254,15 @@ async def run_load(team: list[Client], submissions: int, every: int, zone: str, 
     print(f"machine at the start: {host}")
     print(diary.line("submitDiaryEntries", "submissions"))
     print("outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
+    print(screen.line(f"home screen diaryDue (2 days, {listed} each)", "requests"))
     print(baseline.line("baseline { viewer { kind } }", "requests"))
-    p50 = percentile(diary.latencies, 0.5) / percentile(baseline.latencies, 0.5)
-    p99 = percentile(diary.latencies, 0.99) / percentile(baseline.latencies, 0.99)
-    print(
-        f"submissions/s = {diary.rate / baseline.rate:.2f}x the baseline's requests/s; "
-        f"latency {p50:.1f}x (p50), {p99:.1f}x (p99)"
-    )
+    for label, measured in (("submissions", diary), ("home screens", screen)):
+        p50 = percentile(measured.latencies, 0.5) / percentile(baseline.latencies, 0.5)
+        p99 = percentile(measured.latencies, 0.99) / percentile(baseline.latencies, 0.99)
+        print(
+            f"{label}/s = {measured.rate / baseline.rate:.2f}x the baseline's requests/s; "
+            f"latency {p50:.1f}x (p50), {p99:.1f}x (p99)"
+        )
     if set(counts) != {"ACCEPTED"} or set(warm) != {"ACCEPTED"}:
         raise BenchError(f"not every entry was ACCEPTED: {dict(counts)} (warm-up {dict(warm)})")
 

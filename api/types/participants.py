@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from api.types.consent import ConsentStatusType
     from api.types.contacts import ContactDetailsType
     from api.types.devices import DailySummaryType, ReadingType
-    from api.types.diaries import ComplianceType, DiaryEntryType, DueDiaryType
+    from api.types.diary_entries import DiaryEntryType
+    from api.types.diary_planning import ComplianceType, DueDiaryType
     from api.types.notifications import NotificationPlanType, NotificationReceiptsType
     from api.types.studies import SiteType
     from api.types.visits import VisitType
@@ -128,8 +129,8 @@ class ParticipantType(Node):
     )
     async def diary_due(
         self, info: Info, start: datetime, end: datetime
-    ) -> list[Annotated[DueDiaryType, strawberry.lazy("api.types.diaries")]] | None:
-        from api.types.diaries import due_of
+    ) -> list[Annotated[DueDiaryType, strawberry.lazy("api.types.diary_planning")]] | None:
+        from api.types.diary_planning import due_of
 
         return await due_of(info, self.entity.id, start, end)
 
@@ -141,8 +142,8 @@ class ParticipantType(Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Annotated[DiaryEntryType, strawberry.lazy("api.types.diaries")]]:
-        from api.types.diaries import entries_of
+    ) -> Connection[Annotated[DiaryEntryType, strawberry.lazy("api.types.diary_entries")]]:
+        from api.types.diary_entries import entries_of
 
         return await entries_of(
             info, self.entity.id, first=first, after=after, last=last, before=before
@@ -151,8 +152,8 @@ class ParticipantType(Node):
     @strawberry.field(description="Diary compliance so far: on time, late, missed.")
     async def compliance(
         self, info: Info
-    ) -> Annotated[ComplianceType, strawberry.lazy("api.types.diaries")]:
-        from api.types.diaries import compliance_of
+    ) -> Annotated[ComplianceType, strawberry.lazy("api.types.diary_planning")]:
+        from api.types.diary_planning import compliance_of
 
         return await compliance_of(info, [self.entity.id])
 

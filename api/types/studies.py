@@ -16,17 +16,16 @@ from api.types.alerts import AlertRuleType, AlertType, alerts_of_site, rules_of_
 from api.types.consent import ConsentVersionType, versions_of
 from api.types.design import ArmType, VisitDefinitionType, arms_of, definitions_of
 from api.types.devices import DeviceType, devices_at
-from api.types.diaries import (
+from api.types.diary_planning import (
     ComplianceType,
     DiaryScheduleType,
-    QuestionnaireType,
-    questionnaires_of,
     schedules_of,
     site_compliance_of,
 )
 from api.types.exports import ExportJobType, exports_of
 from api.types.notifications import NotificationReceiptsType, receipts_of_site
 from api.types.participants import ParticipantType, participant_connection
+from api.types.questionnaires import QuestionnaireType, questionnaires_of
 from domain.alerts import AlertStatus
 from domain.errors import NotFound
 from domain.ids import SiteId, StudyId

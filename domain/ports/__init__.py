@@ -9,6 +9,7 @@ from domain.ports.devices import DeviceRepository, ReadingRepository
 from domain.ports.diaries import DiaryRepository, QuestionnaireRepository
 from domain.ports.enrolment import EnrolmentRepository
 from domain.ports.exports import ExportEngine, ExportProgress, ExportRepository
+from domain.ports.occurrences import OccurrenceStore
 from domain.ports.participants import ParticipantRepository
 from domain.ports.studies import DesignRepository, SiteRepository, StudyRepository
 from domain.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -29,6 +30,7 @@ __all__ = [
     "ExportEngine",
     "ExportProgress",
     "ExportRepository",
+    "OccurrenceStore",
     "ParticipantRepository",
     "QuestionnaireRepository",
     "ReadingRepository",

@@ -45,6 +45,12 @@ class DiaryRepository(Protocol):
         """The accepted entries of these participants."""
         ...
 
+    async def answered_keys(
+        self, participant_id: ParticipantId, keys: Sequence[str]
+    ) -> set[tuple[uuid.UUID, str]]:
+        """(schedule id, occurrence key) of the participant's accepted entries among `keys`."""
+        ...
+
     async def page(
         self, participant_id: ParticipantId, request: PageRequest
     ) -> Page[DiaryEntry]: ...

@@ -16,6 +16,7 @@ from domain.ports.devices import DeviceRepository, ReadingRepository
 from domain.ports.diaries import DiaryRepository, QuestionnaireRepository
 from domain.ports.enrolment import EnrolmentRepository
 from domain.ports.exports import ExportRepository
+from domain.ports.occurrences import OccurrenceStore
 from domain.ports.participants import ParticipantRepository
 from domain.ports.studies import DesignRepository, SiteRepository, StudyRepository
 from domain.ports.users import SessionRepository, UserRepository
@@ -59,6 +60,8 @@ class UnitOfWork(Protocol):
     def questionnaires(self) -> QuestionnaireRepository: ...
     @property
     def diaries(self) -> DiaryRepository: ...
+    @property
+    def occurrences(self) -> OccurrenceStore: ...
     @property
     def devices(self) -> DeviceRepository: ...
     @property

@@ -36,7 +36,7 @@ from domain.notifications import Channel, Message
 from domain.outbox import Work
 from domain.ports import UnitOfWork, UnitOfWorkFactory
 from domain.ports.alerts import AlertRepository
-from domain.services import diary_intake as intake
+from domain.services import occurrences as plans
 
 READ = Permission.PARTICIPANT_READ  # the site's staff, monitors: who sees the participants
 ACKNOWLEDGE = Permission.PARTICIPANT_UPDATE  # the site's staff act on an alert
@@ -293,7 +293,7 @@ async def _missed(uow: AlertsUnitOfWork, rule: AlertRule, now: datetime) -> list
         mine = answered.get(p.id, set())
         facts = [
             DiaryFact(s.id, o.key, o.closes_at, (s.id, o.key) in mine)
-            for s, o in await intake.plan(uow, p, start, now, schedules)
+            for s, o in await plans.plan(uow, p, start, now, schedules)
         ]
         cause = missed_run(rule, p.id, p.site_id, facts, now)
         if cause is not None:

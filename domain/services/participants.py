@@ -17,6 +17,7 @@ from domain.participants import Participant, ParticipantStatus
 from domain.ports import UnitOfWork
 from domain.reason_codes import ReasonCode, coded, given_or_other
 from domain.schedules import ZoneChange
+from domain.services import occurrences as plans
 from domain.services.studies import require_open, site_scope
 
 _SUBJECT_ID_ATTEMPTS = 5
@@ -208,6 +209,7 @@ async def enrol_in_arm(
         await require_current_consent(uow, current)
         enrolled = current.enrolled(arm.id, uow.clock.now())
         await uow.participants.update(enrolled)
+        await plans.participant_changed(uow, enrolled.id, first=True)
         change = audit.updated(
             ctx, grant, current, enrolled, _subject(current), action="enrolled", reason="Enrolled"
         )
@@ -235,6 +237,7 @@ async def report_timezone(*, uow: UnitOfWork, ctx: RequestContext, timezone: str
         await uow.participants.add_zone(
             moved.id, ZoneChange(effective_from=now, timezone=moved.timezone)
         )
+        await plans.participant_changed(uow, moved.id)
         change = audit.updated(
             ctx,
             grant,

@@ -37,7 +37,7 @@ from domain.ports.notifications import NotificationRepository
 from domain.records import VisitFilter
 from domain.reminders import Policy, QuietHours, Reminder, ReminderRule, When
 from domain.schedules import Occurrence, ZoneChange, zone_at
-from domain.services import diary_intake as intake
+from domain.services import occurrences as plans
 from domain.services.participants import participant_scope
 from domain.visits import VisitStatus
 
@@ -98,7 +98,7 @@ class Plan:
 async def _reminders(
     uow: UnitOfWork, participant: Participant, start: datetime, end: datetime
 ) -> list[Reminder]:
-    planned = await intake.plan(uow, participant, start - _LOOKBACK, end)
+    planned = await plans.plan(uow, participant, start - _LOOKBACK, end)
     answered = {
         f"{e.schedule_id}/{e.occurrence_key}" for e in await uow.diaries.answered([participant.id])
     }

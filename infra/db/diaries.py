@@ -184,6 +184,20 @@ class SqlDiaryRepository:
         )
         return [await self.entry_of(r, reveal=False) for r in rows.all()]
 
+    async def answered_keys(
+        self, participant_id: ParticipantId, keys: Sequence[str]
+    ) -> set[tuple[uuid.UUID, str]]:
+        if not keys:
+            return set()
+        rows = await self._db.execute(
+            select(_ENTRIES.c.schedule_id, _ENTRIES.c.occurrence_key).where(
+                _ENTRIES.c.participant_id == participant_id,
+                _ENTRIES.c.status == EntryStatus.ACCEPTED.value,
+                _ENTRIES.c.occurrence_key.in_(sorted(set(keys))),
+            )
+        )
+        return {(r.schedule_id, r.occurrence_key) for r in rows}
+
     async def page(self, participant_id: ParticipantId, request: PageRequest) -> Page[DiaryEntry]:
         """Oldest occurrence first; the cursor is (due time, id)."""
         query = select(_ENTRIES).where(_ENTRIES.c.participant_id == participant_id)

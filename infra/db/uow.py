@@ -4,6 +4,7 @@ it hands to the worker (the outbox), all in one transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from types import TracebackType
 from typing import Self
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.audit import Change
 from domain.clock import Clock
+from domain.occurrences import DEFAULT_HORIZON
 from domain.outbox import Work
 from infra.changefeed import notify as changefeed
 from infra.crypto.keys import KeyProvider
@@ -29,6 +31,7 @@ from infra.db.enrolment import SqlEnrolmentRepository
 from infra.db.exports import SqlExportRepository
 from infra.db.medications import SqlMedicationRepository
 from infra.db.notifications import SqlNotificationRepository
+from infra.db.occurrences import SqlOccurrenceStore
 from infra.db.participants import SqlParticipantRepository
 from infra.db.questionnaires import SqlQuestionnaireRepository
 from infra.db.readings import SqlReadingRepository
@@ -51,6 +54,7 @@ class Storage:
     clock: Clock
     keys: KeyProvider
     log: EventLogWriter
+    diary_horizon: timedelta = DEFAULT_HORIZON  # how far ahead diary plans reach
 
 
 class SqlUnitOfWork:
@@ -136,6 +140,10 @@ class SqlUnitOfWork:
     @property
     def diaries(self) -> SqlDiaryRepository:
         return SqlDiaryRepository(self.session, self.cipher)
+
+    @property
+    def occurrences(self) -> SqlOccurrenceStore:
+        return SqlOccurrenceStore(self.session, self._storage.diary_horizon)
 
     @property
     def devices(self) -> SqlDeviceRepository:

@@ -11,12 +11,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain import alerts, data_downloads, exports
+from domain import alerts, data_downloads, exports, occurrences
 from domain.actors import RequestContext
 from domain.services.webhooks import DELIVER
 from infra.worker import alerts as alert_tasks
 from infra.worker import exports as export_tasks
 from infra.worker import my_data as my_data_tasks
+from infra.worker import occurrences as occurrence_tasks
 from infra.worker import reminders as reminder_tasks
 from infra.worker import webhooks as webhook_tasks
 from infra.worker.services import WorkerServices
@@ -24,7 +25,7 @@ from infra.worker.services import WorkerServices
 Handler = Callable[..., Awaitable[None]]  # (services, ctx, **args) -> None
 
 EXPORTS = "exports"  # long jobs that each hold a database connection while they run
-MAINTENANCE = "maintenance"  # short periodic housekeeping
+MAINTENANCE = "maintenance"  # short housekeeping: periodic, or keeping diary plans current
 WEBHOOKS = "webhooks"  # HTTP POSTs to receivers: short, many, never behind an export
 NOTIFICATIONS = "notifications"  # reminders to participants, every minute
 SEND_REMINDERS = "reminders.send"
@@ -54,6 +55,8 @@ JOB_TYPES: Mapping[str, JobType] = {
         JobType(alerts.EVALUATE, ALERTS, alert_tasks.evaluate, "*/5 * * * *"),
         JobType(alerts.NOTIFY_SITE, ALERTS, alert_tasks.notify_site),
         JobType(data_downloads.BUILD, EXPORTS, my_data_tasks.build),
+        JobType(occurrences.REPLAN, MAINTENANCE, occurrence_tasks.replan),
+        JobType(occurrences.REPLAN_STUDY, MAINTENANCE, occurrence_tasks.replan_study),
     )
 }
 QUEUES = tuple(sorted({t.queue for t in JOB_TYPES.values()}))

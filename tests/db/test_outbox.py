@@ -117,6 +117,8 @@ def test_every_job_type_has_a_queue_and_a_name_the_domain_uses() -> None:
         "alerts.evaluate",
         "alerts.notify_site",
         "my_data.build",
+        "diaries.replan",
+        "diaries.replan_study",
     }
     assert {t.queue for t in JOB_TYPES.values()} == {
         "alerts",

@@ -71,6 +71,15 @@ class FakeDiaries:
             if e.participant_id in participant_ids and e.status is EntryStatus.ACCEPTED
         ]
 
+    async def answered_keys(
+        self, participant_id: ParticipantId, keys: Sequence[str]
+    ) -> set[tuple[uuid.UUID, str]]:
+        return {
+            (e.schedule_id, e.occurrence_key)
+            for e in await self.answered([participant_id])
+            if e.occurrence_key in keys
+        }
+
     async def page(self, participant_id: ParticipantId, request: PageRequest) -> Page[DiaryEntry]:
         rows = (e for e in self.rows.values() if e.participant_id == participant_id)
         return keyset_window(

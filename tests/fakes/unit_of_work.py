@@ -16,6 +16,7 @@ from tests.fakes.devices import FakeDevices, FakeReadings
 from tests.fakes.diaries import FakeDiaries, FakeQuestionnaires
 from tests.fakes.enrolment import FakeEnrolment
 from tests.fakes.exports import FakeExports
+from tests.fakes.occurrences import FakeOccurrences
 from tests.fakes.participants import FakeParticipants
 from tests.fakes.studies import FakeDesign, FakeSites, FakeStudies
 from tests.fakes.users import FakeSessions, FakeUsers
@@ -42,6 +43,7 @@ class FakeUnitOfWork:
         self.records = FakeRecords(self)
         self.questionnaires = FakeQuestionnaires()
         self.diaries = FakeDiaries()
+        self.occurrences = FakeOccurrences(self.participants)
         self.devices = FakeDevices()
         self.exports = FakeExports()
         self.readings = FakeReadings()

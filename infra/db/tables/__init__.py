@@ -21,6 +21,7 @@ from infra.db.tables.exports import ExportJobRow
 from infra.db.tables.installation import InstallationKeyRow, InstallationRow
 from infra.db.tables.keys import DataKeyRow
 from infra.db.tables.notifications import NotificationRow, PushSubscriptionRow
+from infra.db.tables.occurrences import DiaryOccurrenceRow, DiaryPlanRow
 from infra.db.tables.participants import ParticipantRow
 from infra.db.tables.sealed_values import SealedValueRow
 from infra.db.tables.sessions import RateLimitRow, RefreshTokenRow, SessionRow
@@ -52,6 +53,8 @@ __all__ = [
     "DeviceAssignmentRow",
     "DeviceRow",
     "DiaryEntryRow",
+    "DiaryOccurrenceRow",
+    "DiaryPlanRow",
     "DiaryScheduleRow",
     "EnrolmentCodeRow",
     "ExportJobRow",

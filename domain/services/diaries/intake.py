@@ -2,8 +2,9 @@
 
 `context` loads, once per batch, what `domain.diaries.assess` needs: schedules, questionnaire
 versions and when each was published, the participant's consent history, and the occurrences
-the entries name (planned in the participant's local time). `Batch.one` then judges, validates
-and stores one entry with its audit event; a resend gets the original result.
+the entries name (read from the participant's stored plan, `domain.services.occurrences`).
+`Batch.one` then judges, validates and stores one entry with its audit event; a resend gets
+the original result.
 """
 
 from __future__ import annotations
@@ -33,39 +34,14 @@ from domain.errors import DomainError, ErrorCode
 from domain.participants import Participant
 from domain.ports import UnitOfWork
 from domain.questionnaires import validate_answers
-from domain.schedules import Occurrence, occurrences
+from domain.schedules import Occurrence
 from domain.services import consent as consent_cases
 from domain.services.deviations import raise_automatic
+from domain.services.occurrences import plan
 
 
 def _subject(p: Participant) -> audit.Subject:
     return audit.Subject(study_id=p.study_id, site_id=p.site_id, participant_id=p.id)
-
-
-async def plan(
-    uow: UnitOfWork,
-    participant: Participant,
-    start: datetime,
-    end: datetime,
-    schedules: Sequence[DiarySchedule] | None = None,
-) -> list[tuple[DiarySchedule, Occurrence]]:
-    if participant.enrolled_on is None:  # diaries start at enrolment (day 0)
-        return []
-    history = await uow.participants.zones(participant.id)
-    if schedules is None:
-        schedules = await uow.diaries.schedules(participant.study_id)
-    planned = []
-    for schedule in schedules:
-        if schedule.applies_to(participant.arm_id):
-            found = occurrences(
-                schedule.recurrence,
-                anchor=participant.enrolled_on,
-                history=history,
-                start=start,
-                end=end,
-            )
-            planned += [(schedule, o) for o in found]
-    return sorted(planned, key=lambda pair: pair[1].due_at)
 
 
 async def context(
