@@ -55,6 +55,7 @@ def trial(client: TestClient, settings: Settings) -> LiveTrial:
     # Built before the first test pins the clock: tokens must be issued at the pinned "now",
     # whatever an earlier module left the clock at.
     CLOCK.pin(PINNED_AT)
+
     def post(query: str, variables: dict[str, Any], token: str | None) -> dict[str, Any]:
         headers = {"authorization": f"Bearer {token}"} if token else {}
         response = client.post(
