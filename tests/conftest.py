@@ -38,6 +38,14 @@ def clock() -> PinnedClock:
     return CLOCK
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _clock_for_the_module() -> None:
+    """Pinned again before a module's own fixtures run (autouse runs first in its scope): a
+    trial a module builds once gets its tokens at the pinned "now", whatever the previous
+    module's last test moved the clock to."""
+    CLOCK.pin(PINNED_AT)
+
+
 @dataclass(frozen=True)
 class ScratchDatabase:
     server_url: str

@@ -166,8 +166,9 @@ async def test_readiness_counts_a_running_worker(trial: AppTrial, worker: Worker
 
 
 class _Held:
-    """The participants table locked by the schema owner: an export started now blocks in its
-    snapshot (it stays RUNNING) while the rest of the app carries on."""
+    """The signatures table locked by the schema owner: an export started now blocks in its
+    snapshot (it stays RUNNING) while the rest of the app carries on. (Not the participants
+    table: every request's caller lookup and the worker's replanning read it.)"""
 
     def __init__(self, database: ScratchDatabase) -> None:
         self.engine = create_engine(database.owner_url, pool_size=1)
@@ -175,7 +176,7 @@ class _Held:
     async def __aenter__(self) -> _Held:
         self.connection = await self.engine.connect()
         await self.connection.begin()
-        await self.connection.execute(text("LOCK TABLE participants IN ACCESS EXCLUSIVE MODE"))
+        await self.connection.execute(text("LOCK TABLE signatures IN ACCESS EXCLUSIVE MODE"))
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -23,7 +23,7 @@ from api.settings import Settings
 from domain.actors import Grant
 from domain.ids import UserId
 from domain.services import users
-from tests.clock import CLOCK, PINNED_AT
+from tests.clock import CLOCK
 from tests.e2e.conftest import PASSWORD, create_user
 from tests.e2e.live_trial import LOGOUT, LiveTrial, build_live_trial
 from tests.e2e.trial import LOGIN
@@ -52,9 +52,6 @@ def client(live_app: Starlette) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="module")
 def trial(client: TestClient, settings: Settings) -> LiveTrial:
-    # Built before the first test pins the clock: tokens must be issued at the pinned "now",
-    # whatever an earlier module left the clock at.
-    CLOCK.pin(PINNED_AT)
 
     def post(query: str, variables: dict[str, Any], token: str | None) -> dict[str, Any]:
         headers = {"authorization": f"Bearer {token}"} if token else {}

@@ -145,13 +145,14 @@ async def test_a_commit_killed_right_after_is_delivered_exactly_once(
 
 
 @asynccontextmanager
-async def _participants_locked(scratch: Scratch) -> AsyncIterator[None]:
-    """An export started meanwhile blocks in its snapshot: it stays RUNNING."""
+async def _signatures_locked(scratch: Scratch) -> AsyncIterator[None]:
+    """An export started meanwhile blocks in its snapshot: it stays RUNNING. (Not the
+    participants table: the worker's own replanning reads it.)"""
     engine = create_engine(scratch.owner_url, pool_size=1)
     try:
         async with engine.connect() as connection:
             await connection.begin()
-            await connection.execute(text("LOCK TABLE participants IN ACCESS EXCLUSIVE MODE"))
+            await connection.execute(text("LOCK TABLE signatures IN ACCESS EXCLUSIVE MODE"))
             yield
             await connection.rollback()
     finally:
@@ -172,7 +173,7 @@ async def test_a_job_survives_its_worker_being_killed_and_the_next_worker_finish
 ) -> None:
     env = _environment(scratch, tmp_path)
     job = await _start(scratch, world)
-    async with _participants_locked(scratch):
+    async with _signatures_locked(scratch):
         with _worker(env, tmp_path / "first.log") as first:
             await _until(scratch, job.id, ExportStatus.RUNNING)
             first.send_signal(signal.SIGKILL)
@@ -192,7 +193,7 @@ async def test_sigterm_stops_cleanly_and_releases_the_running_job(
     env = _environment(scratch, tmp_path, HEARTH_WORKER_METRICS_PORT=str(port))
     job = await _start(scratch, world)
     log = tmp_path / "worker.log"
-    async with _participants_locked(scratch):
+    async with _signatures_locked(scratch):
         with _worker(env, log) as worker:
             await _until(scratch, job.id, ExportStatus.RUNNING)
             assert 'hearth_job_queue_running{queue="exports"} 1.0' in await _scrape(port)
