@@ -456,6 +456,7 @@ def build_worker(
         channels=reminder_channels(settings),
         alert_mail=reminder_channels(settings).get("email"),
         console_url=settings.console_url,
+        webhook_allow_private=settings.webhook_allow_private,
     )
     queue = build_app(_server_url(settings), services, pool_size=options.concurrency + 4)
     jobs = WorkerRuntime(queue, options, middleware=[observing(_JobObserver(metrics))])

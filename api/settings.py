@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = Field(default=True, description="STARTTLS before authenticating.")
     smtp_from: str = Field(default="trials@example.org", description="The e-mails' sender.")
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks reach private, loopback and link-local addresses (receivers "
+        "inside your own network); off, such endpoints fail every try with a reason.",
+    )
     max_query_cost: int = Field(
         default=10_000, ge=1, description="Points one request may cost, counted before execution."
     )

@@ -28,5 +28,6 @@ class ContactRepository(Protocol):
         ...
 
     async def erase(self, participant_id: ParticipantId) -> None:
-        """Forget every sealed value and blind index of the participant's details."""
+        """Forget every sealed value and blind index of the participant's details, and every
+        way to reach them (their app's push subscriptions too)."""
         ...

@@ -15,9 +15,10 @@ from domain.errors import DomainError, ErrorCode
 from domain.ids import ParticipantId, StudyId
 from infra.crypto.blind_index import normalise_email, normalise_phone
 from infra.db.data_keys import FieldCipher
-from infra.db.tables import ContactRow
+from infra.db.tables import ContactRow, PushSubscriptionRow
 
 _TABLE = ContactRow.__table__  # type: ignore[attr-defined]
+_PUSH = PushSubscriptionRow.__table__  # type: ignore[attr-defined]
 _NAME = "participant_contacts"
 _FIELDS = tuple(f.value for f in ContactField)
 
@@ -105,3 +106,5 @@ class SqlContactRepository:
         # The key is destroyed as well; removing the blind indexes too means nobody holding
         # the index key can test whether an e-mail or phone number belonged to this participant.
         await self._session.execute(delete(_TABLE).where(_TABLE.c.participant_id == participant_id))
+        # Push endpoints reach the person as well, and carry a blind index of their own.
+        await self._session.execute(delete(_PUSH).where(_PUSH.c.participant_id == participant_id))

@@ -1,9 +1,13 @@
 """Sign a message per Standard Webhooks and POST it: no redirects followed, a timeout,
-and an `Attempt` that records what happened without the receiver's body."""
+only to public addresses (unless allowed), and an `Attempt` that records what happened
+without the receiver's body."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
+import socket
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -34,13 +38,39 @@ def body_of(message: dict[str, object]) -> str:
     return json.dumps(message, separators=(",", ":"), sort_keys=True)
 
 
-class Sender:
-    """POSTs signed messages with one shared HTTP client (open it with `async with`)."""
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-    def __init__(self, *, timeout: float = TIMEOUT_SECONDS) -> None:
+
+def is_public(address: IPAddress) -> bool:
+    """Reachable on the public internet: not loopback, private, link-local (cloud metadata
+    at 169.254.169.254), shared, reserved or multicast; IPv4-mapped IPv6 judged as IPv4."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address the host name resolves to (an IP literal resolves to itself)."""
+    loop = asyncio.get_running_loop()
+    found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in found))
+
+
+class Sender:
+    """POSTs signed messages with one shared HTTP client (open it with `async with`).
+
+    A receiver's host is resolved before each try and the connection goes to the address
+    that was checked (the name still goes in `Host` and in TLS SNI, and the certificate is
+    verified against it), so a name that resolves to an inside address, or changes its
+    answer between check and connect, cannot make the worker call inside the network.
+    `allow_private` (HEARTH_WEBHOOK_ALLOW_PRIVATE) lifts that for receivers on a private
+    network or the same machine."""
+
+    def __init__(self, *, timeout: float = TIMEOUT_SECONDS, allow_private: bool = False) -> None:
         # Redirects are answers, not instructions: a 3xx counts as a failed try, so a
         # receiver can never send Hearth's messages on to another host.
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
+        self._allow_private = allow_private
 
     async def __aenter__(self) -> Sender:
         return self
@@ -59,14 +89,39 @@ class Sender:
     ) -> Attempt:
         body = body_of(message)
         started = time.perf_counter()
+        target = httpx.URL(check_url(url))
+        port = target.port or (443 if target.scheme == "https" else 80)
         try:
-            answer = await self._client.post(
-                check_url(url), content=body, headers=headers(secrets, msg_id, at, body)
+            addresses = await resolve(target.host, port)
+        except (OSError, UnicodeError):
+            return Attempt(None, _since(started), "no answer (the host name does not resolve)")
+        if not addresses:
+            return Attempt(None, _since(started), "no answer (the host name does not resolve)")
+        if not self._allow_private and not all(is_public(a) for a in addresses):
+            return Attempt(
+                None,
+                _since(started),
+                "refused: the host resolves to a private, loopback or link-local address "
+                "(HEARTH_WEBHOOK_ALLOW_PRIVATE allows that)",
             )
-        except httpx.TimeoutException:
-            return Attempt(None, _since(started), "timed out")
-        except httpx.HTTPError as failure:
-            return Attempt(None, _since(started), f"no answer ({type(failure).__name__})")
+        sent = headers(secrets, msg_id, at, body) | {"host": target.netloc.decode("ascii")}
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        for last, address in enumerate(addresses, start=1 - len(addresses)):
+            try:
+                answer = await self._client.post(
+                    target.copy_with(host=str(address)),
+                    content=body,
+                    headers=sent,
+                    extensions=extensions,
+                )
+                break
+            except httpx.ConnectError as failure:  # the next checked address, if any
+                if last == 0:
+                    return Attempt(None, _since(started), f"no answer ({type(failure).__name__})")
+            except httpx.TimeoutException:
+                return Attempt(None, _since(started), "timed out")
+            except httpx.HTTPError as failure:
+                return Attempt(None, _since(started), f"no answer ({type(failure).__name__})")
         error = None if answer.is_success else f"HTTP {answer.status_code}"
         if answer.is_redirect:
             error = f"HTTP {answer.status_code}: redirects are not followed"

@@ -24,6 +24,7 @@ class WorkerServices:
     channels: Mapping[str, Channel] = field(default_factory=dict)
     alert_mail: Channel | None = None  # e-mail to site staff; None: alerts are not e-mailed
     console_url: str | None = None  # linked from the alert e-mails
+    webhook_allow_private: bool = False  # HEARTH_WEBHOOK_ALLOW_PRIVATE: inside addresses too
 
     def export_directory(self, export_id: object) -> str:
         return str(self.export_root / str(export_id))

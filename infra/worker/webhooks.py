@@ -26,7 +26,7 @@ def _uows(services: WorkerServices) -> WebhookUnitOfWorkFactory:
 async def deliver_webhook(
     services: WorkerServices, ctx: RequestContext, *, delivery_id: str
 ) -> None:
-    async with Sender() as sender:
+    async with Sender(allow_private=services.webhook_allow_private) as sender:
         await cases.deliver(
             uows=_uows(services),
             sender=sender,

@@ -25,6 +25,7 @@ from domain.questionnaires import Item, ItemType, QuestionnaireDraft
 from domain.schedules import Recurrence
 from domain.services import (
     consent,
+    contacts,
     design,
     diaries,
     participants,
@@ -271,6 +272,27 @@ async def test_an_expired_subscription_is_removed(
     uow = cast(NotifyingUnitOfWork, scratch.runtime.services.uow())
     async with uow:
         assert await uow.notifications.subscriptions(setup.person.id) == []
+
+
+async def test_erasure_removes_the_participants_push_subscriptions(
+    scratch: Scratch, push: PushService
+) -> None:
+    """The endpoint's blind index would otherwise tell anyone with the index key that this
+    address belonged to the erased participant."""
+    setup = await _enrolled(scratch)
+    await _subscribe(scratch, setup, push, "one")
+    await _subscribe(scratch, setup, push, "two")
+    count = text("SELECT count(*) FROM push_subscriptions WHERE participant_id = :p")
+    async with scratch.runtime.engine.connect() as connection:
+        assert (await connection.execute(count, {"p": setup.person.id})).scalar_one() == 2
+    await contacts.erase_participant(
+        uow=scratch.runtime.services.uow(),
+        ctx=caller(admin()),
+        participant_id=setup.person.id,
+        legal_basis="GDPR Art. 17(1)(b), ref 7",
+    )
+    async with scratch.runtime.engine.connect() as connection:
+        assert (await connection.execute(count, {"p": setup.person.id})).scalar_one() == 0
 
 
 async def test_email_goes_in_the_consent_language_without_personal_data(

@@ -47,6 +47,7 @@ def make_settings(database: ScratchDatabase, key_file: Path, **overrides: Any) -
         "worker_heartbeat_seconds": 1.0,
         "worker_poll_seconds": 0.5,
         "read_limit_per_caller": 100_000_000,
+        "webhook_allow_private": True,  # the test receivers listen on 127.0.0.1
     }
     return Settings(**(values | overrides))
 
