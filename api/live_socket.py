@@ -10,8 +10,9 @@ While the socket is open its session and grants are checked again for every even
 when the account changes (the change feed's `access` notices), and every
 `HEARTH_LIVE_RECHECK_SECONDS` otherwise. Close codes (the 44xx range of the protocol):
 
-    4401  the access token is missing or invalid, or the session ended (signed out, revoked,
-          password changed, account disabled): sign in again; do not retry as is
+    4401  the access token is missing, invalid or expired (a socket lives no longer than the
+          token it was opened with: reconnect with a fresh one), or the session ended (signed
+          out, revoked, password changed, account disabled): sign in again; do not retry as is
     4403  a grant was revoked: the caller may no longer see what a subscription asked for
     4400  a malformed message; 4408 no connection_init in time; 4409 an id used twice;
           4429 connection_init sent twice (the protocol's own)
@@ -77,6 +78,7 @@ class Connection:
         self.feed = feed
         self.metrics = metrics
         self.claims: TokenClaims | None = None
+        self._token: str | None = None
         self.context: LiveContext | None = None
         self.closed = False
         self._streams: dict[int, tuple[frozenset[str], list[Scope]]] = {}
@@ -88,6 +90,7 @@ class Connection:
         if token is None:
             raise Unauthenticated
         self.claims = self.edge.services.tokens.verify_access(token)
+        self._token = token
         actor = await self._resolve()
         self._became(actor)
         self._watcher = asyncio.create_task(self._watch(), name="live-recheck")
@@ -96,6 +99,14 @@ class Connection:
         """The caller as they are now; None (and the socket closed 4401) if their session
         ended. Every event is checked with what this returns."""
         if self.closed:
+            return None
+        assert self._token is not None
+        try:
+            # A socket lives no longer than its access token: a stolen token must not buy
+            # a stream that outlasts the token's own expiry.
+            self.edge.services.tokens.verify_access(self._token)
+        except Unauthenticated:
+            await self.close(CLOSE_UNAUTHENTICATED, "Access token expired: reconnect.")
             return None
         try:
             actor = await self._resolve()

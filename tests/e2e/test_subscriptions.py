@@ -19,13 +19,14 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from api.app import build_runtime, create_app
+from api.relay import from_global_id
 from api.settings import Settings
-from domain.actors import Grant
-from domain.ids import UserId
+from domain.actors import Grant, Role
+from domain.ids import StudyId, UserId
 from domain.services import users
 from tests.clock import CLOCK
 from tests.e2e.conftest import PASSWORD, create_user
-from tests.e2e.live_trial import LOGOUT, LiveTrial, build_live_trial
+from tests.e2e.live_trial import LOGOUT, RAISE, LiveTrial, build_live_trial
 from tests.e2e.trial import LOGIN
 from tests.factories import admin, caller
 
@@ -184,6 +185,27 @@ def test_signing_out_closes_the_stream_4401(
         subscribe(session, "1")
         until_listening(client, before + 1)
         trial.gql(token, LOGOUT)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            session.receive_json()
+        assert closed.value.code == 4401
+
+
+def test_the_stream_ends_4401_when_its_access_token_expires(
+    client: TestClient, trial: LiveTrial, settings: Settings
+) -> None:
+    token = sign_in(trial, settings, trial.coordinator_grant(0))
+    before = subscriptions(client)
+    with open_socket(client, token) as session:
+        assert session.receive_json()["type"] == "connection_ack"
+        subscribe(session, "1", kinds=["DATA_QUERY"])
+        until_listening(client, before + 1)
+        CLOCK.advance(minutes=settings.access_token_minutes + 1)
+        # An event at the subscriber's site, by someone signed in now: the subscriber's token
+        # has expired (its session has not), so the stream ends instead of carrying it.
+        study = StudyId(from_global_id(trial.study)[1])
+        manager = sign_in(trial, settings, Grant(Role.DATA_MANAGER, study))
+        raised = trial.gql(manager, RAISE, r=trial.participants[0])
+        assert raised["data"]["raiseQuery"]["__typename"] == "DataQuerySuccess"
         with pytest.raises(WebSocketDisconnect) as closed:
             session.receive_json()
         assert closed.value.code == 4401
