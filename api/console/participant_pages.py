@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -21,6 +21,7 @@ from domain.data_queries import Target
 from domain.design import ContactMode
 from domain.errors import DomainError, Invalid
 from domain.ids import DataQueryId, ParticipantId, SiteId, VisitDefinitionId, VisitId
+from domain.services import alerts as alert_cases
 from domain.services import data_queries as query_cases
 from domain.services import diaries as diary_cases
 from domain.services import enrolment as enrolment_cases
@@ -28,6 +29,7 @@ from domain.services import participants as participant_cases
 from domain.services import signatures as signature_cases
 from domain.services import studies as study_cases
 from domain.services import visits as visit_cases
+from domain.services.alerts import AlertsUnitOfWork
 from domain.signatures import Meaning
 from domain.visits import VisitOutcome
 
@@ -51,6 +53,7 @@ class ParticipantPages:
             "/console/diaries/{entry}/correct": self.correct,
             "/console/queries/{query}/answer": self.answer,
             "/console/queries/{query}/close": self.close,
+            "/console/alerts/{alert}/acknowledge": self.acknowledge_alert,
             "/console/records/{kind}/{record}/sign": self.sign,
         }
         return [
@@ -237,6 +240,17 @@ class ParticipantPages:
             query_id=DataQueryId(web.path_id(request, "query", "Query")),
         )
         return self._back(query.participant_id)
+
+    async def acknowledge_alert(
+        self, request: Request, me: web.SignedIn, values: dict[str, str]
+    ) -> Response:
+        await alert_cases.acknowledge(
+            uow=cast(AlertsUnitOfWork, self.services.uow()),
+            ctx=me.ctx,
+            alert_id=web.path_id(request, "alert", "Alert"),
+            note=values.get("note", ""),
+        )
+        return RedirectResponse("/console", status_code=303)
 
     async def sign(self, request: Request, me: web.SignedIn, values: dict[str, str]) -> Response:
         """A signature needs the password again (re-authentication), as over GraphQL."""

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -25,18 +26,21 @@ from api.services import Services
 from domain import access
 from domain.access import Permission, Scope
 from domain.actors import RequestContext
+from domain.alerts import AlertStatus
 from domain.data_queries import QueryStatus
 from domain.errors import DomainError, Unauthenticated
 from domain.ids import SiteId
 from domain.pagination import PageRequest
 from domain.participants import Participant
 from domain.records import QueryFilter, VisitFilter
+from domain.services import alerts as alert_cases
 from domain.services import auth as auth_cases
 from domain.services import data_queries as query_cases
 from domain.services import diaries as diary_cases
 from domain.services import participants as participant_cases
 from domain.services import studies as study_cases
 from domain.services import visits as visit_cases
+from domain.services.alerts import ACKNOWLEDGE, AlertsUnitOfWork
 from domain.site_changes import SiteChanges
 from domain.studies import Site
 
@@ -158,7 +162,15 @@ class Console:
         uow = self.services.uow
         site = await study_cases.get_site(uow=uow(), ctx=ctx, site_id=site_id)
         scope = Scope(study_id=site.study_id, site_id=site.id)
-        compliance = await diary_cases.site_compliance(uow=uow(), ctx=ctx, site_id=site_id)
+        compliance = {
+            name: await diary_cases.site_compliance(
+                uow=uow(), ctx=ctx, site_id=site_id, last_days=days
+            )
+            for name, days in (("last_7", 7), ("last_28", 28), ("all", None))
+        }
+        alerts = await alert_cases.of_site(
+            uow=cast(AlertsUnitOfWork, uow()), ctx=ctx, site_id=site_id, status=AlertStatus.OPEN
+        )
         queries = await query_cases.page(
             uow=uow(),
             ctx=ctx,
@@ -177,6 +189,18 @@ class Console:
             "site": site,
             "rows": rows,
             "compliance": compliance,
+            "alerts": [
+                {
+                    "id": str(a.id),
+                    "kind": a.kind.value,
+                    "cause": a.cause,
+                    "raised": web.local(a.raised_at, site.timezone),
+                    "subject": subjects.get(str(a.participant_id), ""),
+                    "participant_id": str(a.participant_id),
+                }
+                for a in alerts
+            ],
+            "may_acknowledge": access.allows(ctx.actor, ACKNOWLEDGE, scope),
             "open_queries": len(queries.items),
             "quarantined": sum(r.quarantined for r in rows),
             "upcoming": [
@@ -215,7 +239,7 @@ class Console:
             quarantined=sum(e.status == "QUARANTINED" for e in entries.items),
         )
 
-    async def _site(self, request: Request) -> tuple[RequestContext, SiteId] | Response:
+    async def _site(self, request: Request) -> tuple[web.SignedIn, SiteId] | Response:
         found = await web.caller(request, self.services)
         if found is None:
             return Response("Sign in first.", status_code=401)
@@ -226,15 +250,15 @@ class Console:
         scopes = [scope for sid, scope in _sites(found.ctx) if sid == site_id]
         if not any(access.allows(found.ctx.actor, Permission.PARTICIPANT_READ, s) for s in scopes):
             return Response("Forbidden.", status_code=403)
-        return found.ctx, site_id
+        return found, site_id
 
     async def participants(self, request: Request) -> Response:
         found = await self._site(request)
         if isinstance(found, Response):
             return found
-        ctx, site_id = found
-        summary = await self._summary(ctx, site_id)
-        return web.page(request, "site_summary.html", s=summary)
+        me, site_id = found
+        summary = await self._summary(me.ctx, site_id)
+        return web.page(request, "site_summary.html", s=summary, csrf=me.csrf)
 
     async def events(self, request: Request) -> Response:
         found = await self._site(request)

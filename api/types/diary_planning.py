@@ -154,16 +154,26 @@ async def due_of(
     ]
 
 
-async def compliance_of(info: Info, participant_ids: list[ParticipantId]) -> ComplianceType:
+async def compliance_of(
+    info: Info, participant_ids: list[ParticipantId], last_days: int | None = None
+) -> ComplianceType:
     result = await cases.compliance(
-        uow=info.context.services.uow(), ctx=info.context.caller, participant_ids=participant_ids
+        uow=info.context.services.uow(),
+        ctx=info.context.caller,
+        participant_ids=participant_ids,
+        last_days=last_days,
     )
     return ComplianceType.of(result)
 
 
-async def site_compliance_of(info: Info, site_id: SiteId) -> ComplianceType:
+async def site_compliance_of(
+    info: Info, site_id: SiteId, last_days: int | None = None
+) -> ComplianceType:
     result = await cases.site_compliance(
-        uow=info.context.services.uow(), ctx=info.context.caller, site_id=site_id
+        uow=info.context.services.uow(),
+        ctx=info.context.caller,
+        site_id=site_id,
+        last_days=last_days,
     )
     return ComplianceType.of(result)
 

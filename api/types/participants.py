@@ -151,11 +151,19 @@ class ParticipantType(Node):
 
     @strawberry.field(description="Diary compliance so far: on time, late, missed.")
     async def compliance(
-        self, info: Info
+        self,
+        info: Info,
+        last_days: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Only occurrences whose window closed in the last N days (1-366); "
+                "null: since enrolment."
+            ),
+        ] = None,
     ) -> Annotated[ComplianceType, strawberry.lazy("api.types.diary_planning")]:
         from api.types.diary_planning import compliance_of
 
-        return await compliance_of(info, [self.entity.id])
+        return await compliance_of(info, [self.entity.id], last_days)
 
     @strawberry.field(
         description="Reminder receipts beside compliance: queued, sent, opened, failed (site "

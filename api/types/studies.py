@@ -151,8 +151,18 @@ class SiteType(Node):
         return await devices_at(info, self.entity.id)
 
     @strawberry.field(description="Diary compliance of the site's participants so far.")
-    async def compliance(self, info: Info) -> ComplianceType:
-        return await site_compliance_of(info, self.entity.id)
+    async def compliance(
+        self,
+        info: Info,
+        last_days: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Only occurrences whose window closed in the last N days (1-366); "
+                "null: since enrolment."
+            ),
+        ] = None,
+    ) -> ComplianceType:
+        return await site_compliance_of(info, self.entity.id, last_days)
 
     @strawberry.field(description="Reminder receipts of the site's participants, newest first.")
     async def notification_receipts(self, info: Info) -> NotificationReceiptsType:

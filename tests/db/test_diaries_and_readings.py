@@ -360,6 +360,37 @@ async def test_compliance_counts_on_time_late_and_missed(diary: Diary) -> None:
     assert site == mine
 
 
+async def test_compliance_of_the_last_days_counts_only_windows_closed_in_them(
+    diary: Diary,
+) -> None:
+    for day, after in ((0, timedelta(minutes=10)), (1, timedelta(hours=3))):
+        diary.clock.current = START + timedelta(days=day) + after + timedelta(minutes=1)
+        await diary.submit(diary.entry(day, after=after))
+    # Days 0-10 have closed; the last 7 days hold the windows of days 4-10 (none answered).
+    diary.clock.current = START + timedelta(days=10, hours=12)
+    ids = [diary.person.id]
+    counts = {}
+    for days in (7, 28, None):
+        found = await diaries.compliance(
+            uow=diary.uow(), ctx=diary.coordinator, participant_ids=ids, last_days=days
+        )
+        counts[days] = (found.expected, found.on_time, found.late, found.missed)
+        site = await diaries.site_compliance(
+            uow=diary.uow(), ctx=diary.coordinator, site_id=diary.site.id, last_days=days
+        )
+        assert site == found
+    assert counts == {7: (7, 0, 0, 7), 28: (11, 1, 1, 9), None: (11, 1, 1, 9)}
+    for wrong in (0, 367):
+        with pytest.raises(DomainError) as refused:
+            await diaries.compliance(
+                uow=diary.uow(), ctx=diary.coordinator, participant_ids=ids, last_days=wrong
+            )
+        assert (refused.value.code, refused.value.field) == (
+            ErrorCode.VALIDATION_FAILED,
+            "lastDays",
+        )
+
+
 async def test_corrections_go_through_a_change_request_and_keep_the_history(
     diary: Diary, app_engine: AsyncEngine
 ) -> None:

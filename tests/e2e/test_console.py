@@ -7,17 +7,20 @@ import uuid
 from pathlib import Path
 
 import httpx
+from starlette.applications import Starlette
 
 from api.app import build_runtime
 from api.console import web as console_web
 from api.console.i18n import catalogue
+from api.relay import from_global_id
 from api.settings import Settings
 from domain.actors import Grant, Role
-from domain.ids import SiteId
+from domain.ids import SiteId, StudyId
 from domain.services import participants
 from infra.db.site_changes import SqlSiteChanges
 from tests.clock import CLOCK
 from tests.e2e.conftest import PASSWORD, create_user
+from tests.e2e.trial import build_app_trial
 from tests.factories import caller
 from tests.world import build_world
 
@@ -178,3 +181,72 @@ def test_both_catalogues_have_every_message_the_templates_use() -> None:
         "kind_diary",
         "kind_reading",
     }
+
+
+async def test_the_dashboard_shows_compliance_windows_and_open_alerts_staff_acknowledge(
+    settings: Settings, app: Starlette, client: httpx.AsyncClient
+) -> None:
+    from tests.e2e.test_alerts import ALERTS, RECORD, SET_RULE
+
+    trial = await build_app_trial(client, settings)
+    rule = {"studyId": trial.study, "kind": "SERIOUS_ADVERSE_EVENT"}
+    assert (await trial.gql(trial.coordinator, SET_RULE, i=rule))["data"]["setAlertRule"]
+    event = {"term": "Chest pain", "severity": "SEVERE", "seriousness": ["HOSPITALISATION"]}
+    await trial.gql(trial.coordinator, RECORD, p=trial.participant, e=event)
+    (alert,) = (await trial.gql(trial.coordinator, ALERTS, s=trial.site, st="OPEN"))["data"][
+        "alerts"
+    ]
+    alert_id = str(from_global_id(alert["id"], "Alert")[1])
+    study = StudyId(from_global_id(trial.study, "Study")[1])
+    site = SiteId(from_global_id(trial.site, "Site")[1])
+    coordinator = await create_user(settings, (Grant(Role.COORDINATOR, study, site),))
+    monitor = await create_user(settings, (Grant(Role.MONITOR, study, site),))
+    await _sign_in(client, coordinator, PASSWORD)
+    dashboard = (await client.get("/console")).text
+    # The same numbers as the API's, for each window.
+    counts = "{ on: onTime late missed }"
+    windows = f"l7: compliance(lastDays: 7) {counts} l28: compliance(lastDays: 28) {counts} all: compliance {counts}"
+    api = (
+        await trial.gql(
+            trial.coordinator,
+            f"query($s: ID!) {{ node(id: $s) {{ ... on Site {{ {windows} }} }} }}",
+            s=trial.site,
+        )
+    )["data"]["node"]
+    for window, key in (("last_7", "l7"), ("last_28", "l28"), ("all", "all")):
+        for row, field in (("on_time", "on"), ("late", "late"), ("missed", "missed")):
+            cell = f'data-compliance="{window}-{row}">{api[key][field]}<'
+            assert cell in dashboard, cell
+    wrong = await trial.gql(
+        trial.coordinator,
+        "query($s: ID!) { node(id: $s) { ... on Site { compliance(lastDays: 0) { expected } } } }",
+        s=trial.site,
+    )
+    assert wrong["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED", wrong
+    assert "Serious adverse event" in dashboard
+    action = f'action="/console/alerts/{alert_id}/acknowledge"'
+    assert action in dashboard
+    url = f"/console/alerts/{alert_id}/acknowledge"
+    assert (await client.post(url, data={"note": "Called the participant"})).status_code == 403
+    done = await client.post(url, data={"csrf": _csrf(dashboard), "note": "Called the participant"})
+    assert (done.status_code, done.headers["location"]) == (303, "/console")
+    after = (await trial.gql(trial.coordinator, ALERTS, s=trial.site, st="ACKNOWLEDGED"))["data"]
+    assert [a["note"] for a in after["alerts"]] == ["Called the participant"]
+    assert action not in (await client.get("/console")).text  # no longer open
+
+    # A monitor sees the site's alerts but may not acknowledge one: no form, and a post is refused.
+    await trial.gql(trial.coordinator, RECORD, p=trial.participant, e=event)
+    (second,) = (await trial.gql(trial.coordinator, ALERTS, s=trial.site, st="OPEN"))["data"][
+        "alerts"
+    ]
+    second_id = str(from_global_id(second["id"], "Alert")[1])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hearth.test") as other:
+        await _sign_in(other, monitor, PASSWORD)
+        seen = (await other.get("/console")).text
+        assert "Serious adverse event" in seen
+        assert "/acknowledge" not in seen
+        refused = await other.post(
+            f"/console/alerts/{second_id}/acknowledge", data={"csrf": _csrf(seen), "note": "x"}
+        )
+        assert refused.status_code == 403

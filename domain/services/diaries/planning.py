@@ -113,10 +113,16 @@ async def due(
 
 
 async def compliance(
-    *, uow: UnitOfWork, ctx: RequestContext, participant_ids: Sequence[ParticipantId]
+    *,
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    participant_ids: Sequence[ParticipantId],
+    last_days: int | None = None,
 ) -> Compliance:
-    """Of the occurrences whose window has closed while the participant took part, how many
-    were answered on time or late (the rest were missed)."""
+    """Of the occurrences whose window has closed while the participant took part (within
+    the `last_days` days before now, when given), how many were answered on time or late
+    (the rest were missed)."""
+    _check_days(last_days)
     async with uow:
         found = await uow.participants.get_many(participant_ids)
         people = [
@@ -125,6 +131,7 @@ async def compliance(
             if access.allows(ctx.actor, Permission.PARTICIPANT_READ, participant_scope(p))
         ]
         now = uow.clock.now()
+        since = None if last_days is None else now - timedelta(days=last_days)
         total = Compliance(0, 0, 0)
         answered: dict[ParticipantId, dict[tuple[uuid.UUID, str], DiaryEntry]] = {}
         for e in await uow.diaries.answered([p.id for p in people]):
@@ -145,7 +152,7 @@ async def compliance(
                 for s, o in await plans.plan(
                     uow, participant, start, until, by_study[participant.study_id]
                 )
-                if o.closes_at < now
+                if o.closes_at < now and (since is None or o.closes_at >= since)
             ]
             mine = answered.get(participant.id, {})
             done = [mine[(s.id, o.key)] for s, o in planned if (s.id, o.key) in mine]
@@ -158,7 +165,10 @@ async def compliance(
     return total
 
 
-async def site_compliance(*, uow: UnitOfWork, ctx: RequestContext, site_id: SiteId) -> Compliance:
+async def site_compliance(
+    *, uow: UnitOfWork, ctx: RequestContext, site_id: SiteId, last_days: int | None = None
+) -> Compliance:
+    _check_days(last_days)
     async with uow:
         site = access.visible(
             ctx.actor, Permission.SITE_READ, await uow.sites.get(site_id), site_scope, "Site"
@@ -178,4 +188,16 @@ async def site_compliance(*, uow: UnitOfWork, ctx: RequestContext, site_id: Site
             if not page.has_next_page:
                 break
             after = (str(page.items[-1].id),)
-    return await compliance(uow=uow, ctx=ctx, participant_ids=ids)
+    return await compliance(uow=uow, ctx=ctx, participant_ids=ids, last_days=last_days)
+
+
+MAX_COMPLIANCE_DAYS = 366
+
+
+def _check_days(last_days: int | None) -> None:
+    if last_days is not None and not 1 <= last_days <= MAX_COMPLIANCE_DAYS:
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED,
+            f"Ask for the last 1 to {MAX_COMPLIANCE_DAYS} days, or leave it out for all.",
+            field="lastDays",
+        )
