@@ -2,8 +2,9 @@
 
 Served over graphql-transport-ws on /graphql (api/live_socket.py: authentication, limits,
 close codes). Every notice of the change feed is ids only; for each one this module checks
-the subscriber again (session alive, grants as they are now, the kind's permission on the
-notice's scope) and loads the record through the same authorized read path as `node(id:)`.
+the subscriber again (token, session and grants as they are now: see `Connection.current`,
+and the kind's permission on the notice's scope) and loads the record through the same
+authorized read path as `node(id:)`, once per kind of viewer (api/live_records.py).
 A record the subscriber may not read is never sent: the event is dropped.
 
 A new kind of event: a member of `LiveKind`, its permission in domain/live.py, and (if it
@@ -13,13 +14,14 @@ shows a record) a line in `_LOADERS` — plus the record's type in `LiveRecord` 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
 from api.context import Info
+from api.live_records import MOVED, Records, viewer
 from api.relay import from_global_id, to_global_id
 from api.types.alerts import AlertType, alert_by_id
 from api.types.data_queries import DataQueryType, query_by_id
@@ -88,6 +90,7 @@ _LOADERS: Mapping[str, Loader] = {
     "alert": lambda info, n: alert_by_id(info, n.record_id),
 }
 _EVERY_KIND = frozenset(kind.value for kind in LiveKind)
+_RECORDS = Records()  # the process's: notices are the change feed's own objects
 
 
 @strawberry.type
@@ -111,22 +114,31 @@ class Subscription:
         connection = context.live
         with connection.streaming(wanted, sites):
             async for notice in connection.feed.listen(None):
+                connection.heard(notice)  # an `access` notice: read the account again
                 if notice.kind not in wanted:
                     continue
                 if site_ids_wanted and notice.site_id not in site_ids_wanted:
                     continue
-                async with connection.gate:
-                    actor = await connection.recheck()  # fresh session and grants
-                    if actor is None:
-                        return  # the socket is closed: session ended
-                    try:
-                        live.require_listening(actor, wanted, sites)
-                    except Forbidden:
-                        await connection.forbid()
-                        return
-                    if not live.may_hear(actor, notice):
-                        continue
-                    record = await _LOADERS[notice.kind](info, notice)
+                actor = await connection.current()  # token, session and grants as they are
+                if actor is None:
+                    return  # the socket is closed: token expired or session ended
+                try:
+                    live.require_listening(actor, wanted, sites)
+                except Forbidden:
+                    await connection.forbid()
+                    return
+                if not live.may_hear(actor, notice):
+                    continue
+
+                async def load(
+                    seen: Hashable | None, notice: live.Notice = notice
+                ) -> object | None:
+                    if seen is not None and viewer(context.caller.actor) != seen:
+                        return MOVED  # this subscriber's grants changed meanwhile
+                    async with connection.gate:
+                        return await _LOADERS[notice.kind](info, notice)
+
+                record = await _RECORDS.load(notice, actor, load)
                 if record is None:
                     continue  # not (or no longer) readable by this subscriber
                 connection.metrics.sent()

@@ -6,9 +6,11 @@ operation it subscribes to is planned exactly like a request over HTTP (api/grap
 persisted queries, token, depth and alias limits, the cost limit and the caller's read budget;
 a refused one gets an `error` message with the usual codes and nothing runs.
 
-While the socket is open its session and grants are checked again for every event, at once
-when the account changes (the change feed's `access` notices), and every
-`HEARTH_LIVE_RECHECK_SECONDS` otherwise. Close codes (the 44xx range of the protocol):
+While the socket is open every event is checked against the caller's current session and
+grants: they are read again from the database at once when the account changes (the change
+feed's `access` notices, which reach each stream in commit order, before any later event),
+and every `HEARTH_LIVE_RECHECK_SECONDS` otherwise; the access token's expiry is checked with
+every event. Close codes (the 44xx range of the protocol):
 
     4401  the access token is missing, invalid or expired (a socket lives no longer than the
           token it was opened with: reconnect with a fresh one), or the session ended (signed
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -79,6 +82,8 @@ class Connection:
         self.metrics = metrics
         self.claims: TokenClaims | None = None
         self._token: str | None = None
+        self._stale = False  # an `access` notice about this account came: read it again
+        self._checked_at = 0.0  # monotonic time of the last read of session and grants
         self.context: LiveContext | None = None
         self.closed = False
         self._streams: dict[int, tuple[frozenset[str], list[Scope]]] = {}
@@ -91,23 +96,52 @@ class Connection:
             raise Unauthenticated
         self.claims = self.edge.services.tokens.verify_access(token)
         self._token = token
+        self._checked_at = time.monotonic()
         actor = await self._resolve()
         self._became(actor)
         self._watcher = asyncio.create_task(self._watch(), name="live-recheck")
 
-    async def recheck(self) -> Actor | None:
-        """The caller as they are now; None (and the socket closed 4401) if their session
-        ended. Every event is checked with what this returns."""
-        if self.closed:
-            return None
-        assert self._token is not None
-        try:
-            # A socket lives no longer than its access token: a stolen token must not buy
-            # a stream that outlasts the token's own expiry.
-            self.edge.services.tokens.verify_access(self._token)
-        except Unauthenticated:
+    def heard(self, notice: live.Notice) -> None:
+        """Every notice a stream of this socket takes off the feed passes here first: an
+        `access` notice about this account makes the next event read the account again."""
+        if self.context is not None and live.concerns(self.context.caller.actor, notice):
+            self._stale = True
+
+    async def current(self) -> Actor | None:
+        """The caller to check an event against: their session and grants as last read,
+        read again first if an `access` notice came since or the last read is older than
+        `HEARTH_LIVE_RECHECK_SECONDS`; None (and the socket closed 4401) when the token
+        expired or the session ended."""
+        if self.closed or not self._token_valid():
             await self.close(CLOSE_UNAUTHENTICATED, "Access token expired: reconnect.")
             return None
+        every = self.edge.services.settings.live_recheck_seconds
+        if self._stale or time.monotonic() - self._checked_at >= every:
+            async with self.gate:
+                return await self.recheck()
+        assert self.context is not None
+        return self.context.caller.actor
+
+    def _token_valid(self) -> bool:
+        # A socket lives no longer than its access token: a stolen token must not buy a
+        # stream that outlasts the token's own expiry.
+        assert self._token is not None
+        try:
+            self.edge.services.tokens.verify_access(self._token)
+        except Unauthenticated:
+            return False
+        return True
+
+    async def recheck(self) -> Actor | None:
+        """The caller as they are now, read from the database; None (and the socket closed
+        4401) if their token expired or their session ended."""
+        if self.closed:
+            return None
+        if not self._token_valid():
+            await self.close(CLOSE_UNAUTHENTICATED, "Access token expired: reconnect.")
+            return None
+        self._stale = False  # before the read: a notice that comes during it counts again
+        self._checked_at = time.monotonic()
         try:
             actor = await self._resolve()
         except Unauthenticated:
@@ -164,6 +198,7 @@ class Connection:
         async def hear() -> None:
             async for notice in self.feed.listen(None):
                 if self.context is not None and live.concerns(self.context.caller.actor, notice):
+                    self._stale = True
                     poke.set()
 
         listener = asyncio.create_task(hear(), name="live-access")
