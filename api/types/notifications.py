@@ -178,6 +178,11 @@ class RemovePushSubscriptionInput:
 @strawberry.input
 class AcknowledgeNotificationInput:
     id: strawberry.ID = strawberry.field(description="The id from the push payload or e-mail.")
+    state: State = strawberry.field(
+        default=State.OPENED,
+        description="DELIVERED when the app received it (its push handler), OPENED when the "
+        "participant opened it; other states are refused (VALIDATION_FAILED).",
+    )
 
 
 @strawberry.type
@@ -257,7 +262,9 @@ class NotificationMutations:
 
         return await attempt(run)
 
-    @strawberry.mutation(description="The participant's app opened a reminder: mark it OPENED.")
+    @strawberry.mutation(
+        description="The participant's app received (DELIVERED) or opened (OPENED) a reminder."
+    )
     async def acknowledge_notification(
         self, info: Info, input: AcknowledgeNotificationInput
     ) -> AcknowledgeNotificationResult:
@@ -266,6 +273,7 @@ class NotificationMutations:
                 uow=_uow(info),
                 ctx=info.context.caller,
                 notification_id=_notification_id(input.id),
+                state=input.state,
             )
             return AcknowledgeNotificationSuccess(receipt=NotificationReceiptType.of(opened))
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from domain import access
 from domain.access import Permission, Scope
 from domain.actors import ActorKind, RequestContext
-from domain.errors import NotFound, Unauthenticated
+from domain.errors import Invalid, NotFound, Unauthenticated
 from domain.ids import ParticipantId, SiteId, StudyId, new_id
 from domain.notifications import Notification, PushSubscription, State
 from domain.participants import Participant
@@ -67,15 +67,24 @@ async def remove_push_subscription(
 
 
 async def acknowledge(
-    *, uow: NotifyingUnitOfWork, ctx: RequestContext, notification_id: uuid.UUID
+    *,
+    uow: NotifyingUnitOfWork,
+    ctx: RequestContext,
+    notification_id: uuid.UUID,
+    state: State = State.OPENED,
 ) -> Notification:
-    """The app opened the notification: its receipt says so (again: no change)."""
+    """The app got the notification (DELIVERED) or the participant opened it (OPENED): its
+    receipt says so (again: no change; delivered after opened: still opened)."""
+    if state not in (State.DELIVERED, State.OPENED):
+        raise Invalid("state", "The app reports DELIVERED or OPENED.")
     async with uow:
         participant = await _own(uow, ctx)
         found = await uow.notifications.get(notification_id)
         if found is None or found.participant_id != participant.id:
             raise NotFound("Notification")
-        opened = found.moved(State.OPENED, uow.clock.now())
+        if state is State.DELIVERED and found.state is State.OPENED:
+            return found  # a late delivery report: opening said more already
+        opened = found.moved(state, uow.clock.now())
         if opened != found:
             await uow.notifications.save(opened)
             await uow.commit()

@@ -65,6 +65,11 @@ ACK = (
     "... on AcknowledgeNotificationSuccess { receipt { id state openedAt } } "
     "... on MutationError { code } } }"
 )
+ACK_AS = (
+    "mutation($i: ID!, $s: NotificationState!) { acknowledgeNotification(input: {id: $i, "
+    "state: $s}) { __typename ... on AcknowledgeNotificationSuccess { receipt { id state "
+    "openedAt } } ... on MutationError { code } } }"
+)
 PLAN = (
     "query($p: ID!, $d: Int!) { node(id: $p) { ... on Participant { notificationPlan(days: $d) "
     "{ version timezone reminders { key rule at local closesAt title body } } } } }"
@@ -234,9 +239,15 @@ async def test_the_app_subscribes_gets_its_plan_and_acknowledges_a_pushed_remind
     pushed = push.opened(device)
     assert sorted(p["body"] for p in pushed) == ["Your diary closes soon.", "Your diary is ready."]
 
+    delivered = await trial.gql(trial.app, ACK_AS, i=pushed[0]["id"], s="DELIVERED")
+    assert delivered["data"]["acknowledgeNotification"]["receipt"]["state"] == "DELIVERED"
+    wrong = await trial.gql(trial.app, ACK_AS, i=pushed[0]["id"], s="SENT")
+    assert wrong["data"]["acknowledgeNotification"]["code"] == "VALIDATION_FAILED"
     opened = await trial.gql(trial.app, ACK, i=pushed[0]["id"])
     receipt = opened["data"]["acknowledgeNotification"]["receipt"]
     assert (receipt["state"], receipt["openedAt"]) == ("OPENED", CLOCK.now().isoformat())
+    late = await trial.gql(trial.app, ACK_AS, i=pushed[0]["id"], s="DELIVERED")
+    assert late["data"]["acknowledgeNotification"]["receipt"] == receipt  # still opened
     twice = await trial.gql(trial.app, ACK, i=pushed[0]["id"])
     assert twice["data"]["acknowledgeNotification"]["receipt"] == receipt
     not_theirs = await trial.gql(trial.coordinator, ACK, i=pushed[0]["id"])
