@@ -40,6 +40,10 @@ class AlertRepository(Protocol):
         """Mark the site's alerts waiting for an e-mail as mailed; how many there were."""
         ...
 
+    async def sites_awaiting_mail(self, raised_before: datetime) -> Sequence[SiteId]:
+        """Sites with alerts raised before then still waiting for their e-mail."""
+        ...
+
     async def site_staff(self, site_id: SiteId) -> Sequence[UserId]:
         """Active coordinators and investigators of the site (or of its whole study)."""
         ...

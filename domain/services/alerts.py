@@ -43,6 +43,7 @@ ACKNOWLEDGE = Permission.PARTICIPANT_UPDATE  # the site's staff act on an alert
 CONFIGURE = Permission.STUDY_DESIGN  # coordinators (study-wide) and administrators
 MAX_LISTED = 200
 BATCH = 500  # facts read per rule and evaluation
+MAIL_AGAIN_AFTER = timedelta(minutes=2)  # alerts still waiting this long: their e-mail failed
 
 
 class AlertsUnitOfWork(UnitOfWork, Protocol):
@@ -245,7 +246,18 @@ async def evaluate(
                 if rule.enabled:
                     raised += await _raise(uow, ctx, rule, await _causes(uow, rule))
             await uow.commit()
+    await _mail_again(uows)
     return raised
+
+
+async def _mail_again(uows: UnitOfWorkFactory) -> None:
+    """E-mails at least once: a site whose alert e-mail failed (its alerts still wait for
+    one) gets another try with every periodic pass."""
+    async with _alerts_uow(uows) as uow:
+        before = uow.clock.now() - MAIL_AGAIN_AFTER
+        for site_id in await uow.alerts.sites_awaiting_mail(before):
+            uow.enqueue(Work(NOTIFY_SITE, {"site_id": str(site_id)}))
+        await uow.commit()
 
 
 def _alerts_uow(uows: UnitOfWorkFactory) -> AlertsUnitOfWork:
@@ -312,22 +324,24 @@ async def notify_site(
     console_url: str | None = None,
 ) -> int:
     """E-mail the site's coordinators and investigators how many new alerts wait: the count
-    and the site's name, never who or what. Each alert is counted in one e-mail at most."""
+    and the site's name, never who or what. At least once: the alerts are marked mailed in
+    the transaction that sends, committed only after every e-mail went out; a failure rolls
+    it back (the job fails, visibly), and the next periodic pass tries again. A crash
+    between sending and committing means the e-mail goes out twice, never not at all."""
     async with _alerts_uow(uows) as uow:
         site = await uow.sites.get(site_id)
         if site is None:
             return 0
-        count = await uow.alerts.claim_unmailed(site.id, uow.clock.now())
-        staff = await uow.alerts.site_staff(site.id) if count else []
+        count = await uow.alerts.claim_unmailed(site.id, uow.clock.now())  # locks the rows
+        if not count:
+            return 0
         addresses = []
-        for user_id in staff:
+        for user_id in await uow.alerts.site_staff(site.id):
             user = await uow.users.get(user_id)
             if user is not None and "@" in user.email:
                 addresses.append(user.email)
+        title, body = new_alerts_text(count, site.name, console_url)
+        for address in addresses:
+            await channel.send(address, Message(f"alerts-{site.id}", title, body, "en"))
         await uow.commit()
-    if not count:
-        return 0
-    title, body = new_alerts_text(count, site.name, console_url)
-    for address in addresses:
-        await channel.send(address, Message(f"alerts-{site.id}", title, body, "en"))
     return count

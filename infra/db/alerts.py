@@ -223,6 +223,15 @@ class SqlAlertRepository:
         )
         return len(claimed.all())
 
+    async def sites_awaiting_mail(self, raised_before: datetime) -> Sequence[SiteId]:
+        rows = await self._db.execute(
+            select(_ALERTS.c.site_id)
+            .where(_ALERTS.c.mail_pending, _ALERTS.c.raised_at < raised_before)
+            .distinct()
+            .order_by(_ALERTS.c.site_id)
+        )
+        return [SiteId(r.site_id) for r in rows]
+
     async def site_staff(self, site_id: SiteId) -> Sequence[UserId]:
         site = select(_SITES.c.study_id).where(_SITES.c.id == site_id).scalar_subquery()
         rows = await self._db.execute(

@@ -8,8 +8,9 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from email import message_from_bytes
-from typing import Any
+from typing import Any, cast
 
+import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import text as sql_text
@@ -22,7 +23,7 @@ from domain.design import ContactMode
 from domain.errors import DomainError, ErrorCode
 from domain.readings import ReadingKind
 from domain.services import adverse_events, alerts, design, devices, readings, users, visits
-from domain.services.alerts import RuleInput
+from domain.services.alerts import MAIL_AGAIN_AFTER, AlertsUnitOfWork, RuleInput
 from infra.auth.password_screen import ZxcvbnScreen
 from infra.auth.passwords import Argon2Passwords
 from infra.changefeed import notify
@@ -328,3 +329,68 @@ async def test_site_staff_get_an_email_with_a_count_and_a_link_only(
     for secret in (world.people[0].subject_id, PEOPLE[0]["full_name"], "190", "HEART"):
         assert secret not in text
     assert NOTIFY_SITE == "alerts.notify_site"
+
+
+async def test_a_failed_alert_email_stays_due_and_is_handed_out_again(
+    uow: SqlUnitOfWorkFactory, clock: PinnedClock
+) -> None:
+    world = await build_world(uow)
+    await add_diary(uow, world)
+    email = f"coord-{uuid.uuid4().hex[:6]}@example.org"
+    await users.create_staff_user(
+        uow=uow(),
+        passwords=Argon2Passwords(time_cost=1, memory_kib=64),
+        screen=ZxcvbnScreen(),
+        ctx=caller(admin()),
+        email=email,
+        name="Site Coordinator",
+        password="a long and unguessable passphrase 42",
+        grants=(Grant(Role.COORDINATOR, world.study.id, world.site.id),),
+    )
+    rule = RuleInput(
+        AlertKind.READING_OUT_OF_RANGE, email=True, reading_kind="HEART_RATE", high=Decimal(150)
+    )
+    await _rule(uow, world, rule)
+    await _heart_rates(uow, world, {"a": (190, clock.now()), "b": (200, clock.now())})
+    assert len(await alerts.evaluate(uows=uow, ctx=WORKER, study_ids=[world.study.id])) == 2
+
+    async def waiting() -> list[Any]:
+        async with cast(AlertsUnitOfWork, uow()) as u:
+            return list(await u.alerts.sites_awaiting_mail(clock.now()))
+
+    async def handed_out() -> int:
+        async with uow() as u:
+            found = await u.session.execute(
+                sql_text(
+                    "SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t "
+                    "AND args->>'site_id' = :s"
+                ),
+                {"t": NOTIFY_SITE, "s": str(world.site.id)},
+            )
+            return int(found.scalar_one())
+
+    # The SMTP server is down: the job fails, nothing is marked mailed.
+    down = EmailChannel(
+        SmtpSettings(host="127.0.0.1", port=_free_port(), sender="a@example.org", starttls=False)
+    )
+    with pytest.raises(aiosmtplib.SMTPException):
+        await alerts.notify_site(uows=uow, channel=down, site_id=world.site.id)
+    clock.advance(MAIL_AGAIN_AFTER + timedelta(seconds=1))
+    assert world.site.id in await waiting()
+    before = await handed_out()
+    await alerts.evaluate(uows=uow, ctx=WORKER, study_ids=[world.study.id])
+    assert await handed_out() == before + 1  # the periodic pass tries again
+
+    inbox, port = _Inbox(), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        up = EmailChannel(
+            SmtpSettings(host="127.0.0.1", port=port, sender="a@example.org", starttls=False)
+        )
+        sent = await alerts.notify_site(uows=uow, channel=up, site_id=world.site.id)
+    finally:
+        controller.stop()
+    assert sent == 2
+    assert [recipients for _, recipients, _ in inbox.messages] == [[email]]
+    assert world.site.id not in await waiting()

@@ -69,6 +69,17 @@ class FakeAlerts:
         self.pending_mail -= mine
         return len(mine)
 
+    async def sites_awaiting_mail(self, raised_before: datetime) -> Sequence[SiteId]:
+        found = {self.rows[i].site_id for i in self.pending_mail}
+        return sorted(
+            s
+            for s in found
+            if any(
+                self.rows[i].site_id == s and self.rows[i].raised_at < raised_before
+                for i in self.pending_mail
+            )
+        )
+
     async def site_staff(self, site_id: SiteId) -> Sequence[UserId]:
         return self.staff.get(site_id, [])
 
