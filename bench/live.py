@@ -72,7 +72,6 @@ async def _servers(settings: Any, port: int) -> AsyncIterator[subprocess.Popen[b
         HEARTH_DB_POOL_SIZE="8",
         HEARTH_LOG_LEVEL="WARNING",
         **{f"HEARTH_{k.upper()}": str(v) for k, v in NO_RATE_LIMITS.items()},
-        HEARTH_READ_LIMIT_PER_CALLER="1000000000",
     )
     command = [sys.executable, "-m", "api.cli.main", "serve", "--no-migrate", "--port", str(port)]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # noqa: ASYNC220
