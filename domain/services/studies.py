@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from domain import access, audit
 from domain.access import Permission, Scope
-from domain.actors import RequestContext
+from domain.actors import ActorKind, RequestContext, Role
 from domain.errors import NotFound
 from domain.ids import ParticipantId, SiteId, StudyId
 from domain.ports import UnitOfWork
@@ -62,7 +62,14 @@ async def require_open(uow: UnitOfWork, study_id: StudyId) -> Study:
 
 
 async def list_studies(*, uow: UnitOfWork, ctx: RequestContext) -> Sequence[Study]:
-    """The studies the caller may see; none for an anonymous caller."""
+    """The studies the caller may see; for a participant, the study they take part in (its
+    code and title, for their app: its design stays with the staff); none for an anonymous
+    caller."""
+    if ctx.actor.kind is ActorKind.PARTICIPANT:
+        own = {g.study_id for g in ctx.actor.grants if g.role is Role.PARTICIPANT}
+        async with uow:
+            found = [await uow.studies.get(s) for s in sorted(s for s in own if s is not None)]
+        return [s for s in found if s is not None]
     visible = access.read_filter(ctx.actor, Permission.STUDY_READ)
     if visible.nothing:
         return []

@@ -49,6 +49,10 @@ async def test_the_site_contact_reaches_the_participants_app(trial: AppTrial) ->
     assert mine["siteContact"] is None
     assert mine["studyTitle"]
     assert mine["siteName"]
+    listed = await trial.gql(trial.app, "{ studies { id title } }")
+    assert listed["data"]["studies"] == [{"id": trial.study, "title": mine["studyTitle"]}]
+    design = await trial.gql(trial.app, "{ studies { arms { id } } }")
+    assert design["errors"][0]["extensions"]["code"] in {"FORBIDDEN", "NOT_FOUND"}  # staff's
     done = await trial.gql(
         trial.coordinator, CONTACT, s=trial.site, c="  +49 30 1234 567, weekdays 8-16 "
     )
