@@ -468,6 +468,8 @@ CARRIERS = frozenset(
         "DiaryEntryEdge",
         "DiaryEntryResult",
         "DiarySchedule",
+        "ReminderPolicy",
+        "ReminderRule",
         "DueDiary",
         "ExportFile",
         "StartExportSuccess",

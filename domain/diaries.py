@@ -22,6 +22,7 @@ from domain.device_time import collected_at
 from domain.errors import Invalid
 from domain.ids import ParticipantId, SiteId, StudyId, new_id
 from domain.questionnaires import AnswerProblem, PlainAnswer, QuestionnaireVersion
+from domain.reminders import Policy
 from domain.schedules import Occurrence, Recurrence, Timeliness, classify
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -47,6 +48,7 @@ class DiarySchedule:
     late_grace: timedelta
     created_at: datetime
     version: int = 1
+    reminders: Policy | None = None  # the study's own reminder policy; None: the default
 
     @classmethod
     def new(
@@ -59,13 +61,22 @@ class DiarySchedule:
         late_policy: LatePolicy,
         late_grace: timedelta,
         now: datetime,
+        reminders: Policy | None = None,
     ) -> DiarySchedule:
         if not timedelta(0) <= late_grace <= timedelta(days=7):
             raise Invalid("late_grace", "Late entries may be accepted up to 7 days.")
         if late_policy is LatePolicy.REJECT and late_grace:
             raise Invalid("late_grace", "A schedule that rejects late entries has no grace.")
         return cls(
-            new_id(), study_id, questionnaire_code, arm_id, recurrence, late_policy, late_grace, now
+            new_id(),
+            study_id,
+            questionnaire_code,
+            arm_id,
+            recurrence,
+            late_policy,
+            late_grace,
+            now,
+            reminders=reminders,
         )
 
     def applies_to(self, arm_id: uuid.UUID | None) -> bool:

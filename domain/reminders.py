@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.errors import Invalid
@@ -97,6 +98,58 @@ class Policy:
             raise Invalid("rules", "Rule codes must be unique.")
         if not 1 <= self.daily_cap <= MAX_DAILY_CAP:
             raise Invalid("daily_cap", f"Must be between 1 and {MAX_DAILY_CAP}.")
+        if len(self.rules) > MAX_RULES:
+            raise Invalid("rules", f"At most {MAX_RULES} reminders per diary.")
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored with its schedule: the same JSON the audit trail logs for it (field by
+        field, times in ISO form), so the state check compares the two as they are."""
+        quiet = self.quiet
+        return {
+            "rules": [
+                {
+                    "code": r.code,
+                    "when": r.when.value,
+                    "minutes": r.minutes,
+                    "morning": r.morning.isoformat(),
+                }
+                for r in self.rules
+            ],
+            "quiet": None
+            if quiet is None
+            else {"start": quiet.start.isoformat(), "end": quiet.end.isoformat()},
+            "daily_cap": self.daily_cap,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Policy:
+        quiet = data.get("quiet")
+        return cls(
+            rules=tuple(
+                ReminderRule(
+                    r["code"], When(r["when"]), int(r["minutes"]), time.fromisoformat(r["morning"])
+                )
+                for r in data["rules"]
+            ),
+            quiet=None
+            if quiet is None
+            else QuietHours(time.fromisoformat(quiet["start"]), time.fromisoformat(quiet["end"])),
+            daily_cap=int(data["daily_cap"]),
+        )
+
+
+MAX_RULES = 10
+
+
+def parse_time(text: str, field: str) -> time:
+    """A local time of day as HH:MM (00:00-23:59); Invalid otherwise."""
+    try:
+        parsed = time.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise Invalid(field, "Use a local time of day as HH:MM, e.g. 21:00.") from None
+    if len(text) != 5 or parsed.tzinfo is not None:
+        raise Invalid(field, "Use a local time of day as HH:MM, e.g. 21:00.")
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -108,6 +161,7 @@ class Reminder:
     at: datetime  # UTC, quiet hours applied
     local: datetime  # the same instant in the participant's zone then
     closes_at: datetime
+    when: When | None = None  # the rule's kind (its text); None: a visit's reminder
 
     @property
     def key(self) -> str:
@@ -144,7 +198,14 @@ def plan(
             if rule.when is not When.NEXT_MORNING and at >= occurrence.closes_at:
                 continue
             candidates.append(
-                Reminder(occurrence.key, rule.code, at, at.astimezone(zone), occurrence.closes_at)
+                Reminder(
+                    occurrence.key,
+                    rule.code,
+                    at,
+                    at.astimezone(zone),
+                    occurrence.closes_at,
+                    rule.when,
+                )
             )
     candidates.sort(key=lambda r: (r.at, r.key))
     per_day: dict[date, int] = {}

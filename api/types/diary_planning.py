@@ -11,6 +11,7 @@ from api.context import Info
 from api.errors import MutationError, attempt
 from api.relay import from_global_id, to_global_id
 from api.types.questionnaires import QuestionnaireType
+from api.types.reminder_policies import ReminderPolicyInput, ReminderPolicyType, policy_from
 from domain.diaries import (
     Compliance,
     DiarySchedule,
@@ -37,6 +38,10 @@ class DiaryScheduleType:
     end_day: int | None
     late_policy: LatePolicy
     late_grace_minutes: int
+    reminders: ReminderPolicyType = strawberry.field(
+        description="When its participants are reminded (the default policy unless the study "
+        "set its own when it created the schedule)."
+    )
 
     @classmethod
     def of(cls, s: DiarySchedule) -> DiaryScheduleType:
@@ -52,6 +57,7 @@ class DiaryScheduleType:
             end_day=r.end_day,
             late_policy=s.late_policy,
             late_grace_minutes=int(s.late_grace.total_seconds() // 60),
+            reminders=ReminderPolicyType.of(s.reminders),
         )
 
 
@@ -95,6 +101,9 @@ class CreateDiaryScheduleInput:
     end_day: int | None = None
     late_policy: LatePolicy = LatePolicy.REJECT
     late_grace_minutes: int = 0
+    reminders: ReminderPolicyInput | None = strawberry.field(
+        default=None, description="The diary's own reminder policy; omitted: the default."
+    )
 
 
 @strawberry.type
@@ -207,6 +216,7 @@ class DiaryPlanningMutations:
                 recurrence=recurrence,
                 late_policy=LatePolicy(input.late_policy),
                 late_grace=timedelta(minutes=input.late_grace_minutes),
+                reminders=None if input.reminders is None else policy_from(input.reminders),
             )
             return CreateDiaryScheduleSuccess(schedule=DiaryScheduleType.of(schedule))
 

@@ -143,7 +143,7 @@ async def plan_of(
     )
     items = []
     for r in plan.reminders:
-        message = plans.TEMPLATES[r.rule].render(language or plan.language, r.key)
+        message = plans.template_of(r).render(language or plan.language, r.key)
         items.append(
             PlannedReminderType(
                 key=r.key,

@@ -8,6 +8,7 @@ that exists already means another worker (or an earlier run) has it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
@@ -60,6 +61,21 @@ TEMPLATES: Mapping[str, Template] = {
     "missed": DIARY_MISSED,
     VISIT_RULE: VISIT_DUE,
 }
+# A study's own rules have codes of their own: their text follows what kind of rule it is.
+_BY_WHEN: Mapping[When, Template] = {
+    When.AT_DUE: DIARY_DUE,
+    When.BEFORE_CLOSE: DIARY_CLOSING,
+    When.NEXT_MORNING: DIARY_MISSED,
+}
+
+
+def template_of(reminder: Reminder) -> Template:
+    """The text a reminder is sent with: by its kind of rule, or the visit's."""
+    if reminder.when is None:
+        return TEMPLATES[reminder.rule]
+    return _BY_WHEN[reminder.when]
+
+
 MAX_PLAN_DAYS = 14
 # Reminders whose instant passed this long ago without a send (a worker was down) are dropped.
 CATCH_UP = timedelta(hours=2)
@@ -102,14 +118,20 @@ async def _reminders(
     answered = {
         f"{e.schedule_id}/{e.occurrence_key}" for e in await uow.diaries.answered([participant.id])
     }
-    keyed = [
-        _Keyed(o.local_date, o.local_time, o.timezone, o.due_at, o.closes_at, str(s.id))
-        for s, o in planned
-    ]
+    # Schedules with the default policy share it (and its daily cap); a schedule with the
+    # study's own policy has its own rules, quiet hours and cap.
+    groups: dict[uuid.UUID | None, tuple[Policy, list[_Keyed]]] = {}
+    for s, o in planned:
+        key = None if s.reminders is None else s.id
+        policy = DEFAULT_POLICY if s.reminders is None else s.reminders
+        keyed = _Keyed(o.local_date, o.local_time, o.timezone, o.due_at, o.closes_at, str(s.id))
+        groups.setdefault(key, (policy, []))[1].append(keyed)
     history = await uow.participants.zones(participant.id)
-    found = reminders.plan(
-        DEFAULT_POLICY, keyed, history, start=start, end=end, answered=frozenset(answered)
-    )
+    found: list[Reminder] = []
+    for policy, occurrences in groups.values():
+        found += reminders.plan(
+            policy, occurrences, history, start=start, end=end, answered=frozenset(answered)
+        )
     found += await _visit_reminders(uow, participant, history, start, end)
     return sorted(found, key=lambda r: (r.at, r.key))
 
@@ -222,7 +244,7 @@ async def claim_due(uows: NotifyingUnitOfWorkFactory) -> int:
             language = await _language(uow, participant)
             due = await _reminders(uow, participant, now - CATCH_UP, now + _TICK)
             for reminder in due:
-                template = TEMPLATES[reminder.rule]
+                template = template_of(reminder)
                 notification = Notification(
                     id=new_id(),
                     participant_id=participant.id,

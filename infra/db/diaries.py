@@ -17,6 +17,7 @@ from domain.diaries import DiaryEntry, DiarySchedule, EntryCode, EntryStatus, La
 from domain.errors import DomainError, ErrorCode
 from domain.ids import ParticipantId, SiteId, StudyId
 from domain.pagination import Page, PageRequest
+from domain.reminders import Policy
 from domain.schedules import Recurrence, Timeliness
 from infra.db.data_keys import FieldCipher
 from infra.db.keyset import keyset_page
@@ -59,6 +60,7 @@ def _schedule(row: Any) -> DiarySchedule:
         late_grace=timedelta(seconds=row.late_grace_seconds),
         created_at=row.created_at,
         version=row.version,
+        reminders=None if row.reminder_policy is None else Policy.from_json(row.reminder_policy),
     )
 
 
@@ -79,6 +81,9 @@ class SqlDiaryRepository:
                 late_grace_seconds=int(schedule.late_grace.total_seconds()),
                 created_at=schedule.created_at,
                 version=schedule.version,
+                reminder_policy=None
+                if schedule.reminders is None
+                else schedule.reminders.to_json(),
             )
         )
 

@@ -67,7 +67,7 @@ AUDITED = (
     Audited(
         "DiarySchedule",
         "diary_schedules",
-        columns={"late_grace": "late_grace_seconds"},
+        columns={"late_grace": "late_grace_seconds", "reminders": "reminder_policy"},
         skip=_fields("recurrence"),
     ),
     Audited("DiaryEntry", "diary_entries", skip=_fields("questionnaire")),

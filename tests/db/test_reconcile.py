@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -13,9 +13,21 @@ from sqlalchemy import text
 from domain.actors import Actor, ActorKind, Grant, Role
 from domain.data_queries import Target
 from domain.design import ContactMode
+from domain.diaries import LatePolicy
 from domain.enrolment import Platform
 from domain.exports import ExportFormat
-from domain.services import contacts, data_queries, design, enrolment, exports, users, visits
+from domain.reminders import Policy, ReminderRule, When
+from domain.schedules import Recurrence
+from domain.services import (
+    contacts,
+    data_queries,
+    design,
+    diaries,
+    enrolment,
+    exports,
+    users,
+    visits,
+)
 from domain.visits import VisitOutcome
 from infra.auth.password_screen import ZxcvbnScreen
 from infra.auth.passwords import Argon2Passwords
@@ -197,3 +209,35 @@ async def test_an_erased_participants_contact_may_be_gone(scratch: Scratch, full
         legal_basis="GDPR Art. 17",
     )
     assert (await scratch.runtime.verify_audit()).ok
+
+
+async def test_a_diarys_own_reminder_policy_is_reconciled_too(scratch: Scratch) -> None:
+    """Stored as the trail logs it: untouched it matches; a superuser's quieter policy is found."""
+    uow = scratch.runtime.services.uow
+    world = await build_world(uow)
+    await add_diary(uow, world)
+    own = Policy(rules=(ReminderRule("last_call", When.BEFORE_CLOSE, minutes=15),), daily_cap=2)
+    schedule = await diaries.create_schedule(
+        uow=uow(),
+        ctx=caller(admin()),
+        study_id=world.study.id,
+        questionnaire_code="SYMPTOMS",
+        arm_id=None,
+        recurrence=Recurrence(times=(time(18, 0),), window=timedelta(hours=1)),
+        late_policy=LatePolicy.REJECT,
+        late_grace=timedelta(0),
+        reminders=own,
+    )
+    assert (await scratch.runtime.verify_audit()).ok
+    async with superuser(scratch) as connection:
+        await connection.execute(
+            text(
+                "UPDATE diary_schedules SET reminder_policy = "
+                "jsonb_set(reminder_policy, '{daily_cap}', '50') WHERE id = :id"
+            ),
+            {"id": schedule.id},
+        )
+    report = await scratch.runtime.verify_audit()
+    assert [p.reason for p in report.problems if str(schedule.id) in p.reason] == [
+        f"DiarySchedule {schedule.id}: `reminder_policy` is not what its events say"
+    ]

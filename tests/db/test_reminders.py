@@ -22,6 +22,7 @@ from domain.ids import new_id
 from domain.notifications import Channel, Notification, State
 from domain.participants import Participant
 from domain.questionnaires import Item, ItemType, QuestionnaireDraft
+from domain.reminders import Policy, QuietHours, ReminderRule, When
 from domain.schedules import Recurrence
 from domain.services import (
     consent,
@@ -366,6 +367,45 @@ async def test_the_plan_is_in_local_time_across_the_change_from_summer_time(
         uow=scratch.runtime.services.uow(), ctx=setup.me, participant_id=setup.person.id, days=3
     )
     assert later.version != plan.version
+
+
+async def test_a_schedule_with_its_own_policy_is_reminded_by_its_rules_and_text(
+    scratch: Scratch, push: PushService
+) -> None:
+    setup = await _enrolled(scratch)
+    own = Policy(
+        rules=(ReminderRule("last_call", When.BEFORE_CLOSE, minutes=15),),
+        quiet=QuietHours(time(22, 0), time(6, 0)),
+        daily_cap=1,
+    )
+    evening = await diaries.create_schedule(
+        uow=scratch.runtime.services.uow(),
+        ctx=caller(admin()),
+        study_id=setup.world.study.id,
+        questionnaire_code="PAIN",
+        arm_id=None,
+        recurrence=Recurrence(times=(time(18, 0), time(20, 0)), window=timedelta(hours=1)),
+        late_policy=LatePolicy.REJECT,
+        late_grace=timedelta(0),
+        reminders=own,
+    )
+    async with scratch.runtime.services.uow() as uow:
+        (stored,) = [s for s in await uow.diaries.schedules(setup.world.study.id) if s.reminders]
+    assert stored.reminders == own  # kept as given
+    plan = await reminders.notification_plan(
+        uow=scratch.runtime.services.uow(), ctx=setup.me, participant_id=setup.person.id, days=1
+    )
+    mine = [r for r in plan.reminders if r.key.startswith(str(evening.id))]
+    # One a day (the cap), 15 minutes before the 18:00 diary closes (19:00 Berlin, 17:00Z).
+    assert [(r.rule, r.local.strftime("%H:%M")) for r in mine] == [("last_call", "18:45")]
+    assert {r.rule for r in plan.reminders if r not in mine} == {"due", "closing"}  # default
+    # Sent with the text of its kind of rule, once.
+    device = await _subscribe(scratch, setup, push)
+    CLOCK.pin(mine[0].at)
+    report = await _tick(scratch.runtime, {"webpush": WebPushChannel(vapid())})
+    assert report.sent >= 1
+    bodies = [p["body"] for p in push.opened(device)]
+    assert "Your diary closes soon." in bodies
 
 
 async def test_a_scheduled_visit_is_announced_a_day_ahead_once(scratch: Scratch) -> None:

@@ -17,6 +17,7 @@ from domain.ids import ParticipantId, SiteId, StudyId
 from domain.pagination import PageRequest
 from domain.ports import UnitOfWork
 from domain.questionnaires import QuestionnaireVersion
+from domain.reminders import Policy
 from domain.schedules import Occurrence, Recurrence, Timeliness
 from domain.services import occurrences as plans
 from domain.services.participants import participant_scope, require_current_consent
@@ -33,6 +34,7 @@ async def create_schedule(
     recurrence: Recurrence,
     late_policy: LatePolicy,
     late_grace: timedelta,
+    reminders: Policy | None = None,
 ) -> DiarySchedule:
     grant = access.require(ctx.actor, Permission.STUDY_DESIGN, Scope(study_id=study_id))
     async with uow:
@@ -47,6 +49,7 @@ async def create_schedule(
             late_policy=late_policy,
             late_grace=late_grace,
             now=uow.clock.now(),
+            reminders=reminders,
         )
         await uow.diaries.add_schedule(schedule)
         await plans.study_changed(uow, study_id)

@@ -38,6 +38,9 @@ class DiaryScheduleRow(Base, table=True):
     late_grace_seconds: int
     created_at: datetime = timestamp()
     version: int = Field(default=1)
+    # The study's reminder policy for this diary (rules, quiet hours, daily cap); null: the
+    # installation's default.
+    reminder_policy: dict[str, Any] | None = Field(default=None, sa_type=JSONB, nullable=True)
 
 
 class DiaryEntryRow(Base, table=True):
