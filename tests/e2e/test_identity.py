@@ -89,7 +89,7 @@ async def test_wrong_passwords_lock_the_account_without_saying_so(
 async def test_participants_enrol_and_see_only_themselves(
     gql: Gql, settings: Settings, admin_token: str
 ) -> None:
-    _, site_id = await _study_and_site(gql, admin_token, "E2E-ENROL")
+    study_id, site_id = await _study_and_site(gql, admin_token, "E2E-ENROL")
     coordinator = await login(
         gql,
         await create_user(
@@ -119,7 +119,7 @@ async def test_participants_enrol_and_see_only_themselves(
     )
     assert me["data"]["viewer"]["kind"] == "PARTICIPANT"
     assert me["data"]["viewer"]["participant"]["contact"] == {"fullName": "Greta Lund"}
-    assert me["data"]["studies"] == []
+    assert me["data"]["studies"] == [{"id": study_id}]  # their own study only
     other = await gql(
         "query($id: ID!) { node(id: $id) { id } }", {"id": ids[1]}, phone["accessToken"]
     )
