@@ -25,6 +25,15 @@ from domain.services import questionnaires as questionnaire_cases
 
 LatePolicyType = strawberry.enum(LatePolicy, name="LatePolicy")
 
+# The `lastDays` argument of every `compliance` field.
+LastDays = Annotated[
+    int | None,
+    strawberry.argument(
+        description="Only occurrences whose window closed in the last N days (1-366); "
+        "null: since enrolment."
+    ),
+]
+
 
 @strawberry.type(name="DiarySchedule")
 class DiaryScheduleType:

@@ -11,6 +11,7 @@ from api.context import Info
 from api.errors import MutationError, attempt
 from api.exposure import expose
 from api.relay import Connection, Node, from_global_id, to_global_id
+from api.types.diary_planning import LastDays
 from domain.ids import ParticipantId, SiteId
 from domain.pagination import Page
 from domain.participants import Participant, ParticipantStatus
@@ -153,13 +154,7 @@ class ParticipantType(Node):
     async def compliance(
         self,
         info: Info,
-        last_days: Annotated[
-            int | None,
-            strawberry.argument(
-                description="Only occurrences whose window closed in the last N days (1-366); "
-                "null: since enrolment."
-            ),
-        ] = None,
+        last_days: LastDays = None,
     ) -> Annotated[ComplianceType, strawberry.lazy("api.types.diary_planning")]:
         from api.types.diary_planning import compliance_of
 

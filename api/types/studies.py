@@ -19,6 +19,7 @@ from api.types.devices import DeviceType, devices_at
 from api.types.diary_planning import (
     ComplianceType,
     DiaryScheduleType,
+    LastDays,
     schedules_of,
     site_compliance_of,
 )
@@ -154,13 +155,7 @@ class SiteType(Node):
     async def compliance(
         self,
         info: Info,
-        last_days: Annotated[
-            int | None,
-            strawberry.argument(
-                description="Only occurrences whose window closed in the last N days (1-366); "
-                "null: since enrolment."
-            ),
-        ] = None,
+        last_days: LastDays = None,
     ) -> ComplianceType:
         return await site_compliance_of(info, self.entity.id, last_days)
 
