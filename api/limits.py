@@ -15,6 +15,7 @@ from strawberry.types.graphql import OperationType
 from api.context import Context, Info
 from api.services import Services
 from domain.actors import RequestContext
+from domain.auth import Attempt
 from domain.clock import Clock
 from domain.errors import DomainError, ErrorCode
 
@@ -96,10 +97,19 @@ async def check(services: Services, limit: Limit, key: str, amount: int = 1) -> 
 async def check_writes(
     services: Services, request: HTTPConnection, caller: RequestContext, writes: int = 1
 ) -> None:
-    """Every write counts against the caller (participant or staff user) and the address."""
-    await check(services, WRITES_PER_IP, address_of(request), writes)
+    """Every write counts against the caller (participant or staff user) and the address,
+    both in one round trip."""
+    attempts = [_attempt(services, WRITES_PER_IP, address_of(request), writes)]
     if caller.actor.id is not None:
-        await check(services, WRITES_PER_CALLER, caller_key(request, caller), writes)
+        attempts.append(_attempt(services, WRITES_PER_CALLER, caller_key(request, caller), writes))
+    wait = await services.limits.hit_all(attempts)
+    if wait is not None:
+        raise RateLimited(wait)
+
+
+def _attempt(services: Services, limit: Limit, key: str, amount: int) -> Attempt:
+    allowed = int(getattr(services.settings, limit.setting))
+    return Attempt(limit.bucket, key, allowed, limit.per_seconds, amount)
 
 
 async def enforce(info: Info, limit: Limit, key: str) -> None:

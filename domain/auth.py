@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -55,11 +56,27 @@ class TokenService(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """`amount` attempts counted against `key` in `bucket`: at most `limit` per window."""
+
+    bucket: str
+    key: str
+    limit: int
+    per_seconds: int
+    amount: int = 1
+
+
 class RateLimiter(Protocol):
     async def hit(
         self, bucket: str, key: str, *, limit: int, per_seconds: int, amount: int = 1
     ) -> int | None:
         """Count `amount` attempts; None if allowed, else the seconds to wait before retrying."""
+        ...
+
+    async def hit_all(self, attempts: Sequence[Attempt]) -> int | None:
+        """Count several attempts at once (every one is counted, allowed or not); None if all
+        are allowed, else the longest wait among those over their limit."""
         ...
 
 
