@@ -154,6 +154,16 @@ async def due_of(
         if found
         else {}
     )
+    # One GraphQL object per questionnaire version, shared by its occurrences: a week of
+    # diaries names the same two or three versions dozens of times.
+    shown: dict[tuple[str, int], QuestionnaireType] = {}
+
+    def questionnaire(code: str, version: int) -> QuestionnaireType:
+        key = (code, version)
+        if key not in shown:
+            shown[key] = QuestionnaireType.of(published[key])
+        return shown[key]
+
     return [
         DueDiaryType(
             schedule_id=to_global_id("DiarySchedule", d.schedule.id),
@@ -164,9 +174,7 @@ async def due_of(
             due_at=d.occurrence.due_at,
             closes_at=d.occurrence.closes_at,
             answered=d.answered,
-            questionnaire=QuestionnaireType.of(
-                published[(d.questionnaire.code, d.questionnaire.version)]
-            ),
+            questionnaire=questionnaire(d.questionnaire.code, d.questionnaire.version),
         )
         for d in found
     ]
