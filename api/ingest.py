@@ -28,8 +28,8 @@ from api.relay import to_global_id
 from api.services import Services
 from api.types.devices import device_item
 from domain.actors import ActorKind, RequestContext
-from domain.diaries import Outcome
 from domain.errors import DomainError, ErrorCode
+from domain.intake import READINGS, Outcome
 from domain.services import readings as cases
 
 MEDIA_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/json-lines"})
@@ -191,9 +191,9 @@ def _lines(body: bytes) -> list[_Line]:
         text = line.strip()
         if not text:
             continue
-        if len(raw_lines) == cases.MAX_BATCH:
+        if len(raw_lines) == READINGS.size:
             raise _Refusal(
-                413, "TOO_MANY_ITEMS", f"Send at most {cases.MAX_BATCH} readings at a time."
+                413, "TOO_MANY_ITEMS", f"Send at most {READINGS.size} readings at a time."
             )
         raw_lines.append((number, text))
     return [_Line(n, _parsed(raw)) for n, raw in raw_lines]

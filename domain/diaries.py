@@ -21,6 +21,7 @@ from domain.consent import ConsentHistory, Judgement
 from domain.device_time import collected_at
 from domain.errors import Invalid
 from domain.ids import ParticipantId, SiteId, StudyId, new_id
+from domain.intake import Outcome
 from domain.questionnaires import AnswerProblem, PlainAnswer, QuestionnaireVersion
 from domain.reminders import Policy
 from domain.schedules import Occurrence, Recurrence, Timeliness, classify
@@ -92,16 +93,12 @@ class EntryStatus(StrEnum):
     QUARANTINED = "QUARANTINED"  # kept for review, not counted as the occurrence's answer
 
 
-class Outcome(StrEnum):
-    ACCEPTED = "ACCEPTED"
-    DUPLICATE = "DUPLICATE"
-    QUARANTINED = "QUARANTINED"
-    REJECTED = "REJECTED"
-
-
 class EntryCode(StrEnum):
     """Why an entry was quarantined or rejected (stable, per item)."""
 
+    # Found by the API while reading the input, before the rules are asked.
+    MISSING_OFFSET = "MISSING_OFFSET"  # completedAt without a UTC offset
+    INVALID_ID = "INVALID_ID"  # a malformed client or schedule id
     UNKNOWN_SCHEDULE = "UNKNOWN_SCHEDULE"
     UNKNOWN_QUESTIONNAIRE = "UNKNOWN_QUESTIONNAIRE"
     QUESTIONNAIRE_MISMATCH = "QUESTIONNAIRE_MISMATCH"  # hash does not match the version

@@ -18,9 +18,9 @@ from datetime import datetime
 from domain.consent import CONSENT_SUPERSEDED, RECONSENT_REQUIRED, ConsentHistory
 from domain.device_time import collected_at, skew_flag
 from domain.devices import Assignment, Device, DeviceCode, ReadingStatus, StoredReading, attribute
-from domain.diaries import Outcome
 from domain.errors import ErrorCode
 from domain.ids import DeviceId, new_id
+from domain.intake import Outcome
 from domain.participants import Participant
 from domain.readings import Reading, ReadingRejected, parse_reading
 

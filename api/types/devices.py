@@ -15,9 +15,9 @@ from api.errors import MutationError, attempt
 from api.relay import Connection, Node, from_global_id, instant, page_request, to_global_id
 from api.types.receipts import ReceiptType, receipt_of
 from domain.devices import DailySummary, Device, ReadingStatus, StoredReading
-from domain.diaries import Outcome
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.ids import DeviceId, ParticipantId, SiteId
+from domain.intake import Outcome
 from domain.readings import ReadingKind
 from domain.reason_codes import ReasonCode
 from domain.records import ReadingFilter

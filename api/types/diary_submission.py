@@ -14,13 +14,10 @@ from api.errors import MutationError, attempt
 from api.relay import from_global_id
 from api.types.diary_entries import DiaryEntryType
 from api.types.receipts import ReceiptType, receipt_of
-from domain.diaries import (
-    ItemResult,
-    Outcome,
-    Submission,
-)
-from domain.errors import DomainError, ErrorCode
+from domain.diaries import EntryCode, ItemResult, Submission
+from domain.errors import DomainError
 from domain.ids import ParticipantId
+from domain.intake import DIARY_ENTRIES, Outcome
 from domain.services import diaries as cases
 
 OutcomeType = strawberry.enum(Outcome, name="SubmissionOutcome")
@@ -95,17 +92,17 @@ SubmitDiaryEntriesResult = Annotated[
 ]
 
 
-def _submission(entry: DiaryEntryInput) -> Submission | str:
+def _submission(entry: DiaryEntryInput) -> Submission | EntryCode:
     """A submission, or the code that rejects it before the rules are even asked."""
     if entry.completed_at.tzinfo is None:
-        return "MISSING_OFFSET"
+        return EntryCode.MISSING_OFFSET
     try:
         client_id = uuid.UUID(entry.client_id)
         schedule = from_global_id(entry.schedule_id, "DiarySchedule")[1]
     except (ValueError, DomainError):
-        return "INVALID_ID"
+        return EntryCode.INVALID_ID
     if not isinstance(entry.answers, dict):
-        return "INVALID_ANSWERS"
+        return EntryCode.INVALID_ANSWERS
     return Submission(
         client_id=client_id,
         schedule_id=schedule,
@@ -127,12 +124,7 @@ class DiarySubmissionMutations:
         self, info: Info, input: SubmitDiaryEntriesInput
     ) -> SubmitDiaryEntriesResult:
         async def run() -> SubmitDiaryEntriesSuccess:
-            if len(input.entries) > cases.MAX_BATCH:
-                raise DomainError(
-                    ErrorCode.VALIDATION_FAILED,
-                    f"Send at most {cases.MAX_BATCH} entries at a time.",
-                    field="entries",
-                )
+            DIARY_ENTRIES.check(len(input.entries))  # before parsing any of them
             prepared = [_submission(e) for e in input.entries]
             valid = [p for p in prepared if isinstance(p, Submission)]
             stored = iter(  # always called: who may submit is decided before any item
@@ -152,7 +144,11 @@ class DiarySubmissionMutations:
                 DiaryEntryResultType.of(next(stored))
                 if isinstance(p, Submission)
                 else DiaryEntryResultType(
-                    client_id=e.client_id, outcome=Outcome.REJECTED, code=p, problems=[], entry=None
+                    client_id=e.client_id,
+                    outcome=Outcome.REJECTED,
+                    code=p.value,
+                    problems=[],
+                    entry=None,
                 )
                 for p, e in zip(prepared, input.entries, strict=True)
             ]

@@ -16,9 +16,9 @@ from domain.actors import ActorKind, RequestContext, Role
 from domain.consent import CONSENT_SUPERSEDED
 from domain.deviations import Trigger, consent_not_current
 from domain.devices import DailySummary, StoredReading
-from domain.diaries import Outcome
 from domain.errors import DomainError, ErrorCode, Forbidden, NotFound, Unauthenticated
 from domain.ids import ParticipantId, new_id
+from domain.intake import READINGS, Outcome
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant
 from domain.ports import UnitOfWork
@@ -30,8 +30,6 @@ from domain.services import consent as consent_cases
 from domain.services.deviations import raise_automatic
 from domain.services.participants import participant_scope
 from domain.services.studies import require_open
-
-MAX_BATCH = 50_000
 
 
 @dataclass(frozen=True)
@@ -57,10 +55,7 @@ async def ingest(*, uow: UnitOfWork, ctx: RequestContext, items: Sequence[object
         raise Unauthenticated
     if actor.kind is not ActorKind.PARTICIPANT or actor.id is None:
         raise Forbidden("Readings come from the participant's app.")
-    if len(items) > MAX_BATCH:
-        raise DomainError(
-            ErrorCode.VALIDATION_FAILED, f"At most {MAX_BATCH} readings a batch.", field="items"
-        )
+    READINGS.check(len(items))
     batch_id = new_id()
     async with uow:
         participant = await uow.participants.get(ParticipantId(actor.id))

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from domain.actors import Actor, ActorKind, Grant, RequestContext, Role
 from domain.consent import ConsentText
-from domain.diaries import EntryCode, LatePolicy, Outcome, Submission
+from domain.diaries import EntryCode, LatePolicy, Submission
 from domain.errors import DomainError, ErrorCode, Forbidden
 from domain.ids import DeviceId, ParticipantId
+from domain.intake import Outcome
 from domain.pagination import PageRequest
 from domain.participants import Participant, ParticipantStatus
 from domain.questionnaires import Item, ItemType, QuestionnaireDraft, QuestionnaireVersion

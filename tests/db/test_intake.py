@@ -11,7 +11,8 @@ from typing import Any
 from domain.actors import Actor, ActorKind, Grant, RequestContext, Role
 from domain.consent import ConsentText
 from domain.devices import ReadingStatus
-from domain.diaries import EntryCode, Outcome
+from domain.diaries import EntryCode
+from domain.intake import Outcome
 from domain.pagination import PageRequest
 from domain.participants import ParticipantStatus
 from domain.readings import ReadingKind

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
-from domain.diaries import Outcome
 from domain.errors import ErrorCode
 from domain.exports import ExportFormat, ExportJob, ExportStatus
 from domain.ids import DeviceId
+from domain.intake import Outcome
 from domain.participants import ParticipantStatus
 from domain.services import diaries, exports, participants, readings
 from domain.studies import Study

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from domain.actors import Actor, ActorKind, Grant, Role
 from domain.consent import ConsentText
-from domain.diaries import Outcome
+from domain.intake import Outcome
 from domain.services import consent, contacts, diaries, readings, signatures, users
 from domain.signatures import Meaning
 from infra.auth.password_screen import ZxcvbnScreen

@@ -10,8 +10,9 @@ import pytest
 
 from domain.actors import Actor, ActorKind, Grant, Role
 from domain.consent import ConsentText
-from domain.diaries import EntryCode, LatePolicy, Outcome, Submission
+from domain.diaries import EntryCode, LatePolicy, Submission
 from domain.errors import DomainError, ErrorCode
+from domain.intake import Outcome
 from domain.participants import Participant, ParticipantStatus
 from domain.questionnaires import Choice, Item, ItemType, QuestionnaireDraft, publish
 from domain.schedules import Recurrence, Timeliness

@@ -14,8 +14,9 @@ from domain.actors import Actor, ActorKind, Grant, Origin, RequestContext, Role
 from domain.consent import ConsentText, ConsentVersion
 from domain.deviations import DeviationCategory, DeviationSeverity, DeviationSource, Trigger
 from domain.devices import ReadingStatus
-from domain.diaries import EntryCode, ItemResult, LatePolicy, Outcome, Submission
+from domain.diaries import EntryCode, ItemResult, LatePolicy, Submission
 from domain.errors import DomainError, ErrorCode
+from domain.intake import Outcome
 from domain.pagination import PageRequest
 from domain.participants import Participant, ParticipantStatus
 from domain.questionnaires import Item, ItemType, QuestionnaireDraft

@@ -12,10 +12,9 @@ from domain.services.diaries.planning import (
     schedules,
     site_compliance,
 )
-from domain.services.diaries.submission import MAX_BATCH, submit
+from domain.services.diaries.submission import submit
 
 __all__ = [
-    "MAX_BATCH",
     "Due",
     "change_requests",
     "compliance",

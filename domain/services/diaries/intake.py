@@ -25,12 +25,12 @@ from domain.diaries import (
     EntryCode,
     EntryStatus,
     ItemResult,
-    Outcome,
     Submission,
     assess,
     split_answers,
 )
 from domain.errors import DomainError, ErrorCode
+from domain.intake import Outcome
 from domain.participants import Participant
 from domain.ports import UnitOfWork
 from domain.questionnaires import validate_answers

@@ -11,13 +11,12 @@ from domain.actors import ActorKind, Grant, RequestContext
 from domain.diaries import ItemResult, Submission
 from domain.errors import DomainError, ErrorCode, NotFound, Unauthenticated
 from domain.ids import ParticipantId
+from domain.intake import DIARY_ENTRIES
 from domain.participants import Participant
 from domain.ports import UnitOfWork
 from domain.services.diaries import intake
 from domain.services.participants import participant_scope
 from domain.services.studies import require_open
-
-MAX_BATCH = 200
 
 
 async def _submitter(
@@ -70,12 +69,7 @@ async def submit(
 ) -> list[ItemResult]:
     """An offline backlog in one call: each entry is accepted, a duplicate, quarantined or
     rejected with a code. Nothing is dropped silently; a resend changes nothing."""
-    if len(submissions) > MAX_BATCH:
-        raise DomainError(
-            ErrorCode.VALIDATION_FAILED,
-            f"Send at most {MAX_BATCH} entries at a time.",
-            field="entries",
-        )
+    DIARY_ENTRIES.check(len(submissions))
     async with uow:
         participant, grant, why = await _submitter(uow, ctx, participant_id, proxy_reason)
         await require_open(uow, participant.study_id)
