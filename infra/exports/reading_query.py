@@ -8,6 +8,7 @@ the same state as everything else the export reads.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -73,13 +74,22 @@ QUERY = (
 async def reading_batches(
     driver: Any, participant_id: object
 ) -> AsyncIterator[Sequence[ReadingRow]]:
-    """`driver`: the asyncpg connection of the snapshot's transaction."""
+    """`driver`: the asyncpg connection of the snapshot's transaction.
+
+    The next batch is asked for before the current one is handed over: PostgreSQL renders
+    and sends it while the writers format this one, instead of each waiting for the other."""
     make = ReadingRow._make
     cursor = await driver.cursor(QUERY, participant_id)
-    while True:
-        records = await cursor.fetch(BATCH)
-        if not records:
-            return
-        yield [make(record) for record in records]
-        if len(records) < BATCH:
-            return
+    ahead: asyncio.Future[Any] | None = asyncio.ensure_future(cursor.fetch(BATCH))
+    try:
+        while ahead is not None:
+            records = await ahead
+            ahead = None
+            if len(records) == BATCH:
+                ahead = asyncio.ensure_future(cursor.fetch(BATCH))
+                await asyncio.sleep(0)  # let the request go out before the formatting starts
+            if records:
+                yield [make(record) for record in records]
+    finally:
+        if ahead is not None:
+            await ahead  # the connection serves one query at a time: let this one finish
