@@ -31,13 +31,16 @@ def _subject(d: ProtocolDeviation) -> audit.Subject:
 
 async def raise_automatic(
     uow: UnitOfWork, ctx: RequestContext, grant: Grant, found: Iterable[ProtocolDeviation]
-) -> None:
+) -> list[ProtocolDeviation]:
     """Store what the data raised, once per trigger and category, in the caller's
-    transaction (nothing is raised unless the triggering record commits)."""
+    transaction (nothing is raised unless the triggering record commits); what was new."""
+    stored = []
     for deviation in found:
         if await uow.deviations.raise_once(deviation):
             change = audit.created(ctx, grant, deviation, _subject(deviation))
             uow.record(dataclasses.replace(change, action=RAISED))
+            stored.append(deviation)
+    return stored
 
 
 async def record(

@@ -11,11 +11,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain import alerts, data_downloads, exports, occurrences
+from domain import alerts, data_downloads, exports, missed_diaries, occurrences
 from domain.actors import RequestContext
 from domain.services.webhooks import DELIVER
 from infra.worker import alerts as alert_tasks
 from infra.worker import exports as export_tasks
+from infra.worker import missed_diaries as missed_diary_tasks
 from infra.worker import my_data as my_data_tasks
 from infra.worker import occurrences as occurrence_tasks
 from infra.worker import reminders as reminder_tasks
@@ -57,6 +58,7 @@ JOB_TYPES: Mapping[str, JobType] = {
         JobType(data_downloads.BUILD, EXPORTS, my_data_tasks.build),
         JobType(occurrences.REPLAN, MAINTENANCE, occurrence_tasks.replan),
         JobType(occurrences.REPLAN_STUDY, MAINTENANCE, occurrence_tasks.replan_study),
+        JobType(missed_diaries.CHECK, MAINTENANCE, missed_diary_tasks.check, "*/15 * * * *"),
     )
 }
 QUEUES = tuple(sorted({t.queue for t in JOB_TYPES.values()}))

@@ -119,6 +119,7 @@ def test_every_job_type_has_a_queue_and_a_name_the_domain_uses() -> None:
         "my_data.build",
         "diaries.replan",
         "diaries.replan_study",
+        "deviations.missed_diaries",
     }
     assert {t.queue for t in JOB_TYPES.values()} == {
         "alerts",

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from api.app import Worker, build_worker
 from domain.alerts import EVALUATE as EVALUATE_ALERTS
 from domain.exports import EXPIRE_EXPORTS, RETRIES, ExportFormat, ExportJob, ExportStatus
+from domain.missed_diaries import CHECK as CHECK_MISSED_DIARIES
 from domain.outbox import Work
 from domain.pagination import PageRequest
 from domain.services import exports, trail
@@ -162,6 +163,7 @@ async def test_files_past_retention_are_deleted_by_the_periodic_job_and_audited(
             EXPIRE_EXPORTS: "*/15 * * * *",
             SEND_REMINDERS: "* * * * *",
             EVALUATE_ALERTS: "*/5 * * * *",
+            CHECK_MISSED_DIARIES: "*/15 * * * *",
         }
         done = await _until(scratch, job, lambda j: j.status is ExportStatus.DONE)
         assert directory.is_dir()
