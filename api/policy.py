@@ -164,11 +164,20 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "setAlertRule": guarded(Permission.STUDY_DESIGN),
         "acknowledgeAlert": guarded(Permission.PARTICIPANT_UPDATE),
         "setSiteContact": guarded(Permission.STUDY_DESIGN),
+        "setStudyReasonCodes": guarded(Permission.STUDY_DESIGN),
         # the participant's app, or their site's staff for them
         "downloadMyData": either(Permission.DATA_SUBMIT, Permission.DATA_PROXY),
     },
     "Study": _plain(
-        "id", "code", "title", "createdAt", "status", "closedAt", "purgedAt", "retention"
+        "id",
+        "code",
+        "title",
+        "createdAt",
+        "status",
+        "closedAt",
+        "purgedAt",
+        "retention",
+        "reasonCodes",
     )
     | {
         "sites": each(Permission.SITE_READ),
