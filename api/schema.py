@@ -41,6 +41,7 @@ from api.types.medications import MedicationMutations, MedicationQueries, medica
 from api.types.notifications import NotificationMutations, NotificationQueries
 from api.types.participants import LifecycleMutations, ParticipantMutations, participant_by_id
 from api.types.quarantine import QuarantineMutations, QuarantineQueries
+from api.types.reason_codes import ReasonCodeMutations
 from api.types.receipts import ReceiptQueries
 from api.types.retention import RetentionMutations
 from api.types.signatures import SignatureMutations
@@ -122,6 +123,7 @@ class Mutation(
     NotificationMutations,
     AlertMutations,
     DataDownloadMutations,
+    ReasonCodeMutations,
 ):
     pass
 

@@ -61,6 +61,10 @@ class ErrorCode(StrEnum):
     INVALID_WEBHOOK_URL = "INVALID_WEBHOOK_URL"  # not an absolute http(s) URL with a host
     UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"  # a webhook subscribed to no event Hearth emits
     RECEIPT_NOT_SEALED = "RECEIPT_NOT_SEALED"  # in no signed checkpoint yet: ask after the next
+    # A study's list of reason codes: none given, a code given twice, or OTHER left out.
+    REASON_CODES_EMPTY = "REASON_CODES_EMPTY"
+    REASON_CODE_REPEATED = "REASON_CODE_REPEATED"
+    REASON_CODE_OTHER_REQUIRED = "REASON_CODE_OTHER_REQUIRED"
 
 
 class DomainError(Exception):

@@ -8,6 +8,7 @@ participants' personal data has been crypto-shredded after that period.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -16,6 +17,7 @@ from typing import ClassVar
 from domain import values
 from domain.errors import DomainError, ErrorCode
 from domain.ids import SiteId, StudyId, new_id
+from domain.reason_codes import DEFAULT_REASON_CODES, ReasonCode, study_list
 
 
 class StudyStatus(StrEnum):
@@ -44,6 +46,8 @@ class Study:
     retention_from: RetentionEvent = RetentionEvent.STUDY_CLOSURE
     closed_at: datetime | None = None
     purged_at: datetime | None = None
+    # The reason codes its changes may carry (domain/reason_codes.py): OTHER always among them.
+    reason_codes: tuple[ReasonCode, ...] = DEFAULT_REASON_CODES
     version: int = 1
 
     @classmethod
@@ -73,6 +77,10 @@ class Study:
         return dataclasses.replace(
             self, retention_years=years, retention_from=runs_from, version=self.version + 1
         )
+
+    def with_reason_codes(self, codes: Iterable[str | ReasonCode]) -> Study:
+        """The study allowing these codes of the catalogue (not empty, each once, OTHER in it)."""
+        return dataclasses.replace(self, reason_codes=study_list(codes), version=self.version + 1)
 
     def closed(self, now: datetime) -> Study:
         """Closing is final: a closed study never collects data again."""

@@ -106,6 +106,7 @@ ROOT_RULES: dict[str, dict[str, Rule]] = {
         "setAlertRule": guarded(Permission.STUDY_DESIGN),
         "acknowledgeAlert": guarded(Permission.PARTICIPANT_UPDATE),
         "setSiteContact": guarded(Permission.STUDY_DESIGN),
+        "setStudyReasonCodes": guarded(Permission.STUDY_DESIGN),
         # the participant's app, or their site's staff for them
         "downloadMyData": either(Permission.DATA_SUBMIT, Permission.DATA_PROXY),
     },

@@ -7,7 +7,15 @@ from domain.access import Permission
 
 STUDY_RULES: dict[str, dict[str, Rule]] = {
     "Study": plain(
-        "id", "code", "title", "createdAt", "status", "closedAt", "purgedAt", "retention"
+        "id",
+        "code",
+        "title",
+        "createdAt",
+        "status",
+        "closedAt",
+        "purgedAt",
+        "retention",
+        "reasonCodes",
     )
     | {
         "sites": each(Permission.SITE_READ),

@@ -12,6 +12,7 @@ from api.context import Info
 from api.errors import MutationError, attempt
 from api.exposure import expose
 from api.relay import Connection, Node, from_global_id, page_request
+from api.types.adverse_events import ReasonCodeType
 from api.types.alerts import AlertRuleType, AlertType, alerts_of_site, rules_of_study
 from api.types.consent import ConsentVersionType, versions_of
 from api.types.design import ArmType, VisitDefinitionType, arms_of, definitions_of
@@ -31,6 +32,7 @@ from domain.alerts import AlertStatus
 from domain.errors import NotFound
 from domain.ids import SiteId, StudyId
 from domain.participants import ParticipantStatus
+from domain.reason_codes import ReasonCode
 from domain.services import participants as participant_cases
 from domain.services import studies as cases
 from domain.studies import Site, Study, StudyStatus
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from api.types.webhooks import WebhookEndpointType
 
 StudyStatusType = strawberry.enum(StudyStatus, name="StudyStatus")
+_ = ReasonCodeType  # the ReasonCode enum is declared once, with adverse events
 
 
 @strawberry.type(name="Study", description="A clinical study: the container of sites.")
@@ -52,6 +55,10 @@ class StudyType(Node):
     )
     closed_at: datetime | None
     purged_at: datetime | None
+    reason_codes: list[ReasonCode] = strawberry.field(
+        description="The reason codes this study's corrections, reschedules, status changes "
+        "and redactions may carry (OTHER always among them): the choices to offer."
+    )
     entity: strawberry.Private[Study]
 
     @strawberry.field(description="How long the study's records are kept after it closes.")

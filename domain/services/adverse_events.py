@@ -18,8 +18,8 @@ from domain.ids import ParticipantId
 from domain.participants import Participant
 from domain.ports import UnitOfWork
 from domain.ports.alerts import AlertRepository
-from domain.reason_codes import DEFAULT_REASON_CODES, ReasonCode, reason_code
-from domain.services import alerts
+from domain.reason_codes import ReasonCode
+from domain.services import alerts, reason_codes
 from domain.services.participants import participant_scope
 
 SERIOUS = "serious"  # the action of the `adverse_event.serious` event in the log
@@ -146,7 +146,7 @@ async def correct(
     async with uow:
         event, grant = await _editable(uow, ctx, event_id)
         _current(event, version)
-        why = reason_code(code, DEFAULT_REASON_CODES)
+        why = await reason_codes.required(uow, event.study_id, code)
         after = event.corrected(details, why, uow.clock.now())
         return await _store(uow, ctx, grant, event, after, action="corrected", reason=reason)
 

@@ -13,7 +13,8 @@ from domain.errors import DomainError, ErrorCode
 from domain.ids import ParticipantId, StudyId
 from domain.participants import Participant
 from domain.ports import UnitOfWork
-from domain.reason_codes import ReasonCode, coded, given_or_other
+from domain.reason_codes import ReasonCode, coded
+from domain.services import reason_codes
 from domain.services.participants import participant_scope
 
 
@@ -157,10 +158,11 @@ async def redact_contact(
     why = audit.normalise_reason(reason)
     if why is None:
         raise DomainError(ErrorCode.REASON_REQUIRED, "A redaction needs a reason.", field="reason")
-    why_code = given_or_other(code)  # OTHER when a client sends only the free text
     async with uow:
         participant = await _locked(uow, ctx, participant_id)
         grant = _writable(ctx, participant)
+        # OTHER when a client sends only the free text
+        why_code = await reason_codes.or_other(uow, participant.study_id, code)
         current = await uow.contacts.get(participant_id)
         mistaken = getattr(current, field.value) if current else None
         if current is None or mistaken is None:

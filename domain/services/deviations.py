@@ -14,7 +14,8 @@ from domain.deviations import DeviationCategory, DeviationSeverity, ProtocolDevi
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.ids import ParticipantId
 from domain.ports import UnitOfWork
-from domain.reason_codes import DEFAULT_REASON_CODES, ReasonCode, reason_code
+from domain.reason_codes import ReasonCode
+from domain.services import reason_codes
 from domain.services.participants import participant_scope
 
 ENTITY = ProtocolDeviation.ENTITY
@@ -119,7 +120,8 @@ async def reclassify(
 ) -> ProtocolDeviation:
     async with uow:
         before, grant = await _editable(uow, ctx, deviation_id, version)
-        after = before.reclassified(category, severity, reason_code(code, DEFAULT_REASON_CODES))
+        why = await reason_codes.required(uow, before.study_id, code)
+        after = before.reclassified(category, severity, why)
         return await _store(uow, ctx, grant, before, after, action="reclassified", reason=reason)
 
 

@@ -16,7 +16,8 @@ from domain.ids import ParticipantId
 from domain.medications import ConcomitantMedication, MedicationDetails, MedicationRepository
 from domain.participants import Participant
 from domain.ports import UnitOfWork
-from domain.reason_codes import DEFAULT_REASON_CODES, ReasonCode, reason_code
+from domain.reason_codes import ReasonCode
+from domain.services import reason_codes
 from domain.services.participants import participant_scope
 
 ENTITY = ConcomitantMedication.ENTITY
@@ -138,7 +139,8 @@ async def correct(
     async with uow:
         before, grant = await _editable(uow, ctx, medication_id)
         _current(before, version)
-        after = before.corrected(details, reason_code(code, DEFAULT_REASON_CODES))
+        why = await reason_codes.required(uow, before.study_id, code)
+        after = before.corrected(details, why)
         return await _store(uow, ctx, grant, before, after, action="corrected", reason=reason)
 
 

@@ -15,9 +15,10 @@ from domain.ids import ArmId, ParticipantId, SiteId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant, ParticipantStatus
 from domain.ports import UnitOfWork
-from domain.reason_codes import ReasonCode, coded, given_or_other
+from domain.reason_codes import ReasonCode, coded
 from domain.schedules import ZoneChange
 from domain.services import occurrences as plans
+from domain.services import reason_codes
 from domain.services.studies import require_open, site_scope
 
 _SUBJECT_ID_ATTEMPTS = 5
@@ -91,13 +92,13 @@ async def change_status(
             "Only a withdrawal can cover data already collected.",
             field="covers_collected_data",
         )
-    why_code = given_or_other(code)
     async with uow:
         current = await uow.participants.get(participant_id)
         current = access.visible(
             ctx.actor, Permission.PARTICIPANT_READ, current, participant_scope, "Participant"
         )
         grant = access.require(ctx.actor, Permission.PARTICIPANT_UPDATE, participant_scope(current))
+        why_code = await reason_codes.or_other(uow, current.study_id, code)
         if status not in (ParticipantStatus.COMPLETED, ParticipantStatus.WITHDRAWN):
             raise DomainError(
                 ErrorCode.INVALID_TRANSITION,

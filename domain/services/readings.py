@@ -24,9 +24,10 @@ from domain.participants import Participant
 from domain.ports import UnitOfWork
 from domain.reading_intake import Intake, ItemOutcome, device_ids, settle, sort_items
 from domain.readings import ReadingKind
-from domain.reason_codes import ReasonCode, coded, given_or_other
+from domain.reason_codes import ReasonCode, coded
 from domain.records import ReadingFilter
 from domain.services import consent as consent_cases
+from domain.services import reason_codes
 from domain.services.deviations import raise_automatic
 from domain.services.participants import participant_scope
 from domain.services.studies import require_open
@@ -224,7 +225,6 @@ async def delete(
         raise DomainError(
             ErrorCode.REASON_REQUIRED, "Deleting a reading needs a reason.", field="reason"
         )
-    why_code = given_or_other(code)
     async with uow:
         found = await uow.readings.get(reading_id)
         reading = access.visible(
@@ -232,6 +232,7 @@ async def delete(
         )
         grant = access.require(ctx.actor, Permission.DATA_CORRECT, reading_scope(reading))
         await require_open(uow, reading.study_id)
+        why_code = await reason_codes.or_other(uow, reading.study_id, code)
         deleted = reading.deleted(why, uow.clock.now())
         await uow.readings.update(deleted)
         removal = audit.Change(

@@ -15,8 +15,9 @@ from domain.ids import ParticipantId, UserId, VisitDefinitionId, VisitId
 from domain.pagination import Page, PageRequest
 from domain.participants import Participant
 from domain.ports import UnitOfWork
-from domain.reason_codes import ReasonCode, coded, given_or_other
+from domain.reason_codes import ReasonCode, coded
 from domain.records import VisitFilter
+from domain.services import reason_codes
 from domain.services.deviations import raise_automatic
 from domain.services.participants import participant_scope
 from domain.visits import UNCHANGED, Unchanged, Visit, VisitOutcome
@@ -148,7 +149,7 @@ async def reschedule(
             after=moved,
             action="rescheduled",
             reason=why,
-            code=given_or_other(code),
+            code=await reason_codes.or_other(uow, visit.study_id, code),
         )
 
 
@@ -161,9 +162,9 @@ async def cancel(
     code: ReasonCode | str | None = None,
 ) -> Visit:
     """A status change, with a reason and its code (OTHER when only the text is sent)."""
-    why_code = given_or_other(code)
     async with uow:
         visit, grant = await _managed(uow, ctx, visit_id)
+        why_code = await reason_codes.or_other(uow, visit.study_id, code)
         return await _store(
             uow,
             ctx,

@@ -17,6 +17,7 @@ from domain.access import ReadFilter
 from domain.errors import AlreadyExists, DomainError, ErrorCode
 from domain.ids import ParticipantId, SiteId, StudyId
 from domain.participants import ACTIVE_STATUSES
+from domain.reason_codes import ReasonCode
 from domain.studies import OpenWork, RetentionEvent, Site, Study
 from domain.visits import VisitStatus
 from infra.db.mapping import row_values
@@ -30,7 +31,20 @@ _VISITS = VisitRow.__table__  # type: ignore[attr-defined]
 
 
 def _study(row: RowMapping) -> Study:
-    return Study(**{**row, "retention_from": RetentionEvent(row["retention_from"])})
+    return Study(
+        **{
+            **row,
+            "retention_from": RetentionEvent(row["retention_from"]),
+            "reason_codes": tuple(ReasonCode(c) for c in row["reason_codes"]),
+        }
+    )
+
+
+def _values(study: Study, exclude: frozenset[str] = frozenset()) -> dict[str, object]:
+    return {
+        **row_values(study, exclude=exclude),
+        "reason_codes": [c.value for c in study.reason_codes],
+    }
 
 
 def _site(row: RowMapping) -> Site:
@@ -43,7 +57,7 @@ class SqlStudyRepository:
 
     async def add(self, study: Study) -> None:
         try:
-            await self._session.execute(insert(_STUDIES).values(row_values(study)))
+            await self._session.execute(insert(_STUDIES).values(_values(study)))
         except IntegrityError as error:
             raise AlreadyExists("A study with this code", field="code") from error
 
@@ -83,7 +97,7 @@ class SqlStudyRepository:
         statement = (
             update(_STUDIES)
             .where(_STUDIES.c.id == study.id, _STUDIES.c.version == study.version - 1)
-            .values(row_values(study, exclude=frozenset({"id"})))
+            .values(_values(study, exclude=frozenset({"id"})))
             .returning(_STUDIES.c.id)
         )
         if (await self._session.execute(statement)).first() is None:

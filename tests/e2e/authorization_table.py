@@ -84,6 +84,7 @@ Mutation.scheduleVisit                -          *      own          own        
 Mutation.setAlertRule                 -          *      A            -             -        -             -         -
 Mutation.setParticipantContact        -          -      own          own           -        -             -         -
 Mutation.setSiteContact               -          *      A1           -             -        -             -         -
+Mutation.setStudyReasonCodes          -          *      A            -             -        -             -         -
 Mutation.setStaffGrants               -          A      -            -             -        -             -         -
 Mutation.setStaffUserStatus           -          A      -            -             -        -             -         -
 Mutation.setStudyRetention            -          *      -            -             -        -             -         -

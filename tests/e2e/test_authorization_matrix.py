@@ -834,6 +834,8 @@ async def m_reclassify_deviation(w: World, who: str, target: str) -> bool:
 SET_ALERT_RULE = "mutation($t: ID!) { setAlertRule(input: {studyId: $t, kind: VISIT_OVERDUE}) { __typename ... on MutationError { code } } }"
 SET_SITE_CONTACT = 'mutation($t: ID!) { setSiteContact(input: {siteId: $t, contact: "+49 30 1234 567"}) { __typename ... on MutationError { code } } }'
 SERIOUS_RULE = "mutation($s: ID!) { setAlertRule(input: {studyId: $s, kind: SERIOUS_ADVERSE_EVENT}) { __typename } }"
+# The default list again: the cases after it still correct with TRANSCRIPTION_ERROR.
+SET_REASON_CODES = "mutation($t: ID!) { setStudyReasonCodes(input: {studyId: $t, reasonCodes: [TRANSCRIPTION_ERROR, PARTICIPANT_CLARIFICATION, DEVICE_ERROR, OTHER]}) { __typename ... on MutationError { code } } }"
 ACKNOWLEDGE = 'mutation($a: ID!) { acknowledgeAlert(input: {alertId: $a, note: "Called back"}) { __typename ... on MutationError { code } } }'
 
 
@@ -954,6 +956,9 @@ CASES: dict[str, Case] = {
     ),
     "Mutation.setAlertRule": Case(STUDIES, _mutating("setAlertRule", SET_ALERT_RULE)),
     "Mutation.setSiteContact": Case(SITES, _mutating("setSiteContact", SET_SITE_CONTACT)),
+    "Mutation.setStudyReasonCodes": Case(
+        STUDIES, _mutating("setStudyReasonCodes", SET_REASON_CODES)
+    ),
     "Mutation.downloadMyData": Case(PEOPLE, _mutating("downloadMyData", DOWNLOAD_MY_DATA)),
     "Mutation.acknowledgeAlert": Case(PEOPLE, m_acknowledge_alert),
     "Query.exportSigningKey": Case(

@@ -28,6 +28,7 @@ def test_created_lists_every_field_once() -> None:
         "retention_from",
         "closed_at",
         "purged_at",
+        "reason_codes",
     }
     assert all(f.old is None for f in change.fields)
     assert change.role is Role.ADMIN

@@ -13,7 +13,8 @@ from domain.diaries import DiaryEntry, split_answers
 from domain.errors import DomainError, ErrorCode
 from domain.ports import UnitOfWork
 from domain.questionnaires import validate_answers
-from domain.reason_codes import ReasonCode, coded, given_or_other
+from domain.reason_codes import ReasonCode, coded
+from domain.services import reason_codes
 from domain.services.diaries.entries import entry_scope
 from domain.services.studies import require_open
 
@@ -50,7 +51,6 @@ async def correct_entry(
     why = audit.normalise_reason(reason)
     if why is None:
         raise DomainError(ErrorCode.REASON_REQUIRED, "A correction needs a reason.", field="reason")
-    why_code = given_or_other(code)
     async with uow:
         found = await uow.diaries.get(entry_id)
         entry = access.visible(
@@ -58,6 +58,7 @@ async def correct_entry(
         )
         grant = access.require(ctx.actor, Permission.DATA_CORRECT, entry_scope(entry))
         await require_open(uow, entry.study_id)
+        why_code = await reason_codes.or_other(uow, entry.study_id, code)
         definitions = {
             (q.definition.code, q.definition.version): q.definition
             for q in await uow.questionnaires.all(entry.study_id)

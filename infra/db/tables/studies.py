@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
+from domain.reason_codes import DEFAULT_REASON_CODES
 from infra.db.tables.base import Base, timestamp
+
+DEFAULT_CODES = json.dumps([c.value for c in DEFAULT_REASON_CODES])
 
 
 class StudyRow(Base, table=True):
@@ -22,6 +28,7 @@ class StudyRow(Base, table=True):
         ),
         CheckConstraint("retention_from IN ('STUDY_CLOSURE')", name="retention_from"),
         CheckConstraint("purged_at IS NULL OR closed_at IS NOT NULL", name="purged_after_closure"),
+        CheckConstraint("reason_codes @> '[\"OTHER\"]'::jsonb", name="reason_codes_other"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -34,6 +41,10 @@ class StudyRow(Base, table=True):
     )
     closed_at: datetime | None = timestamp(default=None)
     purged_at: datetime | None = timestamp(default=None)
+    # The reason codes the study's changes may carry, in the catalogue's order.
+    reason_codes: list[Any] = Field(
+        sa_type=JSONB, sa_column_kwargs={"server_default": text(f"'{DEFAULT_CODES}'::jsonb")}
+    )
     version: int = Field(default=1)
 
 
