@@ -29,6 +29,9 @@ Metadata (``Study/MetaDataVersion``, OID ``MDV.<event-log position>``)
   rejected readings are kept: a logical delete is an Update of ``I.RD.DELETED`` to true, a
   review an Update of ``I.RD.STATUS``, each with the AuditRecord of its event.
 
+- ``SE.SAFETY`` (see ``safety``): ``F.AE``, ``F.CM``, ``F.DV``, one repeating ItemGroupData
+  per adverse event, medication and deviation (``ItemGroupRepeatKey`` = the record id).
+
 Questionnaire item types: single choice -> text with a CodeList (Decode per language);
 multiple choice -> one boolean item per choice (``I.<CODE>.V<n>.<ITEM>.<CHOICE>``, true when
 selected, nothing when the item was not answered); integer and scale -> integer, decimal and
@@ -69,7 +72,7 @@ one per visit, consent, subject and signature); ``progress`` is called with the 
 Modules: ``text`` (OIDs, escaping, value text), ``catalog`` (the metadata indexed),
 ``metadata`` and ``item_defs`` (the Study element), ``admin`` (AdminData), ``audit`` (audit
 records and transactions), ``signatures``, ``clinical`` (a subject's records), ``readings``
-(the hot path), ``writer`` (the file).
+(the hot path), ``safety`` (AE, CM, DV), ``writer`` (the file).
 """
 
 from infra.exports.odm.writer import write_odm
