@@ -67,7 +67,8 @@ users are only known while streaming, ClinicalData (and the participant users) a
 into anonymous temporary files in the export directory and copied into ``odm.xml`` at the end.
 
 ``WrittenFile.rows`` counts the ItemGroupData elements (one per reading, two per diary entry,
-one per visit, consent, subject and signature); ``progress`` is called with the same counts.
+one per visit, consent, subject, signature, adverse event, medication and deviation);
+``progress`` is called with the same counts.
 
 Modules: ``text`` (OIDs, escaping, value text), ``catalog`` (the metadata indexed),
 ``metadata`` and ``item_defs`` (the Study element), ``admin`` (AdminData), ``audit`` (audit
