@@ -451,7 +451,11 @@ async def test_reasons_deletions_and_batch_fallback(tmp_path: Path) -> None:
 def test_readings_are_item_groups_with_units_and_originals(written: Written) -> None:
     subject = written.subjects[0]
     groups = written.root.findall(".//odm:ItemGroupData[@ItemGroupRepeatKey]", NS)
-    readings = {g.attrib["ItemGroupRepeatKey"]: g for g in groups}
+    readings = {
+        g.attrib["ItemGroupRepeatKey"]: g
+        for g in groups
+        if g.attrib["ItemGroupOID"].startswith("IG.RD.")
+    }
     batch = next(e for e in subject.events if e.entity_type == "ReadingBatch")
     kinds = set()
     for reading_id, group in readings.items():

@@ -29,6 +29,9 @@ Metadata (``Study/MetaDataVersion``, OID ``MDV.<event-log position>``)
   rejected readings are kept: a logical delete is an Update of ``I.RD.DELETED`` to true, a
   review an Update of ``I.RD.STATUS``, each with the AuditRecord of its event.
 
+- ``SE.SAFETY`` (see ``safety``): ``F.AE``, ``F.CM``, ``F.DV``, one repeating ItemGroupData
+  per adverse event, medication and deviation (``ItemGroupRepeatKey`` = the record id).
+
 Questionnaire item types: single choice -> text with a CodeList (Decode per language);
 multiple choice -> one boolean item per choice (``I.<CODE>.V<n>.<ITEM>.<CHOICE>``, true when
 selected, nothing when the item was not answered); integer and scale -> integer, decimal and
@@ -64,12 +67,13 @@ users are only known while streaming, ClinicalData (and the participant users) a
 into anonymous temporary files in the export directory and copied into ``odm.xml`` at the end.
 
 ``WrittenFile.rows`` counts the ItemGroupData elements (one per reading, two per diary entry,
-one per visit, consent, subject and signature); ``progress`` is called with the same counts.
+one per visit, consent, subject, signature, adverse event, medication and deviation);
+``progress`` is called with the same counts.
 
 Modules: ``text`` (OIDs, escaping, value text), ``catalog`` (the metadata indexed),
 ``metadata`` and ``item_defs`` (the Study element), ``admin`` (AdminData), ``audit`` (audit
 records and transactions), ``signatures``, ``clinical`` (a subject's records), ``readings``
-(the hot path), ``writer`` (the file).
+(the hot path), ``safety`` (AE, CM, DV), ``writer`` (the file).
 """
 
 from infra.exports.odm.writer import write_odm

@@ -14,6 +14,7 @@ from infra.exports.odm.admin import Admin
 from infra.exports.odm.audit import SubjectAudit
 from infra.exports.odm.catalog import Catalog, Column, form_oid, group_oid, visit_event_oid
 from infra.exports.odm.readings import ReadingWriter
+from infra.exports.odm.safety import safety_event
 from infra.exports.odm.signatures import Element, Signing
 from infra.exports.odm.text import (
     F_CONSENT,
@@ -63,6 +64,9 @@ class SubjectWriter:
             self._visit(visit)
         self._diary()
         await self._readings()
+        s = self.subject
+        safety, rows = safety_event(self.audit, s.adverse_events, s.medications, s.deviations)
+        self.sink.add(safety, rows=rows)
         self.sink.add(element.close() + signed.repeats)
 
     def _enrolment(self, states: str, state_rows: int) -> None:

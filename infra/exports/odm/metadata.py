@@ -9,6 +9,7 @@ from domain.questionnaires import ItemType
 from infra.exports.model import (
     Meta,
 )
+from infra.exports.odm import safety
 from infra.exports.odm.catalog import Catalog, form_oid, group_oid, item_oid, visit_event_oid
 from infra.exports.odm.item_defs import (
     CONSENT_ITEMS,
@@ -79,7 +80,8 @@ def study(catalog: Catalog) -> str:
         f'<MetaDataVersion OID="{catalog.mdv_oid}"'
         f' Name="{esc(study.code)} at event-log position {catalog.meta.position}">\n'
         f"{_protocol(catalog)}{_study_event_defs(catalog)}{_form_defs(catalog)}"
-        f"{_item_group_defs(catalog)}{item_defs(catalog)}{code_lists(catalog)}"
+        f"{_item_group_defs(catalog)}{item_defs(catalog)}{safety.item_defs()}"
+        f"{code_lists(catalog)}{safety.code_lists()}"
         "</MetaDataVersion>\n</Study>\n"
     )
 
@@ -130,6 +132,7 @@ def _study_events(catalog: Catalog) -> list[_EventDef]:
     diaries = [form_oid(v) for v in catalog.versions.values()] + [F_SIGNATURE]
     events.append(_EventDef(SE_DIARY, "Diary", "Yes", "Scheduled", "One per occurrence", diaries))
     events.append(_EventDef(SE_READINGS, "Device readings", "No", "Common", "", [F_READINGS]))
+    events.append(_EventDef(*safety.protocol_event()))
     return events
 
 
@@ -198,7 +201,7 @@ def _form_defs(catalog: Catalog) -> str:
     kinds = [layout.group_oid for layout in catalog.kinds.values()]
     parts.append(_form_def(F_READINGS, "Device readings", "No", kinds))
     parts.append(_form_def(F_SIGNATURE, "Signature state", "Yes", [IG_SIGNATURE]))
-    return "".join(parts)
+    return "".join(parts) + safety.form_defs()
 
 
 def _item_group_def(oid: str, name: str, repeating: str, items: Sequence[tuple[str, bool]]) -> str:
@@ -240,4 +243,4 @@ def _item_group_defs(catalog: Catalog) -> str:
         refs += [(I_RD_SOURCE, True), (I_RD_DELETED, True), (I_RD_STATUS, True)]
         refs += [(I_RD_QUARANTINE, False), (I_RD_CONSENT, True), (I_RD_DEVICE_TIME, False)]
         parts.append(_item_group_def(layout.group_oid, label(kind.value), "Yes", refs))
-    return "".join(parts)
+    return "".join(parts) + safety.item_group_defs()
