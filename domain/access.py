@@ -157,7 +157,7 @@ def allows(actor: Actor, permission: Permission, scope: Scope = GLOBAL) -> bool:
 
 # Fields that identify a person, directly or through a device they hold, by entity type. One
 # rule reads them all: IDENTIFIERS_READ on the object's scope (the participant and their site
-# staff). GraphQL fields (api/policy.py), the audit trail, its CLI export and the sponsor
+# staff). GraphQL fields (api/policy/), the audit trail, its CLI export and the sponsor
 # exports (which never carry them) all follow this table.
 IDENTIFIER_FIELDS: Mapping[str, frozenset[str]] = {
     "Participant": frozenset({"screening_number"}),

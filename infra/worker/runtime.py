@@ -3,7 +3,7 @@
 `WorkerRuntime.loops` is the one place for long-running background work that is not a job
 (recovering the jobs of dead workers, refreshing metrics; later e.g. the event log's
 integrator): each is `async def loop(stop: asyncio.Event) -> None`, started with the
-worker, and expected to return soon after `stop` is set. The composition root (api/app.py,
+worker, and expected to return soon after `stop` is set. The composition root (api/app/worker.py,
 `build_worker`) decides which loops a worker runs.
 
 Stopping (SIGINT/SIGTERM, or `stop` set): no new job is fetched; running jobs get

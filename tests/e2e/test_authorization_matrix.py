@@ -5,7 +5,7 @@ participant), every query, mutation and guarded field, and own or other particip
 study runs over HTTP and is compared with what `authorization_table.py` writes out (data, not
 computed from the policy, so the policy itself is under test). Plain fields are read through
 `node(id:)` with every field of the type selected: all there when the object is visible, none
-otherwise. A schema field without a rule in `api/policy.py`, a rule without a case here, or a
+otherwise. A schema field without a rule in `api/policy/`, a rule without a case here, or a
 case without a row in the table fails the suite.
 """
 
