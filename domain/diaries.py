@@ -115,6 +115,16 @@ class EntryCode(StrEnum):
     RECONSENT_REQUIRED = "RECONSENT_REQUIRED"  # accepted; the new version is still to be signed
 
 
+# The codes an entry can be stored with in quarantine; every other code leaves nothing stored
+# (a rejection) or rides on an accepted entry (a flag).
+QUARANTINE_CODES = (
+    EntryCode.WINDOW_CLOSED,
+    EntryCode.OLDER_VERSION,
+    EntryCode.ANSWERED_ALREADY,
+    EntryCode.CONSENT_SUPERSEDED,
+)
+
+
 @dataclass(frozen=True)
 class Submission:
     """One entry as the app sends it."""
