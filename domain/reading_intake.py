@@ -20,11 +20,11 @@ from domain.device_time import collected_at, skew_flag
 from domain.devices import Assignment, Device, DeviceCode, ReadingStatus, StoredReading, attribute
 from domain.errors import ErrorCode
 from domain.ids import DeviceId, new_id
-from domain.intake import Outcome
+from domain.intake import ItemCode, Outcome
 from domain.participants import Participant
 from domain.readings import Reading, ReadingRejected, parse_reading
 
-SOURCE_ID_CONFLICT = "SOURCE_ID_CONFLICT"
+SOURCE_ID_CONFLICT = ItemCode.SOURCE_ID_CONFLICT
 MAX_DEVICES = 100  # distinct devices looked up per batch; a participant holds a handful
 
 _MESSAGES = {

@@ -24,6 +24,7 @@ from typing import Any
 
 from domain.audit import JsonValue
 from domain.device_time import CLOCK_SKEW_THRESHOLD, skew_flag
+from domain.intake import ItemCode
 
 
 class ReadingKind(StrEnum):
@@ -36,17 +37,8 @@ class ReadingKind(StrEnum):
     BODY_TEMPERATURE = "BODY_TEMPERATURE"
 
 
-class ReadingProblem(StrEnum):
-    """Why one reading of a batch was rejected; clients rely on these, so only ever add."""
-
-    INVALID_SHAPE = "INVALID_SHAPE"  # wrong JSON type or structure; not a finite number
-    UNKNOWN_KIND = "UNKNOWN_KIND"
-    INVALID_UNIT = "INVALID_UNIT"  # missing, or not a unit accepted for the kind
-    IMPLAUSIBLE_VALUE = "IMPLAUSIBLE_VALUE"  # outside the range for the kind, or inconsistent
-    MISSING_OFFSET = "MISSING_OFFSET"  # a time without a UTC offset or "Z"
-    INVALID_TIME = "INVALID_TIME"  # unparseable, missing, out of bounds, bad interval
-    MISSING_COMPONENT = "MISSING_COMPONENT"
-    MISSING_SOURCE_ID = "MISSING_SOURCE_ID"
+# Why one reading of a batch was rejected: the batch intake's per-item codes.
+ReadingProblem = ItemCode
 
 
 class ReadingRejected(Exception):
