@@ -1,6 +1,6 @@
 """What becomes of each reading a participant's app sends, decided before anything is stored.
 
-Each item is checked (shape, unit, plausibility, time: domain.readings), attributed to whoever
+Each item is checked (shape, unit, plausibility, time: domain.reading_parse), attributed to whoever
 held its device at its effective time (domain.devices.attribute), judged by the consent in
 force when it was taken (domain.consent), and deduplicated within the batch. It becomes a row
 to store (accepted or quarantined), a row only to look up (refused, yet a resend of a reading
@@ -22,7 +22,8 @@ from domain.errors import ErrorCode
 from domain.ids import DeviceId, new_id
 from domain.intake import ItemCode, Outcome
 from domain.participants import Participant
-from domain.readings import Reading, ReadingRejected, parse_reading
+from domain.reading_parse import ReadingRejected, parse_reading
+from domain.readings import Reading
 
 SOURCE_ID_CONFLICT = ItemCode.SOURCE_ID_CONFLICT
 MAX_DEVICES = 100  # distinct devices looked up per batch; a participant holds a handful
