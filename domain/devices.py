@@ -14,6 +14,7 @@ from typing import ClassVar
 from domain import values
 from domain.errors import DomainError, ErrorCode, Invalid
 from domain.ids import DeviceId, ParticipantId, SiteId, StudyId, new_id
+from domain.intake import ItemCode
 from domain.participants import Participant
 from domain.readings import Reading, ReadingKind
 
@@ -99,13 +100,8 @@ class Assignment:
         return self.since <= moment and (self.until is None or moment < self.until)
 
 
-class DeviceCode(StrEnum):
-    """Why a reading is not simply its sender's: per-item codes, only ever added to."""
-
-    UNKNOWN_DEVICE = "UNKNOWN_DEVICE"  # no such device at the participant's site
-    DEVICE_NOT_ASSIGNED = "DEVICE_NOT_ASSIGNED"  # someone else held the device at that time
-    KIND_NOT_SUPPORTED = "KIND_NOT_SUPPORTED"  # the device is not registered for this kind
-    OUTSIDE_ASSIGNMENT = "OUTSIDE_ASSIGNMENT"  # quarantined: nobody held the device then
+# Why a reading is not simply its sender's: the batch intake's per-item codes.
+DeviceCode = ItemCode
 
 
 def attribute(

@@ -21,7 +21,7 @@ from domain.consent import ConsentHistory, Judgement
 from domain.device_time import collected_at
 from domain.errors import Invalid
 from domain.ids import ParticipantId, SiteId, StudyId, new_id
-from domain.intake import Outcome
+from domain.intake import ItemCode, Outcome
 from domain.questionnaires import AnswerProblem, PlainAnswer, QuestionnaireVersion
 from domain.reminders import Policy
 from domain.schedules import Occurrence, Recurrence, Timeliness, classify
@@ -93,26 +93,18 @@ class EntryStatus(StrEnum):
     QUARANTINED = "QUARANTINED"  # kept for review, not counted as the occurrence's answer
 
 
-class EntryCode(StrEnum):
-    """Why an entry was quarantined or rejected (stable, per item)."""
+# Why an entry was quarantined, rejected or flagged: the batch intake's per-item codes.
+EntryCode = ItemCode
 
-    # Found by the API while reading the input, before the rules are asked.
-    MISSING_OFFSET = "MISSING_OFFSET"  # completedAt without a UTC offset
-    INVALID_ID = "INVALID_ID"  # a malformed client or schedule id
-    UNKNOWN_SCHEDULE = "UNKNOWN_SCHEDULE"
-    UNKNOWN_QUESTIONNAIRE = "UNKNOWN_QUESTIONNAIRE"
-    QUESTIONNAIRE_MISMATCH = "QUESTIONNAIRE_MISMATCH"  # hash does not match the version
-    OLDER_VERSION = "OLDER_VERSION"
-    UNKNOWN_OCCURRENCE = "UNKNOWN_OCCURRENCE"
-    WINDOW_NOT_OPEN = "WINDOW_NOT_OPEN"
-    WINDOW_CLOSED = "WINDOW_CLOSED"
-    INVALID_ANSWERS = "INVALID_ANSWERS"
-    INVALID_TIME = "INVALID_TIME"
-    ANSWERED_ALREADY = "ANSWERED_ALREADY"  # another entry answered this occurrence first
-    CLIENT_ID_CONFLICT = "CLIENT_ID_CONFLICT"  # the same id was sent with other content
-    # The consent rules' codes (domain.consent): the same strings for readings.
-    CONSENT_SUPERSEDED = "CONSENT_SUPERSEDED"  # completed before signing a newer version
-    RECONSENT_REQUIRED = "RECONSENT_REQUIRED"  # accepted; the new version is still to be signed
+
+# The codes an entry can be stored with in quarantine; every other code leaves nothing stored
+# (a rejection) or rides on an accepted entry (a flag).
+QUARANTINE_CODES = (
+    EntryCode.WINDOW_CLOSED,
+    EntryCode.OLDER_VERSION,
+    EntryCode.ANSWERED_ALREADY,
+    EntryCode.CONSENT_SUPERSEDED,
+)
 
 
 @dataclass(frozen=True)

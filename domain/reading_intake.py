@@ -1,6 +1,6 @@
 """What becomes of each reading a participant's app sends, decided before anything is stored.
 
-Each item is checked (shape, unit, plausibility, time: domain.readings), attributed to whoever
+Each item is checked (shape, unit, plausibility, time: domain.reading_parse), attributed to whoever
 held its device at its effective time (domain.devices.attribute), judged by the consent in
 force when it was taken (domain.consent), and deduplicated within the batch. It becomes a row
 to store (accepted or quarantined), a row only to look up (refused, yet a resend of a reading
@@ -15,16 +15,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from domain.consent import CONSENT_SUPERSEDED, RECONSENT_REQUIRED, ConsentHistory
+from domain.consent import CONSENT_SUPERSEDED, ConsentHistory
 from domain.device_time import collected_at, skew_flag
 from domain.devices import Assignment, Device, DeviceCode, ReadingStatus, StoredReading, attribute
 from domain.errors import ErrorCode
 from domain.ids import DeviceId, new_id
-from domain.intake import Outcome
+from domain.intake import ItemCode, Outcome
 from domain.participants import Participant
-from domain.readings import Reading, ReadingRejected, parse_reading
+from domain.reading_parse import ReadingRejected, parse_reading
+from domain.readings import Reading
 
-SOURCE_ID_CONFLICT = "SOURCE_ID_CONFLICT"
+SOURCE_ID_CONFLICT = ItemCode.SOURCE_ID_CONFLICT
 MAX_DEVICES = 100  # distinct devices looked up per batch; a participant holds a handful
 
 _MESSAGES = {
@@ -46,7 +47,7 @@ _QUARANTINED: Mapping[str, tuple[str | None, str]] = {
 class ItemOutcome:
     index: int
     outcome: Outcome
-    code: str | None = None
+    code: ItemCode | None = None
     field: str | None = None
     message: str | None = None
     reading_id: uuid.UUID | None = None
@@ -88,7 +89,7 @@ def sort_items(items: Sequence[object], intake: Intake) -> Sorted:
         except ReadingRejected as rejected:
             done.outcomes.append(
                 ItemOutcome(
-                    index, Outcome.REJECTED, rejected.code.value, rejected.field, rejected.message
+                    index, Outcome.REJECTED, rejected.code, rejected.field, rejected.message
                 )
             )
             continue
@@ -129,7 +130,9 @@ def settle(
         return _again(outcome.index, stored[rid], mine.reading, participant)
     if rid in done.refused:
         refusal = done.refused[rid]
-        return ItemOutcome(outcome.index, Outcome.REJECTED, refusal.value, message=_why(refusal))
+        return ItemOutcome(
+            outcome.index, Outcome.REJECTED, ItemCode(refusal), message=_why(refusal)
+        )
     raise AssertionError("a reading was neither inserted nor found")  # the port's contract
 
 
@@ -166,19 +169,24 @@ def _first(
     index: int, row: StoredReading, refusal: ErrorCode | None, intake: Intake
 ) -> ItemOutcome:
     if refusal is not None:  # settled later: a resend of a stored reading is a duplicate
-        return ItemOutcome(index, Outcome.REJECTED, refusal.value, reading_id=row.id)
+        return ItemOutcome(index, Outcome.REJECTED, ItemCode(refusal), reading_id=row.id)
     if row.quarantine_code is not None:
         field, message = _QUARANTINED[row.quarantine_code]
         return ItemOutcome(
-            index, Outcome.QUARANTINED, row.quarantine_code, field, message, reading_id=row.id
+            index,
+            Outcome.QUARANTINED,
+            ItemCode(row.quarantine_code),
+            field,
+            message,
+            reading_id=row.id,
         )
-    flag = RECONSENT_REQUIRED if intake.consent.reconsent_required else None
+    flag = ItemCode.RECONSENT_REQUIRED if intake.consent.reconsent_required else None
     return ItemOutcome(index, Outcome.ACCEPTED, flag, reading_id=row.id)
 
 
 def _refused_by_device(index: int, code: DeviceCode) -> ItemOutcome:
     field, message = _MESSAGES[code]
-    return ItemOutcome(index, Outcome.REJECTED, code.value, field, message)
+    return ItemOutcome(index, Outcome.REJECTED, code, field, message)
 
 
 def _again(
@@ -189,7 +197,8 @@ def _again(
     if stored.participant_id != participant.id:
         return _refused_by_device(index, DeviceCode.DEVICE_NOT_ASSIGNED)
     if stored.reading.same_measurement(reading):
-        code = stored.quarantine_code if stored.status is ReadingStatus.QUARANTINED else None
+        kept = stored.quarantine_code if stored.status is ReadingStatus.QUARANTINED else None
+        code = ItemCode(kept) if kept is not None else None
         return ItemOutcome(index, Outcome.DUPLICATE, code, reading_id=stored.id)
     return ItemOutcome(
         index,

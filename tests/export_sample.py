@@ -43,7 +43,7 @@ from domain.questionnaires import (
     publish,
     validate_answers,
 )
-from domain.readings import parse_reading
+from domain.reading_parse import parse_reading
 from domain.schedules import Timeliness
 from domain.studies import Site, Study
 from domain.visits import Visit, VisitOutcome, VisitStatus

@@ -265,6 +265,17 @@ def test_questionnaire_versions_map_to_forms_items_and_code_lists(written: Writt
     assert decodes[("GOOD", "en")] == "Good"
 
 
+def test_the_entry_code_list_holds_only_the_quarantine_codes(written: Written) -> None:
+    codelist = _one(written.root, ".//odm:CodeList[@OID='CL.ENTRY_CODE']")
+    coded = [item.attrib["CodedValue"] for item in codelist.iterfind("odm:CodeListItem", NS)]
+    assert coded == [
+        "WINDOW_CLOSED",
+        "OLDER_VERSION",
+        "ANSWERED_ALREADY",
+        "CONSENT_SUPERSEDED",
+    ]
+
+
 def test_every_reference_resolves(written: Written) -> None:
     root = written.root
 

@@ -22,7 +22,8 @@ from domain.device_time import collected_at
 from domain.devices import Assignment, Device, DeviceCode, attribute
 from domain.errors import DomainError, ErrorCode
 from domain.participants import Participant, ParticipantStatus
-from domain.readings import Reading, ReadingKind, parse_reading
+from domain.reading_parse import parse_reading
+from domain.readings import Reading, ReadingKind
 from domain.schedules import ZoneChange, zone_at, zone_periods
 from tests.factories import make_participant, make_site
 

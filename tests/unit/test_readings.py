@@ -9,13 +9,12 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 import pytest
 
 from domain.device_time import CLOCK_SKEW_THRESHOLD, clock_skew, skew_flag
+from domain.reading_parse import ReadingRejected, parse_reading
 from domain.readings import (
     SPECS,
     Reading,
     ReadingKind,
     ReadingProblem,
-    ReadingRejected,
-    parse_reading,
 )
 
 NOW = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)

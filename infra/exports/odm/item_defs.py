@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from domain.design import ContactMode
 from domain.devices import ReadingStatus
-from domain.diaries import EntryCode, EntryStatus
+from domain.diaries import QUARANTINE_CODES, EntryStatus
 from domain.participants import ParticipantStatus
 from domain.questionnaires import VAS_UNIT, Item, ItemType, QuestionnaireVersion
 from domain.readings import SPECS
@@ -283,7 +283,7 @@ def code_lists(catalog: Catalog) -> str:
         _enum_list("CL.VISIT_STATUS", "Visit status", VisitStatus),
         _enum_list("CL.VISIT_OUTCOME", "Visit outcome", VisitOutcome),
         _enum_list("CL.ENTRY_STATUS", "Diary entry status", EntryStatus),
-        _enum_list("CL.ENTRY_CODE", "Why an entry was quarantined", EntryCode),
+        _enum_list("CL.ENTRY_CODE", "Why an entry was quarantined", QUARANTINE_CODES),
         _enum_list("CL.READING_STATUS", "Reading status", ReadingStatus),
         _code_list(
             "CL.READING_CODE",
